@@ -1,0 +1,117 @@
+/**
+ * Option validation with errors that name the file, the field path and what would be
+ * valid, e.g. `kfplan.yaml: metallb.pools[0].addresses[1]: "10.0.0.300/32" is not an
+ * IP range; use a CIDR or "first-last"`.
+ *
+ * Schemas are zod schemas. Put the "what would be valid" part in the schema's
+ * messages (`z.string().refine(isRange, { message: "... use a CIDR or \"first-last\"" })`).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+
+/** One problem with an option value. */
+export interface OptionIssue {
+  /** Field path such as `metallb.pools[0].addresses[1]`. */
+  path: string;
+  message: string;
+}
+
+/** Thrown when options do not match their schema. Lists every problem found. */
+export class OptionsError extends Error {
+  /** The file the options came from, when known. */
+  readonly source?: string;
+  readonly issues: OptionIssue[];
+
+  constructor(issues: OptionIssue[], source?: string) {
+    const prefix = source ? `${source}: ` : "";
+    super(
+      issues.length === 1
+        ? `${prefix}${issues[0].path}: ${issues[0].message}`
+        : `invalid options in ${source ?? "input"}:\n` +
+          issues.map((i) => `  ${i.path}: ${i.message}`).join("\n"),
+    );
+    this.name = "OptionsError";
+    this.source = source;
+    this.issues = issues;
+  }
+}
+
+/**
+ * Formats a path as written in YAML configs: `a.b[0].c`, with keys that are not
+ * identifiers quoted (`data["config.yaml"]`).
+ *
+ * @example
+ * ```ts
+ * formatPath(["metallb", "pools", 0, "addresses", 1]); // "metallb.pools[0].addresses[1]"
+ * ```
+ */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(String(part))) {
+      out += out ? `.${String(part)}` : String(part);
+    } else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out || "(root)";
+}
+
+/** Options for {@linkcode validateOptions}. */
+export interface ValidateOptions {
+  /** The file the input came from, named in errors. */
+  source?: string;
+  /** Path of the input inside that file, e.g. `["metallb"]`. */
+  prefix?: PropertyKey[];
+}
+
+/**
+ * Validates `input` against `schema` and returns the parsed value, or throws an
+ * {@linkcode OptionsError} naming every bad field.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * const opts = validateOptions(z.object({ replicas: z.int().min(2) }), { replicas: 4 });
+ * ```
+ */
+export function validateOptions<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  options: ValidateOptions = {},
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const prefix = options.prefix ?? [];
+  const issues = result.error.issues.map((issue) => ({
+    path: formatPath([...prefix, ...issue.path]),
+    message: describeIssue(issue, input, issue.path),
+  }));
+  throw new OptionsError(issues, options.source);
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  path: readonly PropertyKey[],
+): string {
+  if (issue.code === "unrecognized_keys") {
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${
+      issue.keys.map((k) => JSON.stringify(k)).join(", ")
+    } (check the spelling; unknown fields are rejected, not ignored)`;
+  }
+  if (issue.code === "invalid_type" && valueAt(input, path) === undefined) {
+    return `required (${issue.expected})`;
+  }
+  return issue.message;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}

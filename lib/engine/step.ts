@@ -1,0 +1,77 @@
+/**
+ * {@linkcode defineStep} turns a step definition with a zod schema into a
+ * {@linkcode Step} whose options are validated before anything runs.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+import { validateOptions } from "./options.ts";
+import type {
+  Step,
+  StepContext,
+  StepOutputs,
+  StepPlan,
+  VerifyResult,
+} from "./types.ts";
+
+/** A step as its author writes it: phases receive the parsed options. */
+export interface StepDefinition<S extends z.ZodType> {
+  id: string;
+  title: string;
+  needs?: string[];
+  /** Schema of the options; unknown fields should be rejected (`.strict()`). */
+  schema: S;
+  /** Raw options, validated against `schema` by {@linkcode defineStep}. */
+  options: z.input<S>;
+  /** Option paths holding secrets (see {@linkcode Step.sensitive}). */
+  sensitive?: string[];
+  plan(ctx: StepContext, options: z.output<S>): Promise<StepPlan>;
+  apply(ctx: StepContext, plan: StepPlan, options: z.output<S>): Promise<StepOutputs>;
+  verify(ctx: StepContext, options: z.output<S>): Promise<VerifyResult>;
+}
+
+/** Options for {@linkcode defineStep}. */
+export interface DefineStepOptions {
+  /** The config file the options came from, named in validation errors. */
+  source?: string;
+  /** Path of the options inside that file, e.g. `["metallb"]`. */
+  prefix?: PropertyKey[];
+}
+
+/**
+ * Validates the definition's options and returns a {@linkcode Step}.
+ * Throws {@linkcode OptionsError} naming every bad field.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineStep, emptyPlan } from "../../mod.ts";
+ *
+ * const hello = defineStep({
+ *   id: "hello",
+ *   title: "Say hello",
+ *   schema: z.object({ name: z.string() }).strict(),
+ *   options: { name: "kubeflow" },
+ *   plan: async () => emptyPlan(),
+ *   apply: async (ctx, _plan, o) => { ctx.log.info(`hello ${o.name}`); return {}; },
+ *   verify: async () => ({ checks: [{ name: "greeted", ok: true }] }),
+ * });
+ * ```
+ */
+export function defineStep<S extends z.ZodType>(
+  definition: StepDefinition<S>,
+  options: DefineStepOptions = {},
+): Step<z.output<S>> {
+  const parsed = validateOptions(definition.schema, definition.options, options);
+  return {
+    id: definition.id,
+    title: definition.title,
+    needs: definition.needs ?? [],
+    options: parsed,
+    sensitive: definition.sensitive,
+    plan: (ctx) => definition.plan(ctx, parsed),
+    apply: (ctx, plan) => definition.apply(ctx, plan, parsed),
+    verify: (ctx) => definition.verify(ctx, parsed),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The types every step, the engine and the tasks share.
+ *
+ * A kfplan installation is a graph of {@linkcode Step}s. Each step plans (read-only,
+ * returns a {@linkcode StepPlan}), applies (idempotent, returns outputs) and verifies
+ * (post-conditions that define "done"). The engine owns ordering, checkpoints,
+ * redaction and rendering; steps own what they change.
+ *
+ * @module
+ */
+
+import type { KubeClient } from "../kube/types.ts";
+
+/** What will happen to one resource. Mirrors Terraform's actions. */
+export type ChangeAction = "create" | "update" | "replace" | "delete" | "no-op";
+
+/** What a whole step will do: the most disruptive of its resource changes. */
+export type StepAction = ChangeAction | "unknown";
+
+/** One changed field of a resource, addressed by a JSON path such as `spec.replicas`. */
+export interface FieldDiff {
+  /** Dotted path with `[i]` indices, e.g. `data["config.yaml"]` or `spec.ports[0].port`. */
+  path: string;
+  /** The live value, absent when the field is new. */
+  before?: unknown;
+  /** The desired value, absent when the field is removed. */
+  after?: unknown;
+  /**
+   * True when the values are secret: renderers show `(sensitive)` and a short digest
+   * instead of `before`/`after`, which must already be redacted by the step.
+   */
+  sensitive?: boolean;
+}
+
+/** Identity of a Kubernetes object. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  /** Absent for cluster-scoped objects. */
+  namespace?: string;
+  name: string;
+}
+
+/** A planned change to one Kubernetes object. */
+export interface ResourceChange extends ObjectRef {
+  action: ChangeAction;
+  /** Field-level differences; empty for `create` and `delete` (the whole object changes). */
+  diff: FieldDiff[];
+  /** Why this change is planned this way, e.g. why an update became a replacement. */
+  reason?: string;
+  /**
+   * True when the object's kind is served only after this apply creates its CRD, so
+   * the server could not dry-run it at plan time.
+   */
+  knownAfterApply?: boolean;
+}
+
+/** An object the planner read, with the version it saw: stale-plan detection compares these. */
+export interface ObservedObject extends ObjectRef {
+  /** `metadata.resourceVersion` at plan time; absent when the object did not exist. */
+  resourceVersion?: string;
+  uid?: string;
+}
+
+/** Severity of a host or preflight finding. */
+export type Severity = "ok" | "info" | "warning" | "error";
+
+/** The result of one host or cluster check, with what to do about it. */
+export interface Finding {
+  /** Stable id of the check, e.g. `nvidia.driver.loaded`. */
+  check: string;
+  severity: Severity;
+  /** Where it was seen: a node name, a host, a file. */
+  target?: string;
+  /** What was observed, in one line. */
+  seen: string;
+  /** How to fix it; required for `warning` and `error`. */
+  fix?: string;
+}
+
+/** What one step will do, as data. Steps build it; the engine renders and stores it. */
+export interface StepPlan {
+  /** Resource changes in the order the step will apply them. */
+  changes: ResourceChange[];
+  /** Findings of host and cluster checks run at plan time. */
+  findings: Finding[];
+  /** Things a reviewer should read before applying. */
+  warnings: string[];
+  /** Values or objects known only after apply, described for humans (e.g. `LoadBalancer address`). */
+  unknowns: string[];
+  /** Objects read while planning, for stale-plan detection. */
+  observed: ObservedObject[];
+  /**
+   * A digest of the step's desired state (rendered objects, chart values, ...). Apply
+   * from a saved plan re-plans and refuses when this differs.
+   */
+  desiredDigest?: string;
+  /** Free-form, non-secret facts for the plan reader, e.g. `{ version: "v1.10.2" }`. */
+  facts?: Record<string, unknown>;
+}
+
+/** A single post-condition checked by `verify`. */
+export interface VerifyCheck {
+  name: string;
+  ok: boolean;
+  /** What was seen, e.g. the last condition of a Deployment that is not Available. */
+  detail?: string;
+}
+
+/** What `verify` found. A step is done when every check is ok. */
+export interface VerifyResult {
+  checks: VerifyCheck[];
+  /** Outputs only known once verified (e.g. a LoadBalancer address). */
+  outputs?: Record<string, unknown>;
+}
+
+/** Logging sink handed to steps; never pass secrets to it. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/** Everything a step phase may use. Built by the engine; steps never reach for globals. */
+export interface StepContext {
+  /** The cluster, or `undefined` when planning offline. */
+  kube?: KubeClient;
+  /** True when there is no cluster: plan everything as created, checks as unknown. */
+  offline: boolean;
+  /** Outputs of the steps this step `needs`, by step id. Unknown outputs are absent. */
+  outputs: Record<string, Record<string, unknown>>;
+  log: Logger;
+  /** Directory for scratch files of this run (rendered manifests, chart values). */
+  workDir: string;
+  /** Aborted when the run is cancelled (Ctrl-C) or a wait times out globally. */
+  signal: AbortSignal;
+}
+
+/** The outputs a step returns from apply (and optionally verify). Must be JSON-serialisable. */
+export type StepOutputs = Record<string, unknown>;
+
+/**
+ * A typed installation step.
+ *
+ * @typeParam O The step's validated options.
+ */
+export interface Step<O = unknown> {
+  /** Stable, unique id: checkpoints and plans key on it. */
+  id: string;
+  /** One line for humans. */
+  title: string;
+  /** Ids of the steps that must be done before this one. */
+  needs: string[];
+  /** The validated options; their digest decides whether a checkpointed step is still done. */
+  options: O;
+  /**
+   * Option paths (dotted, `*` for any key or index) whose values are secret: the
+   * engine redacts them in plans, checkpoints and logs.
+   */
+  sensitive?: string[];
+  /** Read-only: what would change. Must not write to the cluster. */
+  plan(ctx: StepContext): Promise<StepPlan>;
+  /** Idempotent: make it so. Receives the plan computed for this apply. */
+  apply(ctx: StepContext, plan: StepPlan): Promise<StepOutputs>;
+  /** The post-conditions that define done. */
+  verify(ctx: StepContext): Promise<VerifyResult>;
+}
+
+/** An empty plan, to spread into step plans. */
+export function emptyPlan(): StepPlan {
+  return { changes: [], findings: [], warnings: [], unknowns: [], observed: [] };
+}
