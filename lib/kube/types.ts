@@ -129,6 +129,16 @@ export interface KubeClient {
   list(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeObject[]>;
   /** Server-side apply under kfplan's field manager. */
   apply(object: KubeObject, options?: ApplyOptions): Promise<KubeObject>;
+  /**
+   * Plain create (POST). Rejects with a {@linkcode KubeApiError}-like error carrying
+   * `status === 409` when the object exists: the Lease lock relies on that.
+   */
+  create(object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject>;
+  /**
+   * Replace (PUT) with the object's `metadata.resourceVersion` as precondition; rejects
+   * with `status === 409` when it changed since it was read.
+   */
+  replace(object: KubeObject): Promise<KubeObject>;
   /** Delete; resolves `false` when the object was already gone. */
   delete(ref: ObjectRef, options?: DeleteOptions): Promise<boolean>;
   /** Plan-time diff of a desired object against the live one, by server-side dry-run. */
@@ -143,3 +153,18 @@ export interface KubeClient {
     options: WaitOptions,
   ): Promise<KubeObject | undefined>;
 }
+
+/** Options for {@linkcode connect}-style functions. */
+export interface ConnectOptions {
+  /** Path to a kubeconfig; default `$KUBECONFIG`, then `~/.kube/config`. */
+  kubeconfig?: string;
+  /** Context name; default the kubeconfig's current context. */
+  context?: string;
+  /** How long to wait for the server to answer `/version`; default 5000. */
+  timeoutMs?: number;
+  /** Receives retry events (429/5xx/conflict) so they can be reported. */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** Either a live client or the reason kfplan runs offline. */
+export type ConnectResult = { kube: KubeClient } | { offline: string };
