@@ -9,7 +9,7 @@
  * @module
  */
 
-import { z } from "zod";
+import type { z } from "zod";
 
 /** One problem with an option value. */
 export interface OptionIssue {

@@ -26,8 +26,14 @@ export interface StepDefinition<S extends z.ZodType> {
   options: z.input<S>;
   /** Option paths holding secrets (see {@linkcode Step.sensitive}). */
   sensitive?: string[];
+  /** Output paths holding secrets (see {@linkcode Step.sensitiveOutputs}). */
+  sensitiveOutputs?: string[];
   plan(ctx: StepContext, options: z.output<S>): Promise<StepPlan>;
-  apply(ctx: StepContext, plan: StepPlan, options: z.output<S>): Promise<StepOutputs>;
+  apply(
+    ctx: StepContext,
+    plan: StepPlan,
+    options: z.output<S>,
+  ): Promise<StepOutputs>;
   verify(ctx: StepContext, options: z.output<S>): Promise<VerifyResult>;
 }
 
@@ -37,6 +43,11 @@ export interface DefineStepOptions {
   source?: string;
   /** Path of the options inside that file, e.g. `["metallb"]`. */
   prefix?: PropertyKey[];
+  /**
+   * Directory that relative paths in the options resolve against (the config file's
+   * directory). Steps that take paths read it; defaults to the working directory.
+   */
+  baseDir?: string;
 }
 
 /**
@@ -63,13 +74,18 @@ export function defineStep<S extends z.ZodType>(
   definition: StepDefinition<S>,
   options: DefineStepOptions = {},
 ): Step<z.output<S>> {
-  const parsed = validateOptions(definition.schema, definition.options, options);
+  const parsed = validateOptions(
+    definition.schema,
+    definition.options,
+    options,
+  );
   return {
     id: definition.id,
     title: definition.title,
     needs: definition.needs ?? [],
     options: parsed,
     sensitive: definition.sensitive,
+    sensitiveOutputs: definition.sensitiveOutputs,
     plan: (ctx) => definition.plan(ctx, parsed),
     apply: (ctx, plan) => definition.apply(ctx, plan, parsed),
     verify: (ctx) => definition.verify(ctx, parsed),

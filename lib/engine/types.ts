@@ -158,6 +158,11 @@ export interface Step<O = unknown> {
    * engine redacts them in plans, checkpoints and logs.
    */
   sensitive?: string[];
+  /**
+   * Output paths (same syntax as {@linkcode Step.sensitive}) whose values are secret:
+   * the checkpoint stores them redacted.
+   */
+  sensitiveOutputs?: string[];
   /** Read-only: what would change. Must not write to the cluster. */
   plan(ctx: StepContext): Promise<StepPlan>;
   /** Idempotent: make it so. Receives the plan computed for this apply. */
@@ -168,5 +173,11 @@ export interface Step<O = unknown> {
 
 /** An empty plan, to spread into step plans. */
 export function emptyPlan(): StepPlan {
-  return { changes: [], findings: [], warnings: [], unknowns: [], observed: [] };
+  return {
+    changes: [],
+    findings: [],
+    warnings: [],
+    unknowns: [],
+    observed: [],
+  };
 }

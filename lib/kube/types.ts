@@ -120,20 +120,30 @@ export interface KubeClient {
   /** Every `group/version` the server serves (`v1` for core). */
   servedApiVersions(): Promise<Set<string>>;
   /** Discovery for one kind, or `undefined` when the server does not serve it. */
-  resourceFor(apiVersion: string, kind: string): Promise<ApiResource | undefined>;
+  resourceFor(
+    apiVersion: string,
+    kind: string,
+  ): Promise<ApiResource | undefined>;
   /** Forget cached discovery (after CRDs were created). */
   invalidateDiscovery(): void;
   /** The live object, or `undefined` when it does not exist. */
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** Objects of a kind. */
-  list(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeObject[]>;
+  list(
+    apiVersion: string,
+    kind: string,
+    options?: ListOptions,
+  ): Promise<KubeObject[]>;
   /** Server-side apply under kfplan's field manager. */
   apply(object: KubeObject, options?: ApplyOptions): Promise<KubeObject>;
   /**
    * Plain create (POST). Rejects with a {@linkcode KubeApiError}-like error carrying
    * `status === 409` when the object exists: the Lease lock relies on that.
    */
-  create(object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject>;
+  create(
+    object: KubeObject,
+    options?: { dryRun?: boolean },
+  ): Promise<KubeObject>;
   /**
    * Replace (PUT) with the object's `metadata.resourceVersion` as precondition; rejects
    * with `status === 409` when it changed since it was read.

@@ -1,0 +1,121 @@
+/**
+ * Command-line parsing for the `deno task` entry points (over `npm:minimist`), with
+ * errors that name the bad flag and list the valid ones.
+ *
+ * @module
+ */
+
+import minimist from "minimist";
+
+/** The flags every kfplan command understands (each command uses a subset). */
+export interface CliArgs {
+  /** Positional arguments (e.g. the plan file of `apply`). */
+  _: string[];
+  config?: string;
+  context?: string;
+  kubeconfig?: string;
+  out?: string;
+  checkpoint?: string;
+  parallelism?: number;
+  json: boolean;
+  yes: boolean;
+  help: boolean;
+  force: boolean;
+}
+
+/** Which flags a command accepts. */
+export interface ArgSpec {
+  /** Flags taking a value. */
+  strings: string[];
+  /** On/off flags. */
+  booleans: string[];
+  /** Most positional arguments; default 0. */
+  maxPositional?: number;
+}
+
+/** A command-line mistake; the message says what is valid. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Parses `argv` for a command. Unknown flags, missing values and a bad
+ * `--parallelism` throw {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * parseArgs(["--config", "k.yaml", "--json"], { strings: ["config"], booleans: ["json"] });
+ * ```
+ */
+export function parseArgs(argv: string[], spec: ArgSpec): CliArgs {
+  const unknown: string[] = [];
+  const parsed = minimist(argv, {
+    string: spec.strings,
+    boolean: [...spec.booleans, "help"],
+    alias: { h: "help" },
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) {
+        unknown.push(arg);
+        return false;
+      }
+      return true;
+    },
+  }) as Record<string, unknown> & { _: unknown[] };
+  const valid = [
+    ...spec.strings.map((s) => `--${s} VALUE`),
+    ...spec.booleans.map((b) => `--${b}`),
+    "--help",
+  ];
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown option${unknown.length > 1 ? "s" : ""} ${
+        unknown.join(", ")
+      }; valid: ${valid.join(", ")}`,
+    );
+  }
+  for (const s of spec.strings) {
+    const v = parsed[s];
+    if (Array.isArray(v)) throw new UsageError(`--${s} given more than once`);
+    if (v === "" && argv.some((a) => a === `--${s}`)) {
+      throw new UsageError(`--${s} needs a value`);
+    }
+  }
+  const positional = parsed._.map(String);
+  if (positional.length > (spec.maxPositional ?? 0)) {
+    throw new UsageError(
+      `unexpected argument${positional.length > 1 ? "s" : ""} ${
+        positional.join(" ")
+      }` +
+        (spec.maxPositional ? ` (at most ${spec.maxPositional})` : ""),
+    );
+  }
+  let parallelism: number | undefined;
+  if (typeof parsed.parallelism === "string" && parsed.parallelism !== "") {
+    parallelism = Number(parsed.parallelism);
+    if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 64) {
+      throw new UsageError(
+        `--parallelism ${parsed.parallelism}: expected a whole number from 1 to 64`,
+      );
+    }
+  }
+  const str = (k: string) =>
+    typeof parsed[k] === "string" && parsed[k] !== ""
+      ? parsed[k] as string
+      : undefined;
+  return {
+    _: positional,
+    config: str("config"),
+    context: str("context"),
+    kubeconfig: str("kubeconfig"),
+    out: str("out"),
+    checkpoint: str("checkpoint"),
+    parallelism,
+    json: parsed.json === true,
+    yes: parsed.yes === true,
+    help: parsed.help === true,
+    force: parsed.force === true,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `deno task plan`: plans every step and prints a Terraform-like plan, or the JSON
+ * document with `--json`, and saves it with `--out`. Exit codes follow Terraform's
+ * `-detailed-exitcode`: 0 no changes, 2 changes, 1 error.
+ *
+ * @module
+ */
+
+import { planSteps } from "../engine/planner.ts";
+import { hasChanges, serializePlanDocument } from "../engine/plan_document.ts";
+import { renderPlan, useColor } from "../engine/render.ts";
+import { writeFileAtomic } from "../engine/checkpoint.ts";
+import { compose, fail, ioOf, start } from "./_common.ts";
+import {
+  checkpointDirFor,
+  type Cluster,
+  openCluster,
+  parallelismFor,
+  type SessionOptions,
+} from "./session.ts";
+
+/** Usage text of `plan`. */
+export const PLAN_USAGE = `Usage: deno task plan [options]
+
+Plans the configuration against the cluster (offline when there is none) and prints
+what apply would change.
+
+Options:
+  --config FILE       configuration (default ./kfplan.yaml, else examples/kfplan.yaml)
+  --context NAME      kubeconfig context (default: cluster.context, else current)
+  --kubeconfig FILE   kubeconfig (default $KUBECONFIG, else ~/.kube/config)
+  --out PLAN.json     also save the plan; apply it exactly with \`deno task apply PLAN.json\`
+  --json              print the JSON plan document instead of the human plan
+  --parallelism N     steps planned at once (default 4)
+  --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
+  --help              this text
+
+Exit status: 0 no changes, 2 changes planned, 1 error.
+`;
+
+/**
+ * Runs `plan` with the given arguments; resolves the exit code.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await planCommand(["--config", "kfplan.yaml", "--out", "plan.json"]));
+ * ```
+ */
+export async function planCommand(
+  argv: string[],
+  options: SessionOptions = {},
+): Promise<number> {
+  const io = ioOf(options);
+  const args = start(
+    argv,
+    {
+      strings: [
+        "config",
+        "context",
+        "kubeconfig",
+        "out",
+        "parallelism",
+        "checkpoint",
+      ],
+      booleans: ["json"],
+    },
+    PLAN_USAGE,
+    io,
+  );
+  if (typeof args === "number") return args;
+  let cluster: Cluster | undefined;
+  try {
+    const composition = await compose(args, options);
+    cluster = await openCluster(args, composition, options);
+    const kube = "kube" in cluster ? cluster.kube : undefined;
+    const { document, scrubber } = await planSteps(composition.steps, {
+      kube,
+      offlineReason: "offline" in cluster ? cluster.offline : undefined,
+      config: composition.config
+        ? { path: composition.config.path, digest: composition.config.digest }
+        : undefined,
+      checkpointDir: checkpointDirFor(args, composition),
+      parallelism: parallelismFor(args, composition),
+      // Warnings go to stderr so that `--json` output stays a single document.
+      log: { info() {}, debug() {}, warn: (m) => io.err(`warning: ${m}\n`) },
+    });
+    // Scrubbing the serialised text is defence in depth: the document is redacted already.
+    const json = scrubber.scrub(serializePlanDocument(document));
+    if (args.out) await writeFileAtomic(args.out, json);
+    if (args.json) io.out(json);
+    else {
+      io.out(
+        scrubber.scrub(
+          renderPlan(document, {
+            color: useColor(io.stdoutIsTerminal, { get: io.env }),
+          }),
+        ),
+      );
+      if (args.out) {
+        io.out(
+          document.cluster.offline
+            ? `\nSaved the plan to ${args.out}. It was made offline, so it can be reviewed but not applied; plan against the cluster to get an applicable plan.\n`
+            : `\nSaved the plan to ${args.out}. To apply exactly this plan: deno task apply ${args.out}\n`,
+        );
+      }
+    }
+    if (document.summary.errors > 0) {
+      io.err(
+        `error: ${document.summary.errors} step${
+          document.summary.errors === 1 ? "" : "s"
+        } could not be planned (see above)\n`,
+      );
+      return 1;
+    }
+    return hasChanges(document) ? 2 : 0;
+  } catch (error) {
+    return fail(io, error);
+  } finally {
+    if (cluster && "close" in cluster) cluster.close();
+  }
+}

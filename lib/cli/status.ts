@@ -1,0 +1,144 @@
+/**
+ * `deno task status`: shows the checkpoint of the current cluster: per step its
+ * status, when, attempts, last error, and whether its options changed since.
+ *
+ * @module
+ */
+
+import {
+  checkpointPath,
+  type ClusterIdentity,
+  NO_CLUSTER,
+  readCheckpoint,
+} from "../engine/checkpoint.ts";
+import { optionsDigest } from "../engine/redact.ts";
+import { readLock } from "../engine/lock.ts";
+import { compose, fail, ioOf, start } from "./_common.ts";
+import {
+  checkpointDirFor,
+  type Cluster,
+  openCluster,
+  type SessionOptions,
+} from "./session.ts";
+
+/** Usage text of `status`. */
+export const STATUS_USAGE = `Usage: deno task status [options]
+
+Shows what the checkpoint records for the current cluster: each step's status
+(pending, applying, applied, verified, failed), when, and its last error.
+
+Options:
+  --config FILE       configuration (default ./kfplan.yaml, else examples/kfplan.yaml)
+  --context NAME      kubeconfig context
+  --kubeconfig FILE   kubeconfig
+  --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
+  --json              print the checkpoint as JSON
+  --help              this text
+`;
+
+/**
+ * Runs `status`; resolves the exit code (0, or 1 on error).
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await statusCommand(["--json"]));
+ * ```
+ */
+export async function statusCommand(
+  argv: string[],
+  options: SessionOptions = {},
+): Promise<number> {
+  const io = ioOf(options);
+  const args = start(
+    argv,
+    {
+      strings: ["config", "context", "kubeconfig", "checkpoint"],
+      booleans: ["json"],
+    },
+    STATUS_USAGE,
+    io,
+  );
+  if (typeof args === "number") return args;
+  let cluster: Cluster | undefined;
+  try {
+    const composition = await compose(args, options);
+    cluster = await openCluster(args, composition, options);
+    const identity: ClusterIdentity = "kube" in cluster
+      ? { server: cluster.kube.server, context: cluster.kube.context }
+      : NO_CLUSTER;
+    const dir = checkpointDirFor(args, composition);
+    const path = checkpointPath(dir, identity);
+    const cp = await readCheckpoint(path, identity);
+    const lock = "kube" in cluster
+      ? await readLock(cluster.kube).catch(() => undefined)
+      : undefined;
+    if (args.json) {
+      io.out(
+        JSON.stringify(
+          { checkpoint: path, lock: lock ?? null, ...cp },
+          null,
+          2,
+        ) + "\n",
+      );
+      return 0;
+    }
+    io.out(
+      "kube" in cluster
+        ? `Cluster: ${identity.context} (${identity.server})\n`
+        : `No cluster (${cluster.offline}); showing the checkpoint of runs without a cluster.\n`,
+    );
+    io.out(
+      `Checkpoint: ${path}${
+        cp.updated_at ? ` (updated ${cp.updated_at})` : " (none yet)"
+      }\n`,
+    );
+    if (lock) {
+      io.out(
+        `Lock: held by ${lock.holder} since ${lock.acquireTime ?? "?"}${
+          lock.expired ? " (expired)" : ""
+        }\n`,
+      );
+    }
+    io.out("\n");
+    const width = Math.max(4, ...composition.steps.map((s) => s.id.length));
+    const counts: Record<string, number> = {};
+    for (const step of composition.steps) {
+      const e = cp.steps[step.id];
+      const status = e?.status ?? "pending";
+      counts[status] = (counts[status] ?? 0) + 1;
+      const when = e?.verified_at ?? e?.finished_at ?? e?.started_at;
+      const changed = e &&
+          e.options_digest !== optionsDigest(step.options, step.sensitive ?? [])
+        ? "  (options changed since: will re-apply)"
+        : "";
+      io.out(
+        `  ${step.id.padEnd(width)}  ${status.padEnd(9)}  ${when ?? ""}${
+          e ? `  attempts ${e.attempts}` : ""
+        }${changed}\n`,
+      );
+      if (e?.last_error) {
+        io.out(`  ${" ".repeat(width)}  last error: ${e.last_error}\n`);
+      }
+    }
+    const known = new Set(composition.steps.map((s) => s.id));
+    for (
+      const id of Object.keys(cp.steps).filter((id) => !known.has(id)).sort()
+    ) {
+      io.out(
+        `  ${id.padEnd(width)}  ${
+          cp.steps[id].status.padEnd(9)
+        }  (no longer in the configuration)\n`,
+      );
+    }
+    io.out(
+      `\n${
+        Object.entries(counts).sort().map(([k, v]) => `${v} ${k}`).join(", ")
+      } of ${composition.steps.length} steps.\n`,
+    );
+    return 0;
+  } catch (error) {
+    return fail(io, error);
+  } finally {
+    if (cluster && "close" in cluster) cluster.close();
+  }
+}

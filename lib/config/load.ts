@@ -1,0 +1,166 @@
+/**
+ * Loading `kfplan.yaml`: finds the file, parses it (YAML errors carry line and
+ * column), checks the top-level sections and hands each section to its step factory
+ * (see `plans/mod.ts`), which validates it with the step's own schema.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { validateOptions } from "../engine/options.ts";
+
+/** The sections a configuration file may have. Each is validated by its step. */
+export interface KfplanConfig {
+  /** Cluster connection and run settings. */
+  cluster?: ClusterSettings;
+  /** Default StorageClass (NFS subdir provisioner). */
+  storage?: unknown;
+  /** MetalLB chart and address pools. */
+  metallb?: unknown;
+  /** NVIDIA host checks, GPU operator, time-slicing, AMD device plugin. */
+  gpu?: GpuSections;
+  /** The Kubeflow manifests and their settings. */
+  kubeflow?: unknown;
+  /** Profiles and per-namespace PodDefaults. */
+  users?: unknown;
+}
+
+/** The `gpu` section: one sub-section per GPU step. */
+export interface GpuSections {
+  hostChecks?: unknown;
+  operator?: unknown;
+  timeSlicing?: unknown;
+  amd?: unknown;
+}
+
+/** `cluster:` settings. Command-line flags override them. */
+export interface ClusterSettings {
+  /** kubeconfig context to use. */
+  context?: string;
+  /** How many independent steps may run at once. */
+  parallelism?: number;
+}
+
+/** A parsed configuration file and where it came from. */
+export interface LoadedConfig {
+  /** Absolute path of the file. */
+  path: string;
+  /** Its directory: relative paths in the file resolve against it. */
+  dir: string;
+  /** The parsed sections. */
+  config: KfplanConfig;
+  /** sha256 of the file's bytes, recorded in plans. */
+  digest: string;
+}
+
+const clusterSchema = z.object({
+  context: z.string().min(1).optional(),
+  parallelism: z.int().min(1, "must be at least 1").max(64).optional(),
+}).strict();
+
+const section = z.record(z.string(), z.unknown(), {
+  error: "must be a mapping of settings",
+});
+
+/** Schema of the top level; sections are checked by their own steps. */
+export const configSchema: z.ZodType<KfplanConfig> = z.object({
+  cluster: clusterSchema.optional(),
+  storage: section.optional(),
+  metallb: section.optional(),
+  gpu: z.object({
+    hostChecks: section.optional(),
+    operator: section.optional(),
+    timeSlicing: section.optional(),
+    amd: section.optional(),
+  }).strict().optional(),
+  kubeflow: section.optional(),
+  users: section.optional(),
+}).strict();
+
+/** Thrown when the file cannot be found or is not valid YAML. */
+export class ConfigFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigFileError";
+  }
+}
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadConfigOptions {
+  /** Directory searched for `kfplan.yaml` when no path is given; default `Deno.cwd()`. */
+  cwd?: string;
+}
+
+/** The example configuration shipped with kfplan, planned when no file is given. */
+export function exampleConfigPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), "../../examples/kfplan.yaml");
+}
+
+/**
+ * Finds and parses a configuration: `path` when given, else `kfplan.yaml` in the
+ * working directory, else the shipped example (so `deno task plan` works on a fresh
+ * clone).
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadConfig("examples/kfplan.yaml");
+ * console.log(loaded.config.kubeflow);
+ * ```
+ */
+export async function loadConfig(
+  path?: string,
+  options: LoadConfigOptions = {},
+): Promise<LoadedConfig> {
+  const file = path ? resolve(path) : await defaultConfigPath(options.cwd ?? Deno.cwd());
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ConfigFileError(`${file}: no such configuration file`);
+    }
+    throw error;
+  }
+  return parseConfig(text, file);
+}
+
+/**
+ * Parses configuration text; `file` is used for error messages and relative paths.
+ *
+ * @example
+ * ```ts
+ * const loaded = parseConfig("cluster: {parallelism: 2}\n", "/tmp/kfplan.yaml");
+ * ```
+ */
+export function parseConfig(text: string, file: string): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const details = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return `${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`;
+    });
+    throw new ConfigFileError(details.join("\n"));
+  }
+  const raw = doc.toJS() ?? {};
+  const config = validateOptions(configSchema, raw, { source: file });
+  return {
+    path: file,
+    dir: dirname(file),
+    config,
+    digest: `sha256:${createHash("sha256").update(text).digest("hex")}`,
+  };
+}
+
+async function defaultConfigPath(cwd: string): Promise<string> {
+  const local = join(cwd, "kfplan.yaml");
+  try {
+    await Deno.stat(local);
+    return local;
+  } catch {
+    return exampleConfigPath();
+  }
+}

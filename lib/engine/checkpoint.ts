@@ -1,0 +1,264 @@
+/**
+ * The checkpoint: what apply has done, per step, so a later apply resumes where the
+ * last one stopped. One JSON file per cluster (server + context), by default under
+ * `.kfplan/` next to the config, written atomically (temp file, fsync, rename, fsync of
+ * the directory) so that a kill -9 at any moment leaves either the old or the new file.
+ *
+ * A step recorded `applying` was interrupted; apply is idempotent, so resume simply
+ * applies it again.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { dirname, join } from "node:path";
+import { canonicalJson, sha256Hex } from "./digest.ts";
+import { validateOptions } from "./options.ts";
+
+/** Where a step stands. */
+export type CheckpointStatus =
+  | "pending"
+  | "applying"
+  | "applied"
+  | "verified"
+  | "failed";
+
+/** The cluster a checkpoint belongs to. */
+export interface ClusterIdentity {
+  server: string;
+  context: string;
+}
+
+/** What the checkpoint records for one step. */
+export interface CheckpointStep {
+  status: CheckpointStatus;
+  /** Digest of the options this status was reached with. */
+  options_digest: string;
+  /** Digest of the upstream outputs the step saw; a change re-applies the step. */
+  inputs_digest?: string;
+  /** Outputs (sensitive ones redacted). */
+  outputs?: Record<string, unknown>;
+  started_at?: string;
+  applied_at?: string;
+  verified_at?: string;
+  finished_at?: string;
+  /** The last error, secrets scrubbed. */
+  last_error?: string;
+  /** Number of apply attempts. */
+  attempts: number;
+}
+
+/** The checkpoint document. */
+export interface Checkpoint {
+  format_version: "1";
+  cluster: ClusterIdentity;
+  updated_at?: string;
+  steps: Record<string, CheckpointStep>;
+}
+
+const checkpointSchema = z.object({
+  format_version: z.literal("1"),
+  cluster: z.object({ server: z.string(), context: z.string() }).strict(),
+  updated_at: z.string().optional(),
+  steps: z.record(
+    z.string(),
+    z.object({
+      status: z.enum(["pending", "applying", "applied", "verified", "failed"]),
+      options_digest: z.string(),
+      inputs_digest: z.string().optional(),
+      outputs: z.record(z.string(), z.unknown()).optional(),
+      started_at: z.string().optional(),
+      applied_at: z.string().optional(),
+      verified_at: z.string().optional(),
+      finished_at: z.string().optional(),
+      last_error: z.string().optional(),
+      attempts: z.int().min(0),
+    }).strict(),
+  ),
+}).strict();
+
+/** Identity used when steps run without a cluster (custom steps, tests). */
+export const NO_CLUSTER: ClusterIdentity = { server: "none", context: "none" };
+
+/**
+ * The checkpoint file for a cluster inside `dir`: readable context name plus a digest
+ * of server and context, so two clusters never share a file.
+ *
+ * @example
+ * ```ts
+ * checkpointPath(".kfplan", { server: "https://10.0.0.1:6443", context: "prod" });
+ * // ".kfplan/checkpoint-prod-3f2a9c1b0d4e.json"
+ * ```
+ */
+export function checkpointPath(dir: string, cluster: ClusterIdentity): string {
+  const slug = cluster.context.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 40) ||
+    "default";
+  const key = sha256Hex(`${cluster.server}\0${cluster.context}`).slice(0, 12);
+  return join(dir, `checkpoint-${slug}-${key}.json`);
+}
+
+/** An empty checkpoint for a cluster. */
+export function emptyCheckpoint(cluster: ClusterIdentity): Checkpoint {
+  return { format_version: "1", cluster, steps: {} };
+}
+
+/**
+ * Reads a checkpoint; an absent file is an empty checkpoint. A file for another
+ * cluster or with an invalid shape is an error naming the file.
+ */
+export async function readCheckpoint(
+  path: string,
+  cluster: ClusterIdentity,
+): Promise<Checkpoint> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return emptyCheckpoint(cluster);
+    throw e;
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `${path}: checkpoint is not JSON (${
+        (e as Error).message
+      }); move it away to start over`,
+    );
+  }
+  const cp = validateOptions(checkpointSchema, data, {
+    source: path,
+  }) as Checkpoint;
+  if (
+    cp.cluster.server !== cluster.server ||
+    cp.cluster.context !== cluster.context
+  ) {
+    throw new Error(
+      `${path}: checkpoint belongs to cluster ${cp.cluster.context} (${cp.cluster.server}), not ${cluster.context} (${cluster.server})`,
+    );
+  }
+  return cp;
+}
+
+/**
+ * Writes `text` to `path` atomically: temp file in the same directory, fsync, rename,
+ * fsync of the directory (so the rename itself survives a crash).
+ */
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+): Promise<void> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  const file = await Deno.open(tmp, {
+    write: true,
+    createNew: true,
+    mode: 0o600,
+  });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    let written = 0;
+    while (written < bytes.length) {
+      written += await file.write(bytes.subarray(written));
+    }
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  try {
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic there.
+  }
+}
+
+/** Options for {@linkcode CheckpointStore.open}. */
+export interface CheckpointStoreOptions {
+  /** Transforms text before it is written (the run's secret scrubber). */
+  scrub?: (text: string) => string;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+/**
+ * A checkpoint file with serialised updates: concurrent steps update it through
+ * {@linkcode CheckpointStore.update}, each update is written atomically before it
+ * resolves.
+ */
+export class CheckpointStore {
+  readonly path: string;
+  #data: Checkpoint;
+  #queue: Promise<void> = Promise.resolve();
+  #scrub: (text: string) => string;
+  #now: () => Date;
+
+  private constructor(
+    path: string,
+    data: Checkpoint,
+    options: CheckpointStoreOptions,
+  ) {
+    this.path = path;
+    this.#data = data;
+    this.#scrub = options.scrub ?? ((t) => t);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Opens (or starts) the checkpoint of `cluster` in `dir`. */
+  static async open(
+    dir: string,
+    cluster: ClusterIdentity,
+    options: CheckpointStoreOptions = {},
+  ): Promise<CheckpointStore> {
+    const path = checkpointPath(dir, cluster);
+    return new CheckpointStore(
+      path,
+      await readCheckpoint(path, cluster),
+      options,
+    );
+  }
+
+  /** A copy of the current contents. */
+  snapshot(): Checkpoint {
+    return structuredClone(this.#data);
+  }
+
+  /** The entry of one step. */
+  get(id: string): CheckpointStep | undefined {
+    const s = this.#data.steps[id];
+    return s ? structuredClone(s) : undefined;
+  }
+
+  /** Merges `patch` into the step's entry and writes the file; resolves once durable. */
+  update(id: string, patch: Partial<CheckpointStep>): Promise<void> {
+    const prev = this.#data.steps[id] ??
+      { status: "pending", options_digest: "", attempts: 0 };
+    const next: CheckpointStep = { ...prev, ...patch };
+    for (const k of Object.keys(next) as (keyof CheckpointStep)[]) {
+      if (next[k] === undefined) delete next[k];
+    }
+    this.#data.steps[id] = next;
+    this.#data.updated_at = this.#now().toISOString();
+    const text = this.#scrub(canonicalJson(this.#data, { indent: 2 }) + "\n");
+    const write = this.#queue.then(() => writeFileAtomic(this.path, text));
+    this.#queue = write.catch(() => {});
+    return write;
+  }
+
+  /** Waits for pending writes. */
+  async flush(): Promise<void> {
+    await this.#queue;
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The apply lock: a `coordination.k8s.io/v1` Lease (default `kube-system/kfplan-lock`)
+ * held for the whole apply and renewed periodically, so two applies against the same
+ * cluster never interleave. A second apply is refused with the holder's identity and
+ * start time.
+ *
+ * A lock whose `renewTime + leaseDurationSeconds` has passed is stale (its holder died
+ * without releasing it) and is taken over automatically. To break a live-looking lock
+ * by hand: `deno task unlock --force` ({@linkcode breakLock}).
+ *
+ * @module
+ */
+
+import { hostname, userInfo } from "node:os";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
+
+/** Default Lease namespace. */
+export const LOCK_NAMESPACE = "kube-system";
+/** Default Lease name. */
+export const LOCK_NAME = "kfplan-lock";
+/** Default lease duration: a holder silent for this long is considered dead. */
+export const LOCK_DURATION_SECONDS = 60;
+
+/** Options for {@linkcode acquireLock}, {@linkcode readLock} and {@linkcode breakLock}. */
+export interface LockOptions {
+  namespace?: string;
+  name?: string;
+  /** Who holds it; default `user@host pid N`. */
+  holder?: string;
+  leaseDurationSeconds?: number;
+  /** Renewal period; default a third of the lease duration. */
+  renewIntervalMs?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+  /** Called when a renewal finds the lock was taken by somebody else. */
+  onLost?: (reason: string) => void;
+}
+
+/** What the Lease says. */
+export interface LockInfo {
+  holder: string;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseDurationSeconds: number;
+  /** True when renewTime + duration lies in the past. */
+  expired: boolean;
+}
+
+/** Thrown when another apply holds the lock. */
+export class LockHeldError extends Error {
+  readonly info: LockInfo;
+  constructor(info: LockInfo, where: string) {
+    super(
+      `another apply holds the lock ${where}: ${info.holder}, started ${
+        info.acquireTime ?? "(unknown)"
+      }, last renewed ${info.renewTime ?? "(never)"}. ` +
+        `Wait for it to finish. If that apply is dead, the lock expires ${info.leaseDurationSeconds}s ` +
+        `after its last renewal and is then taken over automatically; to break it now run ` +
+        `\`deno task unlock --force\`.`,
+    );
+    this.name = "LockHeldError";
+    this.info = info;
+  }
+}
+
+/** A held lock. */
+export interface HeldLock {
+  readonly holder: string;
+  /** True once a renewal found the lock taken by somebody else. */
+  readonly lost: boolean;
+  /** Stops renewing and deletes the Lease if it is still ours. */
+  release(): Promise<void>;
+}
+
+/** `user@host pid N` of this process. */
+export function defaultHolder(): string {
+  let user = "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+    user = Deno.env.get("USER") ?? "unknown";
+  }
+  return `${user}@${hostname()} pid ${Deno.pid}`;
+}
+
+/** Lease MicroTime: RFC 3339 with microseconds. */
+export function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+function ref(options: LockOptions) {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    namespace: options.namespace ?? LOCK_NAMESPACE,
+    name: options.name ?? LOCK_NAME,
+  };
+}
+
+function where(options: LockOptions): string {
+  const r = ref(options);
+  return `Lease ${r.namespace}/${r.name}`;
+}
+
+function infoOf(lease: KubeObject, now: Date): LockInfo {
+  const spec = (lease.spec ?? {}) as Record<string, unknown>;
+  const duration = Number(spec.leaseDurationSeconds ?? LOCK_DURATION_SECONDS);
+  const renew = (spec.renewTime ?? spec.acquireTime) as string | undefined;
+  const renewMs = renew ? Date.parse(renew) : NaN;
+  return {
+    holder: String(spec.holderIdentity ?? "(nobody)"),
+    acquireTime: spec.acquireTime as string | undefined,
+    renewTime: spec.renewTime as string | undefined,
+    leaseDurationSeconds: duration,
+    expired: !spec.holderIdentity ||
+      !(renewMs + duration * 1000 > now.getTime()),
+  };
+}
+
+function isConflict(e: unknown): boolean {
+  return (e as { status?: number } | null)?.status === 409;
+}
+
+/** Reads the lock; `undefined` when nobody holds it. */
+export async function readLock(
+  kube: KubeClient,
+  options: LockOptions = {},
+): Promise<LockInfo | undefined> {
+  const lease = await kube.get(ref(options));
+  return lease
+    ? infoOf(lease, (options.now ?? (() => new Date()))())
+    : undefined;
+}
+
+function leaseObject(
+  options: LockOptions,
+  holder: string,
+  now: Date,
+  previous?: KubeObject,
+): KubeObject {
+  const r = ref(options);
+  const prevSpec = (previous?.spec ?? {}) as Record<string, unknown>;
+  return {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: {
+      name: r.name,
+      namespace: r.namespace,
+      labels: { "app.kubernetes.io/managed-by": "kfplan" },
+      ...(previous?.metadata.resourceVersion
+        ? { resourceVersion: previous.metadata.resourceVersion }
+        : {}),
+    },
+    spec: {
+      holderIdentity: holder,
+      leaseDurationSeconds: options.leaseDurationSeconds ??
+        LOCK_DURATION_SECONDS,
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: Number(prevSpec.leaseTransitions ?? -1) + 1,
+    },
+  };
+}
+
+/**
+ * Takes the lock or throws {@linkcode LockHeldError}. A stale lock (expired) is taken
+ * over. The returned lock renews itself until released.
+ *
+ * @example
+ * ```ts
+ * const lock = await acquireLock(kube);
+ * try { ... } finally { await lock.release(); }
+ * ```
+ */
+export async function acquireLock(
+  kube: KubeClient,
+  options: LockOptions = {},
+): Promise<HeldLock & { tookOver?: LockInfo }> {
+  const now = options.now ?? (() => new Date());
+  const holder = options.holder ?? defaultHolder();
+  let current: KubeObject;
+  let tookOver: LockInfo | undefined;
+  try {
+    current = await kube.create(leaseObject(options, holder, now()));
+  } catch (e) {
+    if (!isConflict(e)) throw e;
+    const existing = await kube.get(ref(options));
+    if (!existing) return acquireLock(kube, options); // released in between: try again
+    const info = infoOf(existing, now());
+    if (!info.expired) throw new LockHeldError(info, where(options));
+    try {
+      current = await kube.replace(
+        leaseObject(options, holder, now(), existing),
+      );
+      tookOver = info;
+    } catch (e2) {
+      if (!isConflict(e2)) throw e2;
+      const again = await kube.get(ref(options));
+      throw new LockHeldError(
+        again ? infoOf(again, now()) : info,
+        where(options),
+      );
+    }
+  }
+  return startRenewing(kube, current, holder, options, tookOver);
+}
+
+function startRenewing(
+  kube: KubeClient,
+  initial: KubeObject,
+  holder: string,
+  options: LockOptions,
+  tookOver: LockInfo | undefined,
+): HeldLock & { tookOver?: LockInfo } {
+  const now = options.now ?? (() => new Date());
+  const duration = options.leaseDurationSeconds ?? LOCK_DURATION_SECONDS;
+  let current = initial;
+  let lost = false;
+  let released = false;
+  let renewing: Promise<void> = Promise.resolve();
+  async function renew(): Promise<void> {
+    if (released || lost) return;
+    const spec = {
+      ...(current.spec as Record<string, unknown>),
+      renewTime: microTime(now()),
+    };
+    try {
+      current = await kube.replace({ ...current, spec });
+    } catch (e) {
+      if (isConflict(e)) {
+        const live = await kube.get(ref(options)).catch(() => undefined);
+        const liveHolder = (live?.spec as Record<string, unknown> | undefined)
+          ?.holderIdentity;
+        if (live && liveHolder === holder) {
+          current = live; // somebody touched it without taking it; retry next round
+          return;
+        }
+        lost = true;
+        options.onLost?.(
+          `lock ${where(options)} was taken by ${
+            String(liveHolder ?? "(deleted)")
+          }`,
+        );
+      }
+      // Other errors (a blip of the API server): try again next round; the lease has
+      // two more periods before it expires.
+    }
+  }
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew);
+  }, options.renewIntervalMs ?? Math.max(1000, (duration * 1000) / 3));
+  Deno.unrefTimer(timer);
+  return {
+    holder,
+    tookOver,
+    get lost() {
+      return lost;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      await renewing;
+      if (lost) return;
+      const live = await kube.get(ref(options));
+      const liveHolder = (live?.spec as Record<string, unknown> | undefined)
+        ?.holderIdentity;
+      if (live && liveHolder === holder) await kube.delete(ref(options));
+    },
+  };
+}
+
+/**
+ * Breaks the lock: deletes the Lease whoever holds it. Without `force` only an expired
+ * lock is broken and a live one throws {@linkcode LockHeldError}. Resolves the broken
+ * lock's info, or `undefined` when there was none.
+ *
+ * @example
+ * ```ts
+ * await breakLock(kube, { force: true });
+ * ```
+ */
+export async function breakLock(
+  kube: KubeClient,
+  options: LockOptions & { force?: boolean } = {},
+): Promise<LockInfo | undefined> {
+  const info = await readLock(kube, options);
+  if (!info) return undefined;
+  if (!info.expired && !options.force) {
+    throw new LockHeldError(info, where(options));
+  }
+  await kube.delete(ref(options));
+  return info;
+}

@@ -1,0 +1,600 @@
+/**
+ * Planning and applying a set of manifests in one ordered pass, the way kapp and Flux
+ * do it: Namespaces and CRDs first (then wait until the CRDs are Established), cluster
+ * configuration (RBAC, ServiceAccounts, ConfigMaps, Secrets, Services, ...), workloads,
+ * then wait until webhook backends have ready endpoints, webhook configurations, and
+ * custom resources last. Every wait is bounded; failed requests are retried only for
+ * 429/5xx/conflicts, with backoff, by the client.
+ *
+ * @example
+ * ```ts
+ * import { applyObjects, planObjects } from "./apply_set.ts";
+ * import type { KubeClient, KubeObject } from "./types.ts";
+ *
+ * async function install(kube: KubeClient, objects: KubeObject[]) {
+ *   const plan = await planObjects(kube, objects, {});
+ *   for (const c of plan.changes) console.log(c.action, c.kind, c.name);
+ *   await applyObjects(kube, objects, {
+ *     onProgress: (e) => console.log(e.type, e.ref ? `${e.ref.kind} ${e.ref.name}` : e.phase),
+ *   });
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  ObjectRef,
+  ObservedObject,
+  ResourceChange,
+} from "../engine/types.ts";
+import type { KubeClient, KubeObject } from "./types.ts";
+import { formatRef, KubeApiError } from "./errors.ts";
+import {
+  crdEstablished,
+  waitForServiceEndpoints,
+  waitForWorkloads,
+} from "./wait.ts";
+
+/** The phases of an ordered apply, in order. */
+export type PhaseName =
+  | "namespaces-and-crds"
+  | "cluster-config"
+  | "workloads"
+  | "webhooks"
+  | "custom-resources";
+
+/** The phase names in apply order. */
+export const PHASES: readonly PhaseName[] = [
+  "namespaces-and-crds",
+  "cluster-config",
+  "workloads",
+  "webhooks",
+  "custom-resources",
+];
+
+/** One phase and its objects, in apply order. */
+export interface ApplyPhase {
+  name: PhaseName;
+  objects: KubeObject[];
+}
+
+/** API groups served by Kubernetes itself; kinds in other groups are custom resources. */
+const BUILTIN_GROUPS = new Set([
+  "",
+  "admissionregistration.k8s.io",
+  "apiextensions.k8s.io",
+  "apiregistration.k8s.io",
+  "apps",
+  "autoscaling",
+  "batch",
+  "certificates.k8s.io",
+  "coordination.k8s.io",
+  "discovery.k8s.io",
+  "events.k8s.io",
+  "flowcontrol.apiserver.k8s.io",
+  "internal.apiserver.k8s.io",
+  "networking.k8s.io",
+  "node.k8s.io",
+  "policy",
+  "rbac.authorization.k8s.io",
+  "resource.k8s.io",
+  "scheduling.k8s.io",
+  "storage.k8s.io",
+  "storagemigration.k8s.io",
+]);
+
+const WORKLOADS = new Set([
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "ReplicationController",
+  "Pod",
+  "Job",
+  "CronJob",
+]);
+
+const WEBHOOKS = new Set([
+  "MutatingWebhookConfiguration",
+  "ValidatingWebhookConfiguration",
+  "APIService",
+]);
+
+/** Kind order inside a phase (Helm's install order), for a predictable apply. */
+const KIND_ORDER = [
+  "Namespace",
+  "CustomResourceDefinition",
+  "PriorityClass",
+  "NetworkPolicy",
+  "ResourceQuota",
+  "LimitRange",
+  "PodDisruptionBudget",
+  "ServiceAccount",
+  "Secret",
+  "ConfigMap",
+  "StorageClass",
+  "PersistentVolume",
+  "PersistentVolumeClaim",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "Role",
+  "RoleBinding",
+  "Service",
+  "DaemonSet",
+  "Pod",
+  "ReplicationController",
+  "ReplicaSet",
+  "Deployment",
+  "HorizontalPodAutoscaler",
+  "StatefulSet",
+  "Job",
+  "CronJob",
+  "IngressClass",
+  "Ingress",
+  "APIService",
+  "MutatingWebhookConfiguration",
+  "ValidatingWebhookConfiguration",
+];
+
+/** The API group of an `apiVersion` (`""` for the core group). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** The phase an object is applied in. */
+export function phaseOf(
+  object: Pick<KubeObject, "apiVersion" | "kind">,
+): PhaseName {
+  const group = groupOf(object.apiVersion);
+  if (!BUILTIN_GROUPS.has(group)) return "custom-resources";
+  if (object.kind === "Namespace" && group === "") return "namespaces-and-crds";
+  if (object.kind === "CustomResourceDefinition") return "namespaces-and-crds";
+  if (WEBHOOKS.has(object.kind)) return "webhooks";
+  if (WORKLOADS.has(object.kind)) return "workloads";
+  return "cluster-config";
+}
+
+/**
+ * Splits objects into apply phases (see the module doc). Inside a phase, objects are
+ * sorted by kind (Helm's install order, unknown kinds last) and otherwise keep their
+ * input order. Every phase is returned, possibly empty.
+ *
+ * @example
+ * ```ts
+ * import { orderObjects } from "./apply_set.ts";
+ * const phases = orderObjects([
+ *   { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } },
+ *   { apiVersion: "v1", kind: "Namespace", metadata: { name: "demo" } },
+ * ]);
+ * phases.map((p) => `${p.name}: ${p.objects.length}`);
+ * ```
+ */
+export function orderObjects(objects: readonly KubeObject[]): ApplyPhase[] {
+  const rank = (kind: string) => {
+    const i = KIND_ORDER.indexOf(kind);
+    return i < 0 ? KIND_ORDER.length : i;
+  };
+  return PHASES.map((name) => ({
+    name,
+    objects: objects
+      .map((object, index) => ({ object, index }))
+      .filter(({ object }) => phaseOf(object) === name)
+      .sort((a, b) =>
+        rank(a.object.kind) - rank(b.object.kind) || a.index - b.index
+      )
+      .map(({ object }) => object),
+  }));
+}
+
+/** The reference of an object. */
+export function refOf(object: KubeObject): ObjectRef {
+  const ref: ObjectRef = {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    name: object.metadata?.name,
+  };
+  if (object.metadata?.namespace) ref.namespace = object.metadata.namespace;
+  return ref;
+}
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/**
+ * The kinds the CRDs of a set define: key `group/version/Kind` (the object's
+ * `apiVersion` + `/` + kind), value the CRD's name.
+ */
+export function crdDefinedKinds(
+  objects: readonly KubeObject[],
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const o of objects) {
+    if (o.kind !== "CustomResourceDefinition") continue;
+    const spec = o.spec as Any;
+    for (const v of spec?.versions ?? []) {
+      if (v?.served === false) continue;
+      out.set(`${spec.group}/${v.name}/${spec.names?.kind}`, o.metadata.name);
+    }
+  }
+  return out;
+}
+
+/**
+ * Services that must have ready endpoints before the webhook configurations,
+ * APIServices and conversion webhooks of a set can work, deduplicated, in input order.
+ */
+export function webhookBackends(
+  objects: readonly KubeObject[],
+): { namespace: string; name: string }[] {
+  const seen = new Map<string, { namespace: string; name: string }>();
+  const add = (svc: Any) => {
+    if (!svc?.name) return;
+    const ref = { namespace: svc.namespace ?? "default", name: svc.name };
+    seen.set(`${ref.namespace}/${ref.name}`, ref);
+  };
+  for (const o of objects) {
+    const spec = o.spec as Any;
+    if (
+      o.kind === "MutatingWebhookConfiguration" ||
+      o.kind === "ValidatingWebhookConfiguration"
+    ) {
+      for (const w of (o as Any).webhooks ?? []) add(w?.clientConfig?.service);
+    } else if (o.kind === "APIService") {
+      add(spec?.service);
+    } else if (o.kind === "CustomResourceDefinition") {
+      add(spec?.conversion?.webhook?.clientConfig?.service);
+    }
+  }
+  return [...seen.values()];
+}
+
+/** Options for {@linkcode planObjects}. */
+export interface PlanObjectsOptions {
+  /** Parallel dry-runs; default 8. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode planObjects} found. */
+export interface ObjectsPlan {
+  /** One change per object, in apply order. */
+  changes: ResourceChange[];
+  /** Every object read, with the version seen (absent ones without `resourceVersion`). */
+  observed: ObservedObject[];
+}
+
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker),
+  );
+  return out;
+}
+
+/**
+ * Plans a set of objects, in apply order. Offline (`kube` undefined) every object is a
+ * `create`. Online each object is diffed by server-side dry-run
+ * ({@linkcode KubeClient.diff}); objects of kinds the server does not serve yet (their
+ * CRD is in this set, or comes from an earlier step) are `create` with
+ * `knownAfterApply: true`.
+ */
+export async function planObjects(
+  kube: KubeClient | undefined,
+  objects: readonly KubeObject[],
+  options: PlanObjectsOptions = {},
+): Promise<ObjectsPlan> {
+  const ordered = orderObjects(objects).flatMap((p) => p.objects);
+  if (!kube) {
+    return {
+      changes: ordered.map((o) => ({
+        ...refOf(o),
+        action: "create",
+        diff: [],
+      })),
+      observed: [],
+    };
+  }
+  const definedHere = crdDefinedKinds(objects);
+  const results = await mapLimit(
+    ordered,
+    options.concurrency ?? 8,
+    async (object) => {
+      options.signal?.throwIfAborted();
+      const ref = refOf(object);
+      const served = await kube.resourceFor(object.apiVersion, object.kind);
+      if (!served) {
+        const crd = definedHere.get(`${object.apiVersion}/${object.kind}`);
+        const change: ResourceChange = {
+          ...ref,
+          action: "create",
+          diff: [],
+          knownAfterApply: true,
+          reason: crd
+            ? `${object.kind} is served once CustomResourceDefinition ${crd} (in this set) is Established`
+            : `the cluster does not serve ${object.kind} (${object.apiVersion}) yet; its CRD must come from an earlier step`,
+        };
+        return { change, observed: undefined };
+      }
+      try {
+        const d = await kube.diff(object);
+        const observed: ObservedObject = { ...ref };
+        if (d.live?.metadata.resourceVersion) {
+          observed.resourceVersion = d.live.metadata.resourceVersion;
+        }
+        if (d.live?.metadata.uid) observed.uid = d.live.metadata.uid;
+        const change: ResourceChange = {
+          ...ref,
+          action: d.action,
+          diff: d.diff,
+        };
+        return { change, observed };
+      } catch (e) {
+        if (
+          e instanceof KubeApiError && e.status === 422 &&
+          /immutable/i.test(e.message)
+        ) {
+          const live = await kube.get(ref);
+          const change: ResourceChange = {
+            ...ref,
+            action: "replace",
+            diff: [],
+            reason: `an immutable field changes: ${
+              e.apiStatus?.message ?? e.message
+            }`,
+          };
+          const observed: ObservedObject = {
+            ...ref,
+            resourceVersion: live?.metadata.resourceVersion,
+            uid: live?.metadata.uid,
+          };
+          return { change, observed };
+        }
+        throw e;
+      }
+    },
+  );
+  return {
+    changes: results.map((r) => r.change),
+    observed: results.flatMap((r) => r.observed ? [r.observed] : []),
+  };
+}
+
+/** Progress of {@linkcode applyObjects}. */
+export type ApplyEvent =
+  | { type: "phase"; phase: PhaseName; count: number }
+  | {
+    type: "applied";
+    phase: PhaseName;
+    ref: ObjectRef;
+    resourceVersion?: string;
+  }
+  | { type: "replaced"; phase: PhaseName; ref: ObjectRef }
+  | { type: "waiting"; phase: PhaseName; ref: ObjectRef; condition: string }
+  | { type: "ready"; phase: PhaseName; ref: ObjectRef; elapsedMs: number };
+
+/** Options for {@linkcode applyObjects}. */
+export interface ApplyObjectsOptions {
+  /** Receives progress events, e.g. to print them. */
+  onProgress?: (event: ApplyEvent) => void;
+  /** Bound of each wait (CRDs, webhook backends, workloads); default 300 000 ms. */
+  timeoutMs?: number;
+  /** Also wait for workloads (Deployments, StatefulSets, DaemonSets) to be ready. Default false. */
+  waitForWorkloads?: boolean;
+  /** Wait for webhook backend Services to have ready endpoints. Default true. */
+  waitForWebhookBackends?: boolean;
+  /**
+   * Delete and re-create objects whose apply fails because an immutable field changes
+   * (a plan shows them as `replace`). Default false: the apply fails naming the object.
+   */
+  replaceImmutable?: boolean;
+  /** Parallel applies inside one phase; default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** An object as applied. */
+export interface AppliedObject extends ObjectRef {
+  resourceVersion?: string;
+  uid?: string;
+}
+
+/** What {@linkcode applyObjects} did. */
+export interface ApplyObjectsResult {
+  applied: AppliedObject[];
+}
+
+/** An ordered apply stopped at an object; `applied` lists what was applied before. */
+export class ApplyObjectsError extends Error {
+  readonly ref: ObjectRef;
+  readonly phase: PhaseName;
+  readonly applied: AppliedObject[];
+
+  constructor(
+    ref: ObjectRef,
+    options: { phase: PhaseName; applied: AppliedObject[]; cause: unknown },
+  ) {
+    super(
+      `applying ${
+        formatRef(ref)
+      } (phase ${options.phase}) failed after ${options.applied.length} objects were applied: ${
+        (options.cause as Error)?.message ?? options.cause
+      }`,
+      { cause: options.cause },
+    );
+    this.name = "ApplyObjectsError";
+    this.ref = ref;
+    this.phase = options.phase;
+    this.applied = options.applied;
+  }
+}
+
+/**
+ * Applies a set of objects by server-side apply in one ordered pass (see the module
+ * doc), waiting where the order requires it. Stops at the first object that fails
+ * (after the client's bounded retries) with an {@linkcode ApplyObjectsError}.
+ */
+export async function applyObjects(
+  kube: KubeClient,
+  objects: readonly KubeObject[],
+  options: ApplyObjectsOptions = {},
+): Promise<ApplyObjectsResult> {
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const emit = options.onProgress ?? (() => {});
+  const applied: AppliedObject[] = [];
+  const waitOptions = { timeoutMs, signal: options.signal };
+
+  async function applyOne(object: KubeObject, phase: PhaseName) {
+    options.signal?.throwIfAborted();
+    const ref = refOf(object);
+    let result: KubeObject;
+    try {
+      try {
+        result = await kube.apply(object);
+      } catch (e) {
+        const immutable = e instanceof KubeApiError && e.status === 422 &&
+          /immutable/i.test(e.message);
+        if (!immutable || !options.replaceImmutable) throw e;
+        await kube.delete(ref, { propagationPolicy: "Foreground" });
+        await kube.waitFor(
+          ref,
+          (o) => o ? "still being deleted" : true,
+          waitOptions,
+        );
+        emit({ type: "replaced", phase, ref });
+        result = await kube.apply(object);
+      }
+    } catch (cause) {
+      throw new ApplyObjectsError(ref, { phase, applied: [...applied], cause });
+    }
+    const done: AppliedObject = { ...refOf(result) };
+    if (result.metadata?.resourceVersion) {
+      done.resourceVersion = result.metadata.resourceVersion;
+    }
+    if (result.metadata?.uid) done.uid = result.metadata.uid;
+    applied.push(done);
+    emit({
+      type: "applied",
+      phase,
+      ref,
+      resourceVersion: done.resourceVersion,
+    });
+  }
+
+  async function waitStep(
+    phase: PhaseName,
+    ref: ObjectRef,
+    condition: string,
+    fn: () => Promise<unknown>,
+  ) {
+    const start = Date.now();
+    emit({ type: "waiting", phase, ref, condition });
+    try {
+      await fn();
+    } catch (cause) {
+      throw new ApplyObjectsError(ref, { phase, applied: [...applied], cause });
+    }
+    emit({ type: "ready", phase, ref, elapsedMs: Date.now() - start });
+  }
+
+  for (const { name: phase, objects: batch } of orderObjects(objects)) {
+    if (batch.length === 0) continue;
+    emit({ type: "phase", phase, count: batch.length });
+
+    if (phase === "webhooks" && options.waitForWebhookBackends !== false) {
+      await Promise.all(
+        webhookBackends([
+          ...batch,
+          ...objects.filter((o) => o.kind === "CustomResourceDefinition"),
+        ]).map((svc) =>
+          waitStep(
+            phase,
+            { apiVersion: "v1", kind: "Service", ...svc },
+            "backed by a ready endpoint",
+            () => waitForServiceEndpoints(kube, svc, waitOptions),
+          )
+        ),
+      );
+    }
+
+    if (phase === "namespaces-and-crds") {
+      // Namespaces first: CRDs do not need them, but nothing else works without them.
+      for (const object of batch.filter((o) => o.kind === "Namespace")) {
+        await applyOne(object, phase);
+      }
+      await mapLimit(
+        batch.filter((o) => o.kind !== "Namespace"),
+        options.concurrency ?? 4,
+        (o) => applyOne(o, phase),
+      );
+      const crds = batch.filter((o) => o.kind === "CustomResourceDefinition");
+      await Promise.all(
+        crds.map((crd) =>
+          waitStep(
+            phase,
+            refOf(crd),
+            "Established",
+            () =>
+              kube.waitFor(refOf(crd), crdEstablished, {
+                ...waitOptions,
+                intervalMs: 200,
+              }),
+          )
+        ),
+      );
+      if (crds.length > 0) kube.invalidateDiscovery();
+      continue;
+    }
+
+    if (phase === "custom-resources") {
+      kube.invalidateDiscovery();
+      for (const object of batch) {
+        if (!await kube.resourceFor(object.apiVersion, object.kind)) {
+          throw new ApplyObjectsError(refOf(object), {
+            phase,
+            applied: [...applied],
+            cause: new Error(
+              `the cluster does not serve ${object.kind} (${object.apiVersion}); ` +
+                "apply the CustomResourceDefinition that defines it first",
+            ),
+          });
+        }
+      }
+    }
+
+    await mapLimit(batch, options.concurrency ?? 4, (o) => applyOne(o, phase));
+
+    if (phase === "workloads" && options.waitForWorkloads) {
+      await waitStep(
+        phase,
+        refOf(batch[0]),
+        "ready (all workloads of the set)",
+        () =>
+          waitForWorkloads(kube, batch, {
+            ...waitOptions,
+            onProgress: (e) =>
+              e.state === "ready" &&
+              emit({
+                type: "ready",
+                phase,
+                ref: e.ref,
+                elapsedMs: e.elapsedMs,
+              }),
+          }),
+      );
+    }
+  }
+  return { applied };
+}

@@ -1,0 +1,393 @@
+/**
+ * Helm releases as a building block for steps.
+ *
+ * - **plan** renders the chart with the real `helm template`, for the cluster's
+ *   Kubernetes version (offline: {@linkcode OFFLINE_KUBE_VERSION}), and diffs the
+ *   objects against what is live by server-side dry-run (`planObjects`).
+ * - **apply** applies the namespace (with its labels) and runs `helm upgrade --install`
+ *   so the release stays visible to `helm list` and to people who upgrade by hand.
+ * - **verify** checks `helm status` (`deployed`) and waits, bounded, for the workloads
+ *   the release owns (`helm get manifest`): Deployments Available, DaemonSets rolled
+ *   out, StatefulSets ready.
+ *
+ * Charts come from a repository (`repo` + `chart` + `version`, `https://` or `oci://`)
+ * or a local directory/archive (`path`). Values are typed by each step's schema and
+ * passed to helm as a file, never as `--set` strings.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { isAbsolute, join } from "node:path";
+import { emptyPlan, type StepContext, type StepPlan, type VerifyCheck } from "../engine/types.ts";
+import { digestOf } from "../engine/digest.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
+import { planObjects } from "../kube/apply_set.ts";
+import { loadKubeConfig } from "../kube/client.ts";
+import { waitForReady } from "../kube/wait.ts";
+import {
+  type ChartRef,
+  findHelm,
+  type Helm,
+  helmGetManifest,
+  helmStatus,
+  helmTemplate,
+  helmUpgradeInstall,
+  isHook,
+} from "../tools/helm.ts";
+
+/**
+ * Kubernetes version charts are rendered for when planning offline (no cluster to
+ * ask). Helm itself would assume v1.20.0, which many charts reject.
+ */
+export const OFFLINE_KUBE_VERSION = "v1.33.0";
+
+/** Where a chart comes from, as written in the config file. */
+export const chartSourceSchema = z.strictObject({
+  /** Chart repository URL (`https://...`) or OCI registry (`oci://...`). */
+  repo: z.string().regex(/^(https?|oci):\/\/\S+$/, {
+    message: 'use a chart repository URL such as "https://metallb.github.io/metallb" or "oci://..."',
+  }).optional(),
+  /** Chart name in the repository. */
+  chart: z.string().min(1).optional(),
+  /** Chart version; pin it for reproducible plans. */
+  version: z.string().min(1).optional(),
+  /** A local chart directory or `.tgz`, relative to the config file. */
+  path: z.string().min(1).optional(),
+}).superRefine((c, ctx) => {
+  if (c.path && (c.repo || c.chart)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["path"],
+      message: "set either path (a local chart) or repo + chart (+ version), not both",
+    });
+  } else if (!c.path && !(c.repo && c.chart)) {
+    ctx.addIssue({
+      code: "custom",
+      path: c.repo ? ["chart"] : ["repo"],
+      message: "a chart needs repo + chart (+ version) or a local path",
+    });
+  }
+});
+
+/** A validated chart source. */
+export type ChartSource = z.output<typeof chartSourceSchema>;
+
+/** What a step installs with Helm. */
+export interface HelmReleaseSpec {
+  release: string;
+  namespace: string;
+  chart: ChartSource;
+  /** Typed values, already validated by the step's schema. */
+  values: Record<string, unknown>;
+  /** Labels of the release namespace (e.g. Pod Security), applied by kfplan before helm runs. */
+  namespaceLabels?: Record<string, string>;
+}
+
+/** How a release reaches helm and the cluster. */
+export interface HelmReleaseEnv {
+  /** A located helm; found with `findHelm()` when absent. */
+  helm?: Helm;
+  /**
+   * Kubeconfig path(s) for helm. Default: the client's `kubeconfigPath` when it has
+   * one, then `$KUBECONFIG`. Checked against the client's server before any write.
+   */
+  kubeconfig?: string;
+  /** Directory a relative chart `path` resolves against (the config file's directory). */
+  baseDir?: string;
+  /** Bound for verify's workload waits; default 300000 ms. */
+  timeoutMs?: number;
+}
+
+/** The chart reference helm gets for a source. */
+export function chartRef(source: ChartSource, baseDir?: string): ChartRef {
+  if (source.path) {
+    return {
+      path: isAbsolute(source.path) || !baseDir ? source.path : join(baseDir, source.path),
+    };
+  }
+  return { repo: source.repo!, chart: source.chart!, version: source.version };
+}
+
+/** Human description of a chart source, e.g. `metallb 0.15.3 from https://...`. */
+export function describeChart(source: ChartSource): string {
+  return source.path
+    ? `chart at ${source.path}`
+    : `${source.chart}${source.version ? ` ${source.version}` : ""} from ${source.repo}`;
+}
+
+const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "Node",
+  "PersistentVolume",
+  "StorageClass",
+  "CustomResourceDefinition",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "PriorityClass",
+  "RuntimeClass",
+  "ValidatingWebhookConfiguration",
+  "MutatingWebhookConfiguration",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+  "APIService",
+  "IngressClass",
+  "CSIDriver",
+  "PodSecurityPolicy",
+  "ClusterPolicy",
+  "NodeFeatureRule",
+  "NodeFeatureGroup",
+]);
+
+async function isNamespaced(
+  kube: KubeClient | undefined,
+  object: KubeObject,
+  crdScopes: Map<string, string>,
+): Promise<boolean> {
+  const fromSet = crdScopes.get(`${object.apiVersion.split("/")[0]}/${object.kind}`);
+  if (fromSet) return fromSet === "Namespaced";
+  const served = kube ? await kube.resourceFor(object.apiVersion, object.kind) : undefined;
+  if (served) return served.namespaced;
+  return !CLUSTER_SCOPED.has(object.kind);
+}
+
+/** The release namespace as kfplan applies it. */
+export function namespaceObject(spec: HelmReleaseSpec): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: spec.namespace,
+      ...(spec.namespaceLabels ? { labels: { ...spec.namespaceLabels } } : {}),
+    },
+  };
+}
+
+/** A rendered release. */
+export interface RenderedRelease {
+  /** The release's objects (hooks excluded), namespaced ones with the release namespace set. */
+  objects: KubeObject[];
+  /** Hook objects helm runs around install/upgrade (not diffed). */
+  hooks: KubeObject[];
+  /** The Kubernetes version the chart was rendered for. */
+  kubeVersion: string;
+}
+
+/**
+ * Renders the release with `helm template` for the cluster's version.
+ *
+ * @example
+ * ```ts
+ * const { objects } = await renderRelease(ctx, {
+ *   release: "metallb", namespace: "metallb-system",
+ *   chart: { repo: "https://metallb.github.io/metallb", chart: "metallb", version: "0.15.3" },
+ *   values: {},
+ * });
+ * ```
+ */
+export async function renderRelease(
+  ctx: StepContext,
+  spec: HelmReleaseSpec,
+  env: HelmReleaseEnv = {},
+): Promise<RenderedRelease> {
+  const helm = env.helm ?? await findHelm();
+  const kubeVersion = ctx.kube ? (await ctx.kube.serverVersion()).gitVersion : OFFLINE_KUBE_VERSION;
+  const apiVersions = ctx.kube ? [...await ctx.kube.servedApiVersions()] : [];
+  const rendered = await helmTemplate(helm, {
+    release: spec.release,
+    namespace: spec.namespace,
+    chart: chartRef(spec.chart, env.baseDir),
+    values: spec.values,
+    kubeVersion,
+    apiVersions,
+    workDir: ctx.workDir,
+    signal: ctx.signal,
+  });
+  const crdScopes = new Map<string, string>();
+  for (const o of rendered) {
+    if (o.kind !== "CustomResourceDefinition") continue;
+    const s = o.spec as { group: string; names: { kind: string }; scope: string };
+    crdScopes.set(`${s.group}/${s.names.kind}`, s.scope);
+  }
+  const objects: KubeObject[] = [];
+  const hooks: KubeObject[] = [];
+  for (const o of rendered) {
+    if (!o.metadata.namespace && await isNamespaced(ctx.kube, o, crdScopes)) {
+      o.metadata.namespace = spec.namespace;
+    }
+    (isHook(o) ? hooks : objects).push(o);
+  }
+  return { objects, hooks, kubeVersion };
+}
+
+/** A release plan: the step plan plus the rendered objects. */
+export interface ReleasePlan extends StepPlan {
+  rendered: RenderedRelease;
+}
+
+/** Options for {@linkcode planRelease}. */
+export interface PlanReleaseOptions {
+  /** An already rendered release (saves a second `helm template`). */
+  rendered?: RenderedRelease;
+  /** Objects the caller plans itself (e.g. a StorageClass that must be replaced). */
+  skip?: (object: KubeObject) => boolean;
+}
+
+/**
+ * Plans a release: renders it, then diffs the namespace and every object against the
+ * cluster (offline: all `create`).
+ */
+export async function planRelease(
+  ctx: StepContext,
+  spec: HelmReleaseSpec,
+  env: HelmReleaseEnv = {},
+  options: PlanReleaseOptions = {},
+): Promise<ReleasePlan> {
+  const helm = env.helm ?? await findHelm();
+  const rendered = options.rendered ?? await renderRelease(ctx, spec, { ...env, helm });
+  const objects = [namespaceObject(spec), ...rendered.objects];
+  const diffed = options.skip ? objects.filter((o) => !options.skip!(o)) : objects;
+  const { changes, observed } = await planObjects(ctx.kube, diffed, { signal: ctx.signal });
+  const plan: ReleasePlan = { ...emptyPlan(), changes, observed, rendered };
+  plan.desiredDigest = digestOf({ chart: spec.chart, values: spec.values, objects });
+  plan.facts = {
+    release: `${spec.namespace}/${spec.release}`,
+    chart: describeChart(spec.chart),
+    kubeVersion: rendered.kubeVersion,
+    helm: helm.version,
+  };
+  if (!ctx.kube) {
+    plan.warnings.push(
+      `offline: chart rendered for Kubernetes ${OFFLINE_KUBE_VERSION}; re-plan against the cluster for exact diffs`,
+    );
+  } else {
+    const status = await helmStatus(helm, {
+      ...clusterFor(ctx.kube, env),
+      release: spec.release,
+      namespace: spec.namespace,
+    }).catch(() => undefined);
+    if (status) {
+      plan.facts.installed = `revision ${status.version} (${status.status}, ${status.chart ?? "?"})`;
+    }
+    for (const c of changes) {
+      if (c.kind === "CustomResourceDefinition" && c.action === "update") {
+        plan.warnings.push(
+          `CustomResourceDefinition ${c.name} differs from the chart, but helm never upgrades CRDs from a chart's crds/ directory`,
+        );
+      }
+    }
+  }
+  if (rendered.hooks.length > 0) {
+    plan.unknowns.push(
+      `helm hooks run during apply: ${rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")}`,
+    );
+  }
+  return plan;
+}
+
+function clusterFor(kube: KubeClient, env: HelmReleaseEnv): { kubeconfig?: string; context: string } {
+  const kubeconfig = env.kubeconfig ??
+    (kube as KubeClient & { kubeconfigPath?: string }).kubeconfigPath ??
+    Deno.env.get("KUBECONFIG");
+  return { kubeconfig, context: kube.context };
+}
+
+/**
+ * Checks that helm would talk to the same API server as kfplan's client, so a
+ * release never lands in another cluster than the one planned against.
+ */
+export function assertSameCluster(kube: KubeClient, env: HelmReleaseEnv): { kubeconfig?: string; context: string } {
+  const cluster = clusterFor(kube, env);
+  const config = loadKubeConfig({
+    kubeconfig: cluster.kubeconfig?.includes(":") ? undefined : cluster.kubeconfig,
+    context: kube.context,
+  });
+  const server = config?.getCurrentCluster()?.server;
+  if (server && server.replace(/\/+$/, "") !== kube.server.replace(/\/+$/, "")) {
+    throw new Error(
+      `helm would reach ${server} (kubeconfig ${cluster.kubeconfig ?? "default"}, context ${kube.context}) ` +
+        `but kfplan is connected to ${kube.server}; pass the same kubeconfig to both`,
+    );
+  }
+  return cluster;
+}
+
+/**
+ * Applies the release: the namespace with its labels (server-side apply), then
+ * `helm upgrade --install`.
+ */
+export async function applyRelease(
+  ctx: StepContext,
+  spec: HelmReleaseSpec,
+  env: HelmReleaseEnv = {},
+): Promise<{ revision?: number; status?: string }> {
+  const kube = requireKube(ctx);
+  const helm = env.helm ?? await findHelm();
+  const cluster = assertSameCluster(kube, env);
+  await kube.apply(namespaceObject(spec));
+  ctx.log.info(`helm upgrade --install ${spec.release} (${describeChart(spec.chart)}) in ${spec.namespace}`);
+  await helmUpgradeInstall(helm, {
+    ...cluster,
+    release: spec.release,
+    namespace: spec.namespace,
+    chart: chartRef(spec.chart, env.baseDir),
+    values: spec.values,
+    workDir: ctx.workDir,
+    signal: ctx.signal,
+  });
+  const status = await helmStatus(helm, { ...cluster, release: spec.release, namespace: spec.namespace });
+  return { revision: status?.version, status: status?.status };
+}
+
+/** The cluster, or a clear error for phases that need one. */
+export function requireKube(ctx: StepContext): KubeClient {
+  if (!ctx.kube) throw new Error("this phase needs a cluster; kfplan is running offline");
+  return ctx.kube;
+}
+
+const WORKLOAD_KINDS = new Set(["Deployment", "DaemonSet", "StatefulSet"]);
+
+/** Options for {@linkcode verifyRelease}. */
+export interface VerifyReleaseOptions {
+  /** Only wait for these workloads (`Kind/name`); default all the release owns. */
+  workloads?: string[];
+}
+
+/**
+ * Verifies a release: `helm status` is `deployed`, and each workload the release owns
+ * is ready within the bound (`env.timeoutMs`).
+ */
+export async function verifyRelease(
+  ctx: StepContext,
+  spec: HelmReleaseSpec,
+  env: HelmReleaseEnv = {},
+  options: VerifyReleaseOptions = {},
+): Promise<VerifyCheck[]> {
+  const kube = requireKube(ctx);
+  const helm = env.helm ?? await findHelm();
+  const cluster = clusterFor(kube, env);
+  const args = { ...cluster, release: spec.release, namespace: spec.namespace, signal: ctx.signal };
+  const status = await helmStatus(helm, args);
+  const checks: VerifyCheck[] = [{
+    name: `helm release ${spec.namespace}/${spec.release} deployed`,
+    ok: status?.status === "deployed",
+    detail: status
+      ? `revision ${status.version}: ${status.status}${status.description ? ` (${status.description})` : ""}`
+      : "release not found (helm list shows nothing)",
+  }];
+  if (!status) return checks;
+  const owned = (await helmGetManifest(helm, args)).filter((o) => WORKLOAD_KINDS.has(o.kind))
+    .filter((o) => !options.workloads || options.workloads.includes(`${o.kind}/${o.metadata.name}`));
+  const timeoutMs = env.timeoutMs ?? 300_000;
+  await Promise.all(owned.map(async (o) => {
+    const object = { ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? spec.namespace } };
+    const name = `${o.kind} ${object.metadata.namespace}/${o.metadata.name} ready`;
+    try {
+      await waitForReady(kube, object, { timeoutMs, signal: ctx.signal });
+      checks.push({ name, ok: true });
+    } catch (error) {
+      checks.push({ name, ok: false, detail: (error as Error).message });
+    }
+  }));
+  return checks;
+}

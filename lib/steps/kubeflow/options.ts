@@ -1,0 +1,294 @@
+/**
+ * The typed settings of the Kubeflow manifests step (`kubeflow:` in `kfplan.yaml`).
+ *
+ * Secrets are never values here: a secret option holds `{ env: NAME }` or
+ * `{ file: PATH }`, read at plan/apply time and never written into a plan.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { KUBEFLOW_VERSIONS } from "./version.ts";
+
+/** Where a secret comes from: an environment variable or a file (trailing newline trimmed). */
+export const secretRefSchema = z.union([
+  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name") })
+    .strict(),
+  z.object({ file: z.string().min(1, "a file path") }).strict(),
+], {
+  error: 'a secret is given as { env: NAME } or { file: PATH }, never inline',
+});
+
+/** A reference to a secret value. */
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+/** bcrypt hashes Dex accepts: `$2a$`, `$2b$`, `$2y$`; login needs cost 10..16. */
+export const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+/** An existing bcrypt hash, validated the way Dex will use it. */
+export const bcryptHashSchema = z.string().superRefine((value, ctx) => {
+  const m = value.match(BCRYPT_HASH);
+  if (!m) {
+    ctx.addIssue({
+      code: "custom",
+      message: "not a bcrypt hash: expected $2a$, $2b$ or $2y$, a two-digit cost and 53 characters " +
+        "(make one with `deno task hash-password`)",
+    });
+    return;
+  }
+  const cost = Number(m[1]);
+  if (cost < 10 || cost > 16) {
+    ctx.addIssue({
+      code: "custom",
+      message: `bcrypt cost ${cost} is outside 10..16: Dex refuses logins with it ` +
+        "(\"does not meet minimum cost requirement\"); re-hash with `deno task hash-password` (cost 12)",
+    });
+  }
+});
+
+const urlString = z.url({ error: "a URL such as https://kubeflow.example.com/dex" });
+
+/** A static Dex user: a password (hashed at render, cost 12) or an existing hash. */
+export const staticUserSchema = z.object({
+  email: z.email({ error: "an email address" }),
+  username: z.string().min(1).optional(),
+  /** The password's source; hashed with bcryptjs (cost 12), never stored in clear. */
+  password: secretRefSchema.optional(),
+  /** An existing bcrypt hash (cost 10..16). */
+  hash: bcryptHashSchema.optional(),
+  /** Stable Dex userID; default derived from the email so re-plans are no-ops. */
+  userID: z.string().min(1).optional(),
+  groups: z.array(z.string().min(1)).optional(),
+}).strict().superRefine((u, ctx) => {
+  if ((u.password ? 1 : 0) + (u.hash ? 1 : 0) !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["password"],
+      message: "give exactly one of password ({ env } or { file }) or hash",
+    });
+  }
+});
+
+const githubOrgSchema = z.object({
+  name: z.string().min(1),
+  teams: z.array(z.string().min(1)).optional(),
+}).strict();
+
+/** Dex GitHub connector config; unknown fields are rejected because Dex ignores them. */
+export const githubConnectorConfigSchema = z.object({
+  clientID: z.string().min(1),
+  clientSecret: secretRefSchema,
+  redirectURI: urlString,
+  org: z.string().min(1).optional(),
+  orgs: z.array(githubOrgSchema).min(1).optional(),
+  loadAllGroups: z.boolean().optional(),
+  useLoginAsID: z.boolean().optional(),
+  teamNameField: z.enum(["name", "slug", "both"], {
+    error: 'teamNameField is one of "name", "slug", "both"',
+  }).optional(),
+  preferredEmailDomain: z.string().optional(),
+  hostName: z.string().optional(),
+  rootCA: z.string().optional(),
+}).strict().superRefine((c, ctx) => {
+  if (c.org !== undefined && c.orgs !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["org"],
+      message: "set either org (deprecated, one organisation) or orgs (list), not both",
+    });
+  }
+});
+
+/** Dex generic OIDC connector config. */
+export const oidcConnectorConfigSchema = z.object({
+  issuer: urlString,
+  clientID: z.string().min(1),
+  clientSecret: secretRefSchema,
+  redirectURI: urlString,
+  scopes: z.array(z.string().min(1)).optional(),
+  insecureSkipEmailVerified: z.boolean().optional(),
+  insecureEnableGroups: z.boolean().optional(),
+  getUserInfo: z.boolean().optional(),
+  userIDKey: z.string().optional(),
+  userNameKey: z.string().optional(),
+  promptType: z.string().optional(),
+}).strict();
+
+const connectorId = z.string().regex(
+  /^[a-z0-9][a-z0-9-]*$/,
+  "lower-case letters, digits and dashes (it appears in Dex callback URLs)",
+);
+
+/** One Dex connector. */
+export const connectorSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("github"),
+    id: connectorId,
+    name: z.string().min(1),
+    config: githubConnectorConfigSchema,
+  }).strict(),
+  z.object({
+    type: z.literal("oidc"),
+    id: connectorId,
+    name: z.string().min(1),
+    config: oidcConnectorConfigSchema,
+  }).strict(),
+], { error: 'connector type is "github" or "oidc"' });
+
+/** The default in-cluster Dex issuer of every release. */
+export const DEFAULT_ISSUER = "http://dex.auth.svc.cluster.local:5556/dex";
+
+/** Dex settings. */
+export const dexSchema = z.object({
+  issuer: urlString.default(DEFAULT_ISSUER),
+  staticUsers: z.array(staticUserSchema).default([]),
+  /** Keep the manifests' `user@example.com` / `12341234` user: a plan warning says it is public. */
+  keepDefaultUser: z.boolean().default(false),
+  /** Default: true when there are static users. */
+  enablePasswordDB: z.boolean().optional(),
+  connectors: z.array(connectorSchema).default([]),
+}).strict().superRefine((d, ctx) => {
+  const emails = new Set<string>();
+  d.staticUsers.forEach((u, i) => {
+    const key = u.email.toLowerCase();
+    if (emails.has(key)) {
+      ctx.addIssue({ code: "custom", path: ["staticUsers", i, "email"], message: `duplicate user ${u.email}` });
+    }
+    emails.add(key);
+  });
+  if (d.enablePasswordDB === false && (d.staticUsers.length > 0 || d.keepDefaultUser)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["enablePasswordDB"],
+      message: "static users need enablePasswordDB: true (Dex refuses to start otherwise)",
+    });
+  }
+  const ids = new Set<string>();
+  d.connectors.forEach((c, i) => {
+    if (ids.has(c.id)) {
+      ctx.addIssue({ code: "custom", path: ["connectors", i, "id"], message: `duplicate connector id ${c.id}` });
+    }
+    ids.add(c.id);
+  });
+  if (d.staticUsers.length === 0 && !d.keepDefaultUser && d.connectors.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["staticUsers"],
+      message: "nobody could log in: give staticUsers, connectors, or keepDefaultUser: true",
+    });
+  }
+});
+
+/** The OAuth2 client shared by Dex and the auth proxy. */
+export const oidcClientSchema = z.object({
+  id: z.string().min(1).default("kubeflow-oidc-authservice"),
+  /** Required: the manifests' default client secret is published on GitHub. */
+  secret: secretRefSchema,
+}).strict();
+
+/** oauth2-proxy settings (v1.9 and later). */
+export const oauth2ProxySchema = z.object({
+  /** Must equal `dex.issuer`; defaults to it. */
+  issuer: urlString.optional(),
+  /** 16, 24 or 32 bytes. */
+  cookieSecret: secretRefSchema,
+  /** Override the client secret the proxy presents (must match Dex's; default `oidcClient.secret`). */
+  clientSecret: secretRefSchema.optional(),
+  forceHttps: z.boolean().default(false),
+}).strict();
+
+/** oidc-authservice settings (v1.5 and v1.6). */
+export const authserviceSchema = z.object({
+  /** `OIDC_PROVIDER`: must equal `dex.issuer`; defaults to it. */
+  providerUrl: urlString.optional(),
+  /** `OIDC_AUTH_URL`. */
+  authUrl: z.string().min(1).default("/dex/auth"),
+  /** `OIDC_SCOPES`. */
+  scopes: z.array(z.string().min(1)).min(1).default(["profile", "email", "groups"]),
+  /** `REDIRECT_URL`: must be one of Dex's redirect URIs for the client. */
+  redirectUrl: z.string().min(1).default("/login/oidc"),
+  /** Override the client secret (must match Dex's; default `oidcClient.secret`). */
+  clientSecret: secretRefSchema.optional(),
+}).strict();
+
+/** How the `istio-ingressgateway` Service is exposed. */
+export const ingressSchema = z.object({
+  type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"], {
+    error: 'ingress.type is one of "ClusterIP", "NodePort", "LoadBalancer"',
+  }).default("ClusterIP"),
+  /** Verify waits for a LoadBalancer address (default true for LoadBalancer). */
+  waitForAddress: z.boolean().optional(),
+  /** Bound of that wait. */
+  timeoutSeconds: z.int().min(1).max(3600).default(300),
+}).strict();
+
+/** Selects rendered objects to leave out, e.g. `{ kind: MutatingWebhookConfiguration }`. */
+export const excludeSchema = z.object({
+  kind: z.string().min(1),
+  name: z.string().min(1).optional(),
+  namespace: z.string().min(1).optional(),
+  /** Shown in the plan next to each excluded object. */
+  reason: z.string().min(1),
+}).strict();
+
+/** Options of the Kubeflow manifests step. */
+export const kubeflowOptionsSchema = z.object({
+  /** Path of the kubeflow/manifests checkout (the directory holding `example/`). */
+  manifests: z.string().min(1, "path of your kubeflow/manifests checkout"),
+  /** The release; detected from the tree, and must agree when stated. */
+  version: z.enum(KUBEFLOW_VERSIONS, {
+    error: `version is one of ${KUBEFLOW_VERSIONS.join(", ")}`,
+  }).optional(),
+  oidcClient: oidcClientSchema,
+  dex: dexSchema,
+  oauth2Proxy: oauth2ProxySchema.optional(),
+  authservice: authserviceSchema.optional(),
+  dashboard: z.object({
+    /** `CD_REGISTRATION_FLOW`: let new users create their own profile. */
+    registrationFlow: z.boolean().default(false),
+  }).strict().default({ registrationFlow: false }),
+  ingress: ingressSchema.default({ type: "ClusterIP", timeoutSeconds: 300 }),
+  /**
+   * Set by a plan composition whose storage step creates a default StorageClass, so
+   * preflight does not require one to exist yet.
+   */
+  defaultStorageClassFromPlan: z.boolean().default(false),
+  /** Rendered objects to leave out; each is listed in the plan with its reason. */
+  exclude: z.array(excludeSchema).default([]),
+  /** Bound of each apply/verify wait. */
+  timeoutSeconds: z.int().min(1).max(7200).default(600),
+}).strict().superRefine((o, ctx) => {
+  const issuer = o.dex.issuer;
+  if (o.oauth2Proxy?.issuer !== undefined && o.oauth2Proxy.issuer !== issuer) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["oauth2Proxy", "issuer"],
+      message: `issuer mismatch: "${o.oauth2Proxy.issuer}" differs from dex.issuer "${issuer}"; ` +
+        "oauth2-proxy, Dex and RequestAuthentication dex-jwt must use the same issuer",
+    });
+  }
+  if (o.authservice?.providerUrl !== undefined && o.authservice.providerUrl !== issuer) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["authservice", "providerUrl"],
+      message: `issuer mismatch: "${o.authservice.providerUrl}" differs from dex.issuer "${issuer}"; ` +
+        "OIDC_PROVIDER must equal the Dex issuer",
+    });
+  }
+  if (o.oauth2Proxy && o.authservice) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["authservice"],
+      message: "give oauth2Proxy (v1.9+) or authservice (v1.5/v1.6), not both",
+    });
+  }
+});
+
+/** Validated options of the Kubeflow manifests step. */
+export type KubeflowOptions = z.output<typeof kubeflowOptionsSchema>;
+/** Options as written in the config file. */
+export type KubeflowOptionsInput = z.input<typeof kubeflowOptionsSchema>;
+/** A validated static user. */
+export type StaticUser = z.output<typeof staticUserSchema>;
+/** A validated connector. */
+export type Connector = z.output<typeof connectorSchema>;

@@ -1,0 +1,313 @@
+/**
+ * Renders a kubeflow/manifests checkout with kfplan's settings: detects the release,
+ * reads secrets, renders the Dex config, generates the overlay into a private temp
+ * directory, runs the real `kustomize build`, removes the temp directory, and applies
+ * `exclude`. The result is deterministic for the same inputs (see `dex.ts` on hashes).
+ *
+ * @module
+ */
+
+import { parse } from "yaml";
+import { OptionsError } from "../../engine/options.ts";
+import type { KubeClient, KubeObject } from "../../kube/types.ts";
+import { type Kustomize, kustomizeBuild } from "../../tools/kustomize.ts";
+import { crossCheckAuth } from "./checks.ts";
+import { type DexRenderResult, liveHashesFromConfig, renderDexConfig, type ResolvedUser } from "./dex.ts";
+import type { KubeflowOptions } from "./options.ts";
+import { buildOverlay, type Overlay, renderOauth2ProxyConfig, writeOverlay } from "./overlay.ts";
+import { describeSecretRef, readSecret, secretDigest } from "./secrets.ts";
+import { detectVersion, type DetectedVersion, releaseInfo, type ReleaseInfo } from "./version.ts";
+
+/** Options for {@linkcode prepareOverlay} and {@linkcode renderKubeflow}. */
+export interface RenderOptions {
+  /** Live cluster, to reuse Dex hashes that still match (stable plans). */
+  kube?: KubeClient;
+  /** Environment for `{ env }` secrets; default `Deno.env`. */
+  env?: Record<string, string | undefined>;
+  /** Config file named in errors. */
+  source?: string;
+  /** Path of the options in the config file, e.g. `["kubeflow"]`. */
+  prefix?: string[];
+  /** kustomize binary; found when absent. */
+  kustomize?: Kustomize;
+  /** Parent for the temporary overlay directory; default the system temp dir. */
+  tempDir?: string;
+  /** Add `$patch: delete` patches for `exclude` to the overlay (for export). */
+  excludePatches?: boolean;
+  signal?: AbortSignal;
+}
+
+/** An overlay ready to write or build, and what went into it. */
+export interface PreparedOverlay {
+  detected: DetectedVersion;
+  release: ReleaseInfo;
+  /** Absolute path of the checkout. */
+  root: string;
+  overlay: Overlay;
+  dex: DexRenderResult;
+  /** Things the plan reader should know (never secret). */
+  warnings: string[];
+}
+
+/** An object left out by `exclude`, with the reason given. */
+export interface ExcludedObject {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  reason: string;
+}
+
+/** The rendered platform. */
+export interface RenderedKubeflow extends PreparedOverlay {
+  /** Objects to apply, in kustomize's order, Secrets normalised to `data`. */
+  objects: KubeObject[];
+  excluded: ExcludedObject[];
+}
+
+function prefixed(e: unknown, options: RenderOptions): unknown {
+  if (!(e instanceof OptionsError)) return e;
+  const prefix = (options.prefix ?? []).join(".");
+  return new OptionsError(
+    e.issues.map((i) => ({ path: prefix ? `${prefix}.${i.path}` : i.path, message: i.message })),
+    options.source ?? e.source,
+  );
+}
+
+async function resolveRoot(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    throw new OptionsError([{ path: "manifests", message: `${path} does not exist (path of your kubeflow/manifests checkout)` }]);
+  }
+}
+
+async function readTreeFile(root: string, rel: string, field: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(`${root}/${rel}`);
+  } catch {
+    throw new OptionsError([{ path: field, message: `${root}/${rel} is missing: the checkout does not look like an unmodified release tree` }]);
+  }
+}
+
+async function liveDexConfig(kube: KubeClient | undefined): Promise<string | undefined> {
+  if (!kube) return undefined;
+  const cm = await kube.get({ apiVersion: "v1", kind: "ConfigMap", namespace: "auth", name: "dex" });
+  return (cm?.data as Record<string, string> | undefined)?.["config.yaml"];
+}
+
+/**
+ * Detects the release, validates version-specific options, reads secrets and builds
+ * the overlay (without running kustomize). Throws {@linkcode OptionsError} naming the
+ * field for every problem found here.
+ */
+export async function prepareOverlay(
+  options: KubeflowOptions,
+  renderOptions: RenderOptions = {},
+): Promise<PreparedOverlay> {
+  try {
+    return await prepare(options, renderOptions);
+  } catch (e) {
+    throw prefixed(e, renderOptions);
+  }
+}
+
+async function prepare(options: KubeflowOptions, ro: RenderOptions): Promise<PreparedOverlay> {
+  const root = await resolveRoot(options.manifests);
+  const detected = await detectVersion(root);
+  if (options.version && options.version !== detected.version) {
+    throw new OptionsError([{
+      path: "version",
+      message: `says ${options.version} but ${root} is ${detected.version} (${detected.evidence.join("; ")}); ` +
+        "fix the version or the manifests path",
+    }]);
+  }
+  const release = releaseInfo(detected.version);
+  if (release.auth === "oauth2-proxy" && options.authservice) {
+    throw new OptionsError([{
+      path: "authservice",
+      message: `${release.version} uses oauth2-proxy, not oidc-authservice: use oauth2Proxy instead`,
+    }]);
+  }
+  if (release.auth === "oidc-authservice" && options.oauth2Proxy) {
+    throw new OptionsError([{
+      path: "oauth2Proxy",
+      message: `${release.version} uses oidc-authservice: use authservice instead (oauth2-proxy is v1.9+)`,
+    }]);
+  }
+  if (release.auth === "oauth2-proxy" && !options.oauth2Proxy) {
+    throw new OptionsError([{
+      path: "oauth2Proxy",
+      message: `required for ${release.version}: give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
+    }]);
+  }
+  const env = ro.env;
+  const warnings: string[] = [];
+  const clientSecret = await readSecret(options.oidcClient.secret, { field: "oidcClient.secret", env });
+  let proxyClientSecret: string | undefined;
+  let cookieSecret: string | undefined;
+  if (options.oauth2Proxy) {
+    cookieSecret = await readSecret(options.oauth2Proxy.cookieSecret, { field: "oauth2Proxy.cookieSecret", env });
+    const bytes = new TextEncoder().encode(cookieSecret).length;
+    if (![16, 24, 32].includes(bytes)) {
+      throw new OptionsError([{
+        path: "oauth2Proxy.cookieSecret",
+        message: `is ${bytes} bytes (from ${describeSecretRef(options.oauth2Proxy.cookieSecret)}); ` +
+          "oauth2-proxy needs exactly 16, 24 or 32 bytes (e.g. `openssl rand -hex 16`)",
+      }]);
+    }
+    if (options.oauth2Proxy.clientSecret) {
+      proxyClientSecret = await readSecret(options.oauth2Proxy.clientSecret, { field: "oauth2Proxy.clientSecret", env });
+    }
+  }
+  if (options.authservice?.clientSecret) {
+    proxyClientSecret = await readSecret(options.authservice.clientSecret, { field: "authservice.clientSecret", env });
+  }
+  if (proxyClientSecret !== undefined && proxyClientSecret !== clientSecret) {
+    const field = options.oauth2Proxy ? "oauth2Proxy.clientSecret" : "authservice.clientSecret";
+    throw new OptionsError([{
+      path: field,
+      message: "client secret mismatch: differs from oidcClient.secret, which Dex uses for the same client; " +
+        "logins would fail with invalid_client",
+    }]);
+  }
+  const redirectUri = options.authservice?.redirectUrl ?? release.redirectUri;
+  const users: ResolvedUser[] = [];
+  for (const [i, u] of options.dex.staticUsers.entries()) {
+    users.push({
+      email: u.email,
+      username: u.username,
+      userID: u.userID,
+      hash: u.hash,
+      password: u.password ? await readSecret(u.password, { field: `dex.staticUsers[${i}].password`, env }) : undefined,
+    });
+  }
+  const connectorSecrets: Record<string, string> = {};
+  for (const [i, c] of options.dex.connectors.entries()) {
+    connectorSecrets[c.id] = await readSecret(c.config.clientSecret, {
+      field: `dex.connectors[${i}].config.clientSecret`,
+      env,
+    });
+  }
+  const baseDexCm = parse(await readTreeFile(root, release.dexConfigFile, "manifests"));
+  const dex = await renderDexConfig({
+    baseConfig: baseDexCm?.data?.["config.yaml"] ?? "",
+    dex: options.dex,
+    users,
+    connectorSecrets,
+    redirectURIs: [redirectUri],
+    liveHashes: liveHashesFromConfig(await liveDexConfig(ro.kube)),
+    field: "dex",
+  });
+  if (dex.keptDefaultUser) {
+    warnings.push(
+      "dex.keepDefaultUser: the manifests' default user user@example.com with the published password " +
+        "12341234 stays enabled; anyone who reaches the gateway can log in",
+    );
+  }
+  let oauth2ProxyConfig: string | undefined;
+  if (release.oauth2ProxyConfigFile) {
+    oauth2ProxyConfig = renderOauth2ProxyConfig(
+      await readTreeFile(root, release.oauth2ProxyConfigFile, "manifests"),
+      options.dex.issuer,
+    );
+  }
+  // Restart Dex when (and only when) its config or the secrets it reads change.
+  const dexDigest = await secretDigest(
+    JSON.stringify([dex.config, options.oidcClient.id, clientSecret, dex.connectorEnv]),
+    "dex-config",
+  );
+  const overlay = buildOverlay({
+    release,
+    manifestsRoot: root,
+    options,
+    dexConfig: dex.config,
+    dexDigest,
+    oauth2ProxyConfig,
+    secrets: {
+      clientId: options.oidcClient.id,
+      clientSecret,
+      proxyClientSecret,
+      cookieSecret,
+      connectorEnv: dex.connectorEnv,
+    },
+    excludePatches: ro.excludePatches,
+  });
+  return { detected, release, root, overlay, dex, warnings };
+}
+
+function toBase64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/**
+ * Moves a Secret's `stringData` into `data` (base64), as the API server would, so
+ * server-side dry-run diffs compare like with like.
+ */
+export function normaliseSecret(object: KubeObject): KubeObject {
+  if (object.kind !== "Secret" || object.stringData === undefined) return object;
+  const { stringData, ...rest } = object;
+  const data: Record<string, string> = { ...(rest.data as Record<string, string> | undefined ?? {}) };
+  for (const [k, v] of Object.entries(stringData as Record<string, string>)) data[k] = toBase64(String(v));
+  return { ...rest, data } as KubeObject;
+}
+
+/**
+ * Renders the platform: {@linkcode prepareOverlay}, then `kustomize build` in a
+ * private temp directory (removed afterwards, it holds secret env files), then
+ * `exclude` and the auth cross-checks.
+ *
+ * @example
+ * ```ts
+ * const rendered = await renderKubeflow(options, { kube });
+ * console.log(rendered.release.version, rendered.objects.length);
+ * ```
+ */
+export async function renderKubeflow(
+  options: KubeflowOptions,
+  renderOptions: RenderOptions = {},
+): Promise<RenderedKubeflow> {
+  const prepared = await prepareOverlay(options, renderOptions);
+  const dir = await Deno.makeTempDir({ dir: renderOptions.tempDir, prefix: "kfplan-overlay-" });
+  let built: KubeObject[];
+  try {
+    await Deno.chmod(dir, 0o700);
+    await writeOverlay(dir, prepared.overlay, { includeSecrets: true });
+    built = await kustomizeBuild(dir, {
+      kustomize: renderOptions.kustomize,
+      loadRestrictorNone: true,
+      signal: renderOptions.signal,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  const objects: KubeObject[] = [];
+  const excluded: ExcludedObject[] = [];
+  for (const raw of built) {
+    const o = normaliseSecret(raw);
+    const rule = options.exclude.find((e) =>
+      e.kind === o.kind && (!e.name || e.name === o.metadata.name) &&
+      (!e.namespace || e.namespace === o.metadata.namespace)
+    );
+    if (rule) {
+      excluded.push({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        namespace: o.metadata.namespace,
+        name: o.metadata.name,
+        reason: rule.reason,
+      });
+    } else objects.push(o);
+  }
+  const problems = crossCheckAuth(objects, prepared.release.auth);
+  if (problems.length > 0) {
+    throw new OptionsError(
+      problems.map((message) => ({ path: [...(renderOptions.prefix ?? []), "(rendered)"].join("."), message })),
+      renderOptions.source,
+    );
+  }
+  return { ...prepared, objects, excluded };
+}

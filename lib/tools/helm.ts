@@ -1,0 +1,415 @@
+/**
+ * The real `helm` CLI (v3), found and version-checked, run as a process.
+ *
+ * kfplan never re-implements Helm: charts rely on its template functions, hooks and
+ * release bookkeeping, and a release installed with `helm upgrade --install` stays
+ * visible to `helm list` and to people who upgrade by hand later. The binary is looked
+ * up, in order, at `$KFPLAN_HELM`, on `$PATH`, and in the test cache
+ * `~/.cache/kfplan/bin/<key>/helm` written by `tests/cluster/build.sh`.
+ *
+ * @example
+ * ```ts
+ * import { findHelm, helmTemplate } from "./helm.ts";
+ *
+ * const helm = await findHelm();
+ * const objects = await helmTemplate(helm, {
+ *   release: "metallb",
+ *   namespace: "metallb-system",
+ *   chart: { path: "/charts/metallb" },
+ *   kubeVersion: "v1.33.0",
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { parseAllDocuments } from "yaml";
+import type { KubeObject } from "../kube/types.ts";
+
+/** The Helm major version kfplan drives. */
+export const HELM_MAJOR = 3;
+/** The lowest Helm 3 minor accepted (`--kube-version` on `template`, `status -o json`). */
+export const MIN_HELM_MINOR = 8;
+
+/** How to install a suitable helm; part of every "not found / too old" error. */
+export const HELM_INSTALL_HINT =
+  "install Helm v3 (e.g. `go install helm.sh/helm/v3/cmd/helm@v3.19.5`, or a release from " +
+  "https://helm.sh/docs/intro/install/) and put it on PATH, or set KFPLAN_HELM to its path";
+
+/** A located helm binary and its version. */
+export interface Helm {
+  /** Absolute path of the binary. */
+  path: string;
+  /** The version it reports, e.g. `v3.19.5`. */
+  version: string;
+}
+
+/** Raised when helm is missing or too old, or a helm command fails. */
+export class HelmError extends Error {
+  /** The helm command line (without values), when a command failed. */
+  readonly command?: string;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.name = "HelmError";
+    this.command = command;
+  }
+}
+
+/** Options for {@linkcode findHelm}. */
+export interface FindHelmOptions {
+  /** Environment to read `KFPLAN_HELM`, `PATH` and `HOME` from; default `Deno.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Locates helm 3.8+ and returns its path and version. Throws {@linkcode HelmError}
+ * with install instructions otherwise.
+ *
+ * @example
+ * ```ts
+ * const helm = await findHelm();
+ * console.log(helm.path, helm.version);
+ * ```
+ */
+export async function findHelm(options: FindHelmOptions = {}): Promise<Helm> {
+  const env = options.env ?? Deno.env.toObject();
+  const explicit = env.KFPLAN_HELM;
+  const candidates: string[] = [];
+  if (explicit) {
+    if (!(await isExecutable(explicit))) {
+      throw new HelmError(`KFPLAN_HELM=${explicit} is not an executable file; ${HELM_INSTALL_HINT}`);
+    }
+    candidates.push(explicit);
+  } else {
+    for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/helm`);
+    candidates.push(...(await cachedBinaries(env.HOME)));
+  }
+  const unsuitable: string[] = [];
+  for (const path of candidates) {
+    if (!(await isExecutable(path))) continue;
+    const version = await helmVersion(path);
+    if (version && isSupported(version)) return { path, version };
+    unsuitable.push(`${path} (${version ?? "unknown version"})`);
+    if (explicit) break;
+  }
+  if (unsuitable.length > 0) {
+    throw new HelmError(
+      `helm v${HELM_MAJOR}.${MIN_HELM_MINOR} or newer (v3.x) is required; found only ${
+        unsuitable.join(", ")
+      }; ${HELM_INSTALL_HINT}`,
+    );
+  }
+  throw new HelmError(
+    `helm not found (looked at KFPLAN_HELM, PATH and ~/.cache/kfplan/bin/*/); ${HELM_INSTALL_HINT}`,
+  );
+}
+
+/**
+ * Parses `helm version --short` output (`v3.19.5+g1234567`, or `v3.19.5` for a
+ * `go install` build that stamps only the version).
+ *
+ * @example
+ * ```ts
+ * parseHelmVersion("v3.19.5+gabc1234\n"); // "v3.19.5"
+ * ```
+ */
+export function parseHelmVersion(output: string): string | undefined {
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(output);
+  return m ? `v${m[1]}.${m[2]}.${m[3]}` : undefined;
+}
+
+function isSupported(version: string): boolean {
+  const [major, minor] = version.slice(1).split(".").map(Number);
+  return major === HELM_MAJOR && minor >= MIN_HELM_MINOR;
+}
+
+async function helmVersion(path: string): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(path, {
+      args: ["version", "--short"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return parseHelmVersion(new TextDecoder().decode(out.stdout));
+  } catch {
+    return undefined;
+  }
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+async function cachedBinaries(home: string | undefined): Promise<string[]> {
+  if (!home) return [];
+  const root = `${home}/.cache/kfplan/bin`;
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
+      if (entry.isDirectory && !entry.name.includes(".tmp.")) {
+        found.push(`${root}/${entry.name}/helm`);
+      }
+    }
+  } catch {
+    return [];
+  }
+  return found.sort().reverse();
+}
+
+/** Where a chart comes from: a repository (URL or `oci://`) or a local directory/archive. */
+export type ChartRef =
+  | { repo: string; chart: string; version?: string }
+  | { path: string };
+
+/** How helm reaches the cluster. */
+export interface HelmCluster {
+  /** Kubeconfig path(s), `:`-separated as in `$KUBECONFIG`; default helm's own lookup. */
+  kubeconfig?: string;
+  /** Kubeconfig context. */
+  context?: string;
+}
+
+/** Options shared by the release commands. */
+export interface HelmReleaseArgs {
+  release: string;
+  namespace: string;
+  chart: ChartRef;
+  /** Values, written to a temporary file passed with `--values` (never on the command line). */
+  values?: Record<string, unknown>;
+  /** Directory for the temporary values file; default the system temp dir. */
+  workDir?: string;
+  signal?: AbortSignal;
+}
+
+/** Options for {@linkcode helmTemplate}. */
+export interface HelmTemplateArgs extends HelmReleaseArgs {
+  /** The cluster's version, e.g. `v1.33.13` (Helm assumes v1.20.0 otherwise). */
+  kubeVersion: string;
+  /** API versions the cluster serves, for charts that check `.Capabilities.APIVersions`. */
+  apiVersions?: string[];
+  /** Include the chart's `crds/` directory (default true). */
+  includeCrds?: boolean;
+}
+
+function chartArgs(chart: ChartRef): string[] {
+  if ("path" in chart) return [chart.path];
+  if (chart.repo.startsWith("oci://")) {
+    const ref = `${chart.repo.replace(/\/+$/, "")}/${chart.chart}`;
+    return chart.version ? [ref, "--version", chart.version] : [ref];
+  }
+  const args = [chart.chart, "--repo", chart.repo];
+  if (chart.version) args.push("--version", chart.version);
+  return args;
+}
+
+function clusterArgs(cluster: HelmCluster): string[] {
+  const args: string[] = [];
+  if (cluster.kubeconfig && !cluster.kubeconfig.includes(":")) {
+    args.push("--kubeconfig", cluster.kubeconfig);
+  }
+  if (cluster.context) args.push("--kube-context", cluster.context);
+  return args;
+}
+
+function clusterEnv(cluster: HelmCluster): Record<string, string> {
+  // A `:`-separated list only works through the environment.
+  return cluster.kubeconfig?.includes(":") ? { KUBECONFIG: cluster.kubeconfig } : {};
+}
+
+async function run(
+  helm: Helm,
+  args: string[],
+  options: { values?: Record<string, unknown>; workDir?: string; env?: Record<string, string>; signal?: AbortSignal },
+): Promise<string> {
+  let valuesFile: string | undefined;
+  const full = [...args];
+  if (options.values && Object.keys(options.values).length > 0) {
+    valuesFile = await Deno.makeTempFile({
+      dir: options.workDir,
+      prefix: "kfplan-values-",
+      suffix: ".json",
+    });
+    await Deno.chmod(valuesFile, 0o600);
+    // JSON is valid YAML, and avoids any ambiguity of YAML scalars.
+    await Deno.writeTextFile(valuesFile, JSON.stringify(options.values));
+    full.push("--values", valuesFile);
+  }
+  const command = `helm ${args.join(" ")}`;
+  try {
+    const out = await new Deno.Command(helm.path, {
+      args: full,
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env,
+      signal: options.signal,
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    if (out.code !== 0) {
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      throw new HelmError(`${command} failed (exit ${out.code}): ${stderr || stdout.trim()}`, command);
+    }
+    return stdout;
+  } finally {
+    if (valuesFile) await Deno.remove(valuesFile).catch(() => {});
+  }
+}
+
+/**
+ * `helm template`: renders a chart offline for the given Kubernetes version and
+ * returns the objects in output order. Hook objects (`helm.sh/hook`) are kept; callers
+ * decide (see {@linkcode isHook}).
+ *
+ * @example
+ * ```ts
+ * const objs = await helmTemplate(await findHelm(), {
+ *   release: "nfs", namespace: "nfs-provisioner", chart: { path: "./nfs-chart" },
+ *   values: { nfs: { server: "10.0.0.2", path: "/export" } }, kubeVersion: "v1.33.0",
+ * });
+ * ```
+ */
+export async function helmTemplate(helm: Helm, args: HelmTemplateArgs): Promise<KubeObject[]> {
+  const cli = [
+    "template",
+    args.release,
+    ...chartArgs(args.chart),
+    "--namespace",
+    args.namespace,
+    "--kube-version",
+    args.kubeVersion,
+  ];
+  if (args.includeCrds ?? true) cli.push("--include-crds");
+  for (const v of args.apiVersions ?? []) cli.push("--api-versions", v);
+  const out = await run(helm, cli, args);
+  return parseManifests(out);
+}
+
+/** Parses a multi-document YAML stream into objects, dropping empty documents and `List` wrappers. */
+export function parseManifests(text: string): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new HelmError(`invalid YAML from helm: ${doc.errors[0].message}`);
+    const value = doc.toJSON() as KubeObject | null;
+    if (!value || typeof value !== "object") continue;
+    if (value.kind?.endsWith("List") && Array.isArray(value.items)) {
+      objects.push(...(value.items as KubeObject[]));
+    } else if (value.kind) objects.push(value);
+  }
+  return objects;
+}
+
+/** True for Helm hook objects (`helm.sh/hook`), which are not part of the release manifest. */
+export function isHook(object: KubeObject): boolean {
+  return Boolean(object.metadata?.annotations?.["helm.sh/hook"]);
+}
+
+/** Options for {@linkcode helmUpgradeInstall}. */
+export interface HelmUpgradeArgs extends HelmReleaseArgs, HelmCluster {
+  /** `--create-namespace`. */
+  createNamespace?: boolean;
+  /** `--wait` for workloads (kfplan's verify waits instead, so default false). */
+  wait?: boolean;
+  /** `--timeout`, e.g. `5m0s`; bounds hooks. */
+  timeout?: string;
+}
+
+/**
+ * `helm upgrade --install`: installs or upgrades the release so it shows in `helm list`.
+ *
+ * @example
+ * ```ts
+ * await helmUpgradeInstall(helm, {
+ *   release: "metallb", namespace: "metallb-system", chart: { repo: "https://metallb.github.io/metallb", chart: "metallb", version: "0.15.3" },
+ *   createNamespace: true, kubeconfig: "/tmp/kubeconfig",
+ * });
+ * ```
+ */
+export async function helmUpgradeInstall(helm: Helm, args: HelmUpgradeArgs): Promise<string> {
+  const cli = [
+    "upgrade",
+    "--install",
+    args.release,
+    ...chartArgs(args.chart),
+    "--namespace",
+    args.namespace,
+    ...clusterArgs(args),
+    "--timeout",
+    args.timeout ?? "5m0s",
+  ];
+  if (args.createNamespace) cli.push("--create-namespace");
+  if (args.wait) cli.push("--wait");
+  return await run(helm, cli, { ...args, env: clusterEnv(args) });
+}
+
+/** The parts of `helm status -o json` kfplan reads. */
+export interface HelmReleaseStatus {
+  name: string;
+  namespace: string;
+  version: number;
+  /** `deployed`, `failed`, `pending-install`, `pending-upgrade`, ... */
+  status: string;
+  description?: string;
+  chart?: string;
+}
+
+/** Options for {@linkcode helmStatus}. */
+export interface HelmStatusArgs extends HelmCluster {
+  release: string;
+  namespace: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * `helm status -o json`; `undefined` when the release does not exist.
+ */
+export async function helmStatus(
+  helm: Helm,
+  args: HelmStatusArgs,
+): Promise<HelmReleaseStatus | undefined> {
+  const cli = ["status", args.release, "--namespace", args.namespace, "-o", "json", ...clusterArgs(args)];
+  let out: string;
+  try {
+    out = await run(helm, cli, { env: clusterEnv(args), signal: args.signal });
+  } catch (error) {
+    if (error instanceof HelmError && /release: not found/.test(error.message)) return undefined;
+    throw error;
+  }
+  const json = JSON.parse(out) as {
+    name: string;
+    namespace: string;
+    version: number;
+    info?: { status?: string; description?: string };
+    chart?: { metadata?: { name?: string; version?: string } };
+  };
+  return {
+    name: json.name,
+    namespace: json.namespace,
+    version: json.version,
+    status: json.info?.status ?? "unknown",
+    description: json.info?.description,
+    chart: json.chart?.metadata ? `${json.chart.metadata.name}-${json.chart.metadata.version}` : undefined,
+  };
+}
+
+/** `helm get manifest`: the objects the release owns (hooks excluded). */
+export async function helmGetManifest(helm: Helm, args: HelmStatusArgs): Promise<KubeObject[]> {
+  const cli = ["get", "manifest", args.release, "--namespace", args.namespace, ...clusterArgs(args)];
+  return parseManifests(await run(helm, cli, { env: clusterEnv(args), signal: args.signal }));
+}
+
+/** `helm uninstall`; resolves false when the release did not exist. */
+export async function helmUninstall(helm: Helm, args: HelmStatusArgs): Promise<boolean> {
+  const cli = ["uninstall", args.release, "--namespace", args.namespace, ...clusterArgs(args)];
+  try {
+    await run(helm, cli, { env: clusterEnv(args), signal: args.signal });
+    return true;
+  } catch (error) {
+    if (error instanceof HelmError && /not found/.test(error.message)) return false;
+    throw error;
+  }
+}

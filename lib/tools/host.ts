@@ -1,0 +1,231 @@
+/**
+ * A small command runner for host checks: run a command on this machine
+ * ({@linkcode localRunner}), on another one over ssh ({@linkcode sshRunner}), or
+ * replay recorded outputs ({@linkcode fixtureRunner}, for tests and for reviewing a
+ * host's state captured elsewhere).
+ *
+ * Checks read files through the runner too (`cat`, `ls`), so the same check code
+ * works for all three and the fixtures are plain copies of real files.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import { join } from "node:path";
+
+/** What one command did. `code` 127 means the program was not found. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@linkcode CommandRunner.run}. */
+export interface RunOptions {
+  /** Give up after this many milliseconds (the command is killed); default 30000. */
+  timeoutMs?: number;
+}
+
+/** Runs commands on one host. */
+export interface CommandRunner {
+  /** Where commands run, for findings: `local`, `ssh:gpu-1`, `fixture:driver-missing`. */
+  readonly target: string;
+  /** Runs `argv` (no shell); resolves with the exit code, never rejects on a non-zero exit. */
+  run(argv: string[], options?: RunOptions): Promise<CommandResult>;
+}
+
+/** The exit code shells use for "command not found". */
+export const NOT_FOUND = 127;
+
+/**
+ * Runs commands on this machine. A program that does not exist yields code 127
+ * and a shell-like message, as it would over ssh.
+ *
+ * @example
+ * ```ts
+ * const r = await localRunner().run(["uname", "-r"]);
+ * console.log(r.code, r.stdout);
+ * ```
+ */
+export function localRunner(): CommandRunner {
+  return {
+    target: "local",
+    run: (argv, options) => spawn(argv, options),
+  };
+}
+
+/** Options for {@linkcode sshRunner}. */
+export interface SshRunnerOptions {
+  /** `ssh` user; default from the ssh config. */
+  user?: string;
+  /** Port; default from the ssh config. */
+  port?: number;
+  /** Identity file. */
+  identityFile?: string;
+  /** Extra `-o` options such as `StrictHostKeyChecking=accept-new`. */
+  sshOptions?: string[];
+  /** The ssh program; default `ssh`. */
+  ssh?: string;
+}
+
+/**
+ * Runs commands on `host` over ssh in batch mode (no password prompts). ssh itself
+ * failing (unreachable host, authentication) exits 255 and is reported as such.
+ *
+ * @example
+ * ```ts
+ * const runner = sshRunner("gpu-1", { user: "ubuntu" });
+ * const r = await runner.run(["nvidia-smi", "-L"]);
+ * ```
+ */
+export function sshRunner(
+  host: string,
+  options: SshRunnerOptions = {},
+): CommandRunner {
+  const base = [options.ssh ?? "ssh", "-o", "BatchMode=yes"];
+  for (const o of options.sshOptions ?? []) base.push("-o", o);
+  if (options.port) base.push("-p", String(options.port));
+  if (options.identityFile) base.push("-i", options.identityFile);
+  const destination = options.user ? `${options.user}@${host}` : host;
+  return {
+    target: `ssh:${host}`,
+    run: (argv, runOptions) =>
+      spawn([...base, destination, "--", argv.map(shellQuote).join(" ")], runOptions),
+  };
+}
+
+/** Quotes one argument for a POSIX shell (the remote side of ssh runs one). */
+export function shellQuote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'"'"'`)}'`;
+}
+
+async function spawn(
+  argv: string[],
+  options: RunOptions = {},
+): Promise<CommandResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000);
+  try {
+    const out = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: controller.signal.aborted ? 124 : out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr) +
+        (controller.signal.aborted ? `\n${argv[0]}: timed out` : ""),
+    };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { code: NOT_FOUND, stdout: "", stderr: `${argv[0]}: command not found` };
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One recorded command in a fixture's `commands.yaml`. */
+export interface RecordedCommand {
+  /** The command line, arguments separated by single spaces. */
+  command: string;
+  code: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+/**
+ * Replays a recorded host from a directory:
+ *
+ * - `commands.yaml`: a list of {@linkcode RecordedCommand}s, matched on the exact
+ *   command line;
+ * - `files/`: a copy of the host's files at their absolute paths
+ *   (`files/etc/docker/daemon.json`), served to `cat` and `ls -1`.
+ *
+ * Anything not recorded answers like a host without it: exit 127 for a program,
+ * `No such file or directory` (exit 1, or 2 for `ls`) for a path.
+ *
+ * @example
+ * ```ts
+ * const runner = await fixtureRunner("tests/fixtures/host/driver-ok");
+ * const r = await runner.run(["nvidia-ctk", "--version"]);
+ * ```
+ */
+export async function fixtureRunner(dir: string): Promise<CommandRunner> {
+  const recorded = new Map<string, RecordedCommand>();
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(join(dir, "commands.yaml"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (text !== undefined) {
+    const list = parseYaml(text) as RecordedCommand[] | null;
+    for (const entry of list ?? []) recorded.set(entry.command, entry);
+  }
+  const name = dir.replace(/\/+$/, "").split("/").pop();
+  return {
+    target: `fixture:${name}`,
+    run(argv) {
+      return Promise.resolve(replay(dir, recorded, argv));
+    },
+  };
+}
+
+function replay(
+  dir: string,
+  recorded: Map<string, RecordedCommand>,
+  argv: string[],
+): CommandResult {
+  const hit = recorded.get(argv.join(" "));
+  if (hit) return { code: hit.code, stdout: hit.stdout ?? "", stderr: hit.stderr ?? "" };
+  if (argv[0] === "cat" && argv.length === 2) {
+    try {
+      return { code: 0, stdout: Deno.readTextFileSync(join(dir, "files", argv[1])), stderr: "" };
+    } catch {
+      return { code: 1, stdout: "", stderr: `cat: ${argv[1]}: No such file or directory` };
+    }
+  }
+  if (argv[0] === "ls" && argv[1] === "-1" && argv.length === 3) {
+    try {
+      const names = [...Deno.readDirSync(join(dir, "files", argv[2]))].map((e) => e.name).sort();
+      return { code: 0, stdout: names.map((n) => `${n}\n`).join(""), stderr: "" };
+    } catch {
+      return {
+        code: 2,
+        stdout: "",
+        stderr: `ls: cannot access '${argv[2]}': No such file or directory`,
+      };
+    }
+  }
+  return { code: NOT_FOUND, stdout: "", stderr: `bash: ${argv[0]}: command not found` };
+}
+
+/**
+ * Reads a file on the runner's host; `undefined` when it does not exist or cannot be
+ * read (the reason is in `error`).
+ */
+export async function readHostFile(
+  runner: CommandRunner,
+  path: string,
+): Promise<{ text?: string; error?: string }> {
+  const r = await runner.run(["cat", path]);
+  if (r.code === 0) return { text: r.stdout };
+  return { error: r.stderr.trim() || `cat exited ${r.code}` };
+}
+
+/** Lists a directory on the runner's host; `undefined` when it does not exist. */
+export async function listHostDir(
+  runner: CommandRunner,
+  path: string,
+): Promise<string[] | undefined> {
+  const r = await runner.run(["ls", "-1", path]);
+  if (r.code !== 0) return undefined;
+  return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+}

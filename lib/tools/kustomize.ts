@@ -1,0 +1,252 @@
+/**
+ * The real `kustomize` CLI, found and version-checked, run as a process.
+ *
+ * kfplan never re-implements kustomize: Kubeflow's manifests rely on its exact
+ * behaviour (generators with hash suffixes, `replacements`, `vars`, `sortOptions`).
+ * The binary is looked up, in order, at `$KFPLAN_KUSTOMIZE`, on `$PATH`, and in the
+ * test cache `~/.cache/kfplan/bin/<key>/kustomize` written by `tests/cluster/build.sh`.
+ *
+ * @example
+ * ```ts
+ * import { findKustomize, kustomizeBuild } from "./kustomize.ts";
+ *
+ * const kustomize = await findKustomize();
+ * const objects = await kustomizeBuild("/path/to/manifests/example", { kustomize });
+ * console.log(objects.length);
+ * ```
+ *
+ * @module
+ */
+
+import { parseAllDocuments } from "yaml";
+import type { KubeObject } from "../kube/types.ts";
+
+/** The lowest kustomize major version kfplan accepts. */
+export const MIN_KUSTOMIZE_MAJOR = 5;
+
+/** How to install a suitable kustomize; part of every "not found / too old" error. */
+export const KUSTOMIZE_INSTALL_HINT =
+  "install kustomize v5 (e.g. `go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1`) " +
+  "and put it on PATH, or set KFPLAN_KUSTOMIZE to its path";
+
+/** A located kustomize binary and its version. */
+export interface Kustomize {
+  /** Absolute path of the binary. */
+  path: string;
+  /** The version it reports, e.g. `v5.7.1`. */
+  version: string;
+}
+
+/** Raised when kustomize is missing, too old, or a build fails. */
+export class KustomizeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KustomizeError";
+  }
+}
+
+/** Options for {@linkcode findKustomize}. */
+export interface FindKustomizeOptions {
+  /** Environment to read `KFPLAN_KUSTOMIZE`, `PATH` and `HOME` from; default `Deno.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Locates kustomize and checks that it is version 5 or newer.
+ * Throws {@linkcode KustomizeError} with install instructions otherwise.
+ *
+ * @example
+ * ```ts
+ * const k = await findKustomize();
+ * console.log(k.path, k.version);
+ * ```
+ */
+export async function findKustomize(
+  options: FindKustomizeOptions = {},
+): Promise<Kustomize> {
+  const env = options.env ?? Deno.env.toObject();
+  const explicit = env.KFPLAN_KUSTOMIZE;
+  const candidates: string[] = [];
+  if (explicit) {
+    if (!(await isExecutable(explicit))) {
+      throw new KustomizeError(
+        `KFPLAN_KUSTOMIZE=${explicit} is not an executable file; ${KUSTOMIZE_INSTALL_HINT}`,
+      );
+    }
+    candidates.push(explicit);
+  } else {
+    for (const dir of (env.PATH ?? "").split(":")) {
+      if (dir) candidates.push(`${dir}/kustomize`);
+    }
+    candidates.push(...(await cachedBinaries(env.HOME)));
+  }
+  const tooOld: string[] = [];
+  for (const path of candidates) {
+    if (!(await isExecutable(path))) continue;
+    const version = await kustomizeVersion(path);
+    if (version && versionMajor(version) >= MIN_KUSTOMIZE_MAJOR) {
+      return { path, version };
+    }
+    tooOld.push(`${path} (${version ?? "unknown version"})`);
+    if (explicit) break;
+  }
+  if (tooOld.length > 0) {
+    throw new KustomizeError(
+      `kustomize ${MIN_KUSTOMIZE_MAJOR}.x or newer is required; found only ${
+        tooOld.join(", ")
+      }; ${KUSTOMIZE_INSTALL_HINT}`,
+    );
+  }
+  throw new KustomizeError(
+    `kustomize not found (looked at KFPLAN_KUSTOMIZE, PATH and ~/.cache/kfplan/bin/*/); ${KUSTOMIZE_INSTALL_HINT}`,
+  );
+}
+
+/**
+ * Parses the output of `kustomize version`, which differs between releases
+ * (`v5.7.1`, `{Version:kustomize/v4.5.7 ...}`, `5.4.3`).
+ *
+ * @example
+ * ```ts
+ * parseKustomizeVersion("{Version:kustomize/v4.5.7 GitCommit:...}"); // "v4.5.7"
+ * ```
+ */
+export function parseKustomizeVersion(output: string): string | undefined {
+  const m = output.match(/v?(\d+)\.(\d+)\.(\d+)/);
+  return m ? `v${m[1]}.${m[2]}.${m[3]}` : undefined;
+}
+
+function versionMajor(version: string): number {
+  return Number(version.replace(/^v/, "").split(".")[0]);
+}
+
+async function kustomizeVersion(path: string): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(path, {
+      args: ["version"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return parseKustomizeVersion(
+      new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+async function cachedBinaries(home: string | undefined): Promise<string[]> {
+  if (!home) return [];
+  const root = `${home}/.cache/kfplan/bin`;
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
+      if (entry.isDirectory && !entry.name.includes(".tmp.")) {
+        found.push(`${root}/${entry.name}/kustomize`);
+      }
+    }
+  } catch {
+    return [];
+  }
+  return found.sort().reverse();
+}
+
+/** Options for {@linkcode kustomizeBuild}. */
+export interface KustomizeBuildOptions {
+  /** A binary from {@linkcode findKustomize}; found when absent. */
+  kustomize?: Kustomize;
+  /**
+   * Allow the kustomization to reference files outside its directory. Generated
+   * overlays reference the user's checkout by absolute path and need it.
+   */
+  loadRestrictorNone?: boolean;
+  /** Cancels the build. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `kustomize build DIR` and returns the rendered objects in output order.
+ * Empty documents and `List` wrappers are flattened away.
+ *
+ * @example
+ * ```ts
+ * const objects = await kustomizeBuild("./overlay", { loadRestrictorNone: true });
+ * ```
+ */
+export async function kustomizeBuild(
+  dir: string,
+  options: KustomizeBuildOptions = {},
+): Promise<KubeObject[]> {
+  const kustomize = options.kustomize ?? (await findKustomize());
+  const args = ["build", dir];
+  if (options.loadRestrictorNone) {
+    args.push("--load-restrictor", "LoadRestrictionsNone");
+  }
+  const out = await new Deno.Command(kustomize.path, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: options.signal,
+  }).output();
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    throw new KustomizeError(
+      `kustomize build ${dir} failed (exit ${out.code}): ${stderr.slice(0, 4000)}`,
+    );
+  }
+  return parseManifests(new TextDecoder().decode(out.stdout), dir);
+}
+
+/**
+ * Parses a multi-document YAML stream into Kubernetes objects. Throws naming the
+ * document index when a document is not an object with `apiVersion`, `kind` and
+ * `metadata.name`.
+ *
+ * @example
+ * ```ts
+ * parseManifests("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n").length; // 1
+ * ```
+ */
+export function parseManifests(text: string, source = "input"): KubeObject[] {
+  const objects: KubeObject[] = [];
+  const docs = parseAllDocuments(text, { uniqueKeys: false });
+  if (!Array.isArray(docs)) throw new KustomizeError(`${source}: not a YAML stream`);
+  docs.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      throw new KustomizeError(
+        `${source}: document ${index}: ${doc.errors[0].message}`,
+      );
+    }
+    const value = doc.toJS({ maxAliasCount: -1 });
+    if (value === null || value === undefined) return;
+    const items = isList(value) ? value.items : [value];
+    for (const item of items) {
+      if (
+        !item || typeof item !== "object" || typeof item.apiVersion !== "string" ||
+        typeof item.kind !== "string" || typeof item.metadata?.name !== "string"
+      ) {
+        throw new KustomizeError(
+          `${source}: document ${index} is not a Kubernetes object (needs apiVersion, kind, metadata.name)`,
+        );
+      }
+      objects.push(item as KubeObject);
+    }
+  });
+  return objects;
+}
+
+// deno-lint-ignore no-explicit-any
+function isList(value: any): value is { items: unknown[] } {
+  return typeof value === "object" && typeof value.kind === "string" &&
+    value.kind.endsWith("List") && Array.isArray(value.items);
+}

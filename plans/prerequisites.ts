@@ -1,0 +1,52 @@
+/**
+ * Cluster prerequisites of the platform: the default StorageClass (NFS subdir
+ * provisioner) and MetalLB. Compose them before the Kubeflow steps: storage before
+ * anything that creates PVCs (`needs: [STORAGE_STEP_ID]`), MetalLB before a
+ * `LoadBalancer` ingress (`needs: [METALLB_STEP_ID]`).
+ *
+ * @example
+ * ```ts
+ * import { prerequisiteSteps } from "./prerequisites.ts";
+ *
+ * const steps = prerequisiteSteps({
+ *   storage: { nfs: { server: "10.0.0.2", path: "/srv/nfs/kubeflow" } },
+ *   metallb: { pools: [{ name: "default", addresses: ["192.168.1.240-192.168.1.250"] }] },
+ * }, { source: "kfplan.yaml" });
+ * ```
+ *
+ * @module
+ */
+
+import type { Step } from "../lib/engine/types.ts";
+import type { Helm } from "../lib/tools/helm.ts";
+import { STORAGE_STEP_ID, storageStep, type StorageOptionsInput } from "../lib/steps/storage.ts";
+import { METALLB_STEP_ID, metallbStep, type MetallbOptionsInput } from "../lib/steps/metallb.ts";
+
+export { METALLB_STEP_ID, STORAGE_STEP_ID };
+
+/** The config sections of the prerequisites (keys as in `kfplan.yaml`). */
+export interface PrerequisiteOptions {
+  storage?: StorageOptionsInput;
+  metallb?: MetallbOptionsInput;
+}
+
+/** Where the options came from and how steps reach tools. */
+export interface PrerequisiteContext {
+  source?: string;
+  /** Path of the sections inside the config (default: top level). */
+  prefix?: PropertyKey[];
+  baseDir?: string;
+  /** Kubeconfig for helm (see `HelmReleaseEnv.kubeconfig`). */
+  kubeconfig?: string;
+  helm?: Helm;
+}
+
+/** The prerequisite steps present in `options`, validated. */
+export function prerequisiteSteps(options: PrerequisiteOptions, context: PrerequisiteContext = {}): Step[] {
+  const prefix = context.prefix ?? [];
+  const env = { source: context.source, baseDir: context.baseDir, kubeconfig: context.kubeconfig, helm: context.helm };
+  const steps: Step[] = [];
+  if (options.storage) steps.push(storageStep(options.storage, { ...env, prefix: [...prefix, "storage"] }));
+  if (options.metallb) steps.push(metallbStep(options.metallb, { ...env, prefix: [...prefix, "metallb"] }));
+  return steps;
+}

@@ -1,0 +1,178 @@
+/**
+ * The full install scenario for one release, used by `kubeflow_v1_*_test.ts`:
+ * plan (every object listed) -> apply (one pass, with the users step) -> verify ->
+ * second plan (no changes) -> changed registration flow (exactly the affected objects)
+ * -> planted secrets searched in every artifact.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "../_assert.ts";
+import { applySteps } from "../../lib/engine/executor.ts";
+import { planSteps } from "../../lib/engine/planner.ts";
+import { hasChanges, serializePlanDocument } from "../../lib/engine/plan_document.ts";
+import { renderPlan } from "../../lib/engine/render.ts";
+import type { Logger } from "../../lib/engine/types.ts";
+import { kubeflowOptionsSchema } from "../../lib/steps/kubeflow/options.ts";
+import { renderKubeflow } from "../../lib/steps/kubeflow/render.ts";
+import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
+import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
+import { usersStep } from "../../lib/steps/users.ts";
+import { startCluster } from "../cluster/harness.ts";
+import { nonDefaultOptions, PLANTED, plantedEnv } from "../steps/kubeflow/_fixtures.ts";
+import {
+  FAKE_LB_ADDRESS,
+  findLeaks,
+  provideStorage,
+  readTree,
+  startFakeControllers,
+  timed,
+  WEBHOOK_EXCLUDES,
+} from "./_kubeflow.ts";
+
+function collectingLogger(lines: string[]): Logger {
+  return {
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    debug: (m) => lines.push(`debug ${m}`),
+  };
+}
+
+const USERS = {
+  profiles: [
+    {
+      name: "alice",
+      owner: "alice@example.org",
+      resourceQuota: { cpu: "8", memory: "32Gi", pvcs: 5, storage: "100Gi", gpus: 1 },
+    },
+    { name: "bob", owner: "bob@example.org" },
+  ],
+  timeoutSeconds: 120,
+};
+
+/** Runs the scenario for `version` on a fresh control plane. */
+export async function installScenario(version: KubeflowVersion): Promise<void> {
+  const cluster = await timed(`${version} control plane start`, () => startCluster({}));
+  const controllers = startFakeControllers(cluster.kube);
+  const work = await Deno.makeTempDir({ prefix: `kfplan-kf-${version}-` });
+  const checkpointDir = `${work}/checkpoints`;
+  const workDir = `${work}/work`;
+  await Deno.mkdir(workDir, { recursive: true });
+  const artifacts: Record<string, string> = {};
+  const logLines: string[] = [];
+  const events: string[] = [];
+  const env = plantedEnv();
+  try {
+    const kube = cluster.kube;
+    await provideStorage(kube);
+    const input = { ...nonDefaultOptions(version), exclude: WEBHOOK_EXCLUDES, timeoutSeconds: 600 };
+    const steps = (registrationFlow: boolean) => [
+      kubeflowStep(
+        { ...input, dashboard: { registrationFlow } },
+        { source: "kfplan.yaml", prefix: ["kubeflow"], env },
+      ),
+      usersStep(USERS, { source: "kfplan.yaml", prefix: ["users"] }),
+    ];
+
+    // What the plan must list: every rendered object (minus the excluded webhooks).
+    const expected = await renderKubeflow(kubeflowOptionsSchema.parse(input), { env });
+    const expectedKeys = expected.objects.map((o) =>
+      `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`
+    ).sort();
+
+    // 1. First plan: every object is a create; custom resources are known after their CRD.
+    const first = await timed(`${version} plan #1 (${expected.objects.length} objects)`, () =>
+      planSteps(steps(true), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    artifacts["plan1.json"] = serializePlanDocument(first.document);
+    artifacts["plan1.txt"] = renderPlan(first.document);
+    const kf = first.document.steps.find((s) => s.id === "kubeflow")!;
+    assertEquals(kf.error, undefined, `plan error: ${kf.error}`);
+    const planned = kf.changes.map((c) => `${c.kind}/${c.namespace ?? ""}/${c.name}`).sort();
+    assertEquals(planned, expectedKeys);
+    assert(kf.changes.every((c) => c.action === "create"), "all objects are created on an empty cluster");
+    assert(
+      kf.changes.some((c) => c.kind === "Certificate" && c.known_after_apply),
+      "cert-manager Certificates are known after their CRD is applied",
+    );
+    const excludedWarning = kf.warnings.find((w) => w.startsWith("excluded "));
+    assert(excludedWarning?.includes("MutatingWebhookConfiguration"), "the plan lists excluded webhooks");
+    console.log(
+      `[count] ${version}: planned ${kf.changes.length} objects, excluded ${expected.excluded.length} webhook configurations`,
+    );
+
+    // 2. Apply in one pass, then verify (the executor runs both).
+    const result = await timed(`${version} apply + verify`, () =>
+      applySteps(steps(true), {
+        kube,
+        checkpointDir,
+        workDir,
+        log: collectingLogger(logLines),
+        onEvent: (e) => events.push(JSON.stringify(e)),
+      }));
+    assertEquals(result.summary.failed, [], JSON.stringify(result.summary.failed));
+    assert(result.ok, "apply ok");
+    const outputs = result.outputs.kubeflow;
+    assertEquals(outputs.version, version);
+    console.log(`[count] ${version}: applied ${outputs.applied} objects`);
+    assertEquals(outputs.applied, expected.objects.length);
+    assertEquals(outputs.ingressAddress, FAKE_LB_ADDRESS);
+    const gateway = await kube.get({
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: "istio-system",
+      name: "istio-ingressgateway",
+    });
+    assertEquals((gateway?.spec as { type?: string } | undefined)?.type, "LoadBalancer");
+    for (const ns of ["alice", "bob"]) {
+      const pd = await kube.get({
+        apiVersion: "kubeflow.org/v1alpha1",
+        kind: "PodDefault",
+        namespace: ns,
+        name: "access-ml-pipeline",
+      });
+      assert(pd, `PodDefault in ${ns}`);
+    }
+    const alice = await kube.get({ apiVersion: "kubeflow.org/v1", kind: "Profile", name: "alice" });
+    // deno-lint-ignore no-explicit-any
+    assertEquals((alice?.spec as any)?.resourceQuotaSpec?.hard?.["requests.nvidia.com/gpu"], "1");
+    // The planted client secret really is in the cluster, so the searches below mean something.
+    const client = await kube.get({ apiVersion: "v1", kind: "Secret", namespace: "auth", name: "dex-oidc-client" });
+    // deno-lint-ignore no-explicit-any
+    assertEquals(atob((client as any).data.OIDC_CLIENT_SECRET), PLANTED.clientSecret);
+
+    // 3. Second plan: nothing to do.
+    const second = await timed(`${version} plan #2 (no changes expected)`, () =>
+      planSteps(steps(true), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    artifacts["plan2.json"] = serializePlanDocument(second.document);
+    artifacts["plan2.txt"] = renderPlan(second.document);
+    const changed2 = second.document.steps.flatMap((s) =>
+      s.changes.filter((c) => c.action !== "no-op").map((c) => `${s.id}: ${c.action} ${c.kind} ${c.namespace}/${c.name}`)
+    );
+    assertEquals(changed2, []);
+    assertEquals(hasChanges(second.document), false);
+
+    // 4. Registration flow off: exactly the parameter ConfigMap and the dashboard Deployment.
+    const third = await timed(`${version} plan #3 (registration flow changed)`, () =>
+      planSteps(steps(false), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    artifacts["plan3.json"] = serializePlanDocument(third.document);
+    artifacts["plan3.txt"] = renderPlan(third.document);
+    const changed3 = third.document.steps.flatMap((s) =>
+      s.changes.filter((c) => c.action !== "no-op").map((c) => `${c.action} ${c.kind} ${c.namespace}/${c.name}`)
+    ).sort();
+    assertEquals(changed3, [
+      "update ConfigMap kubeflow/centraldashboard-parameters",
+      "update Deployment kubeflow/centraldashboard",
+    ]);
+
+    // 5. No planted secret anywhere: plans (text and JSON), checkpoints, events, logs, scratch files.
+    artifacts["events.jsonl"] = events.join("\n");
+    artifacts["log.txt"] = logLines.join("\n");
+    Object.assign(artifacts, await readTree(checkpointDir), await readTree(workDir));
+    assert(Object.keys(artifacts).some((k) => k.includes("checkpoints/")), "a checkpoint was written");
+    assertEquals(findLeaks(artifacts, Object.values(PLANTED)), []);
+  } finally {
+    await controllers.stop();
+    await cluster.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
