@@ -13,10 +13,10 @@
  * import { planSteps } from "../lib/engine/planner.ts";
  *
  * const steps = gpuSteps({
- *   nvidiaToolkit: { hosts: [{ name: "gpu-1", address: "10.0.0.11", user: "ubuntu" }] },
- *   gpuOperator: {},
+ *   hostChecks: { hosts: [{ name: "gpu-1", address: "10.0.0.11", user: "ubuntu" }] },
+ *   operator: {},
  *   timeSlicing: { timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 4 }] } },
- * }, { source: "kfplan.yaml" });
+ * }, { source: "kfplan.yaml", prefix: ["gpu"] });
  * const { document } = await planSteps(steps, { offlineReason: "no cluster yet" });
  * ```
  *
@@ -28,23 +28,30 @@ import type { Helm } from "../lib/tools/helm.ts";
 import {
   inspectNvidiaHosts,
   type NvidiaHostReport,
-  nvidiaToolkitStep,
   type NvidiaToolkitOptionsInput,
+  nvidiaToolkitStep,
 } from "../lib/steps/nvidia_toolkit.ts";
-import { gpuOperatorStep, type GpuOperatorOptionsInput } from "../lib/steps/gpu_operator.ts";
-import { timeSlicingChartValues, timeSlicingStep, type TimeSlicingOptionsInput } from "../lib/steps/time_slicing.ts";
-import { amdGpuStep, type AmdGpuOptionsInput } from "../lib/steps/amd_gpu.ts";
+import {
+  type GpuOperatorOptionsInput,
+  gpuOperatorStep,
+} from "../lib/steps/gpu_operator.ts";
+import {
+  timeSlicingChartValues,
+  type TimeSlicingOptionsInput,
+  timeSlicingStep,
+} from "../lib/steps/time_slicing.ts";
+import { type AmdGpuOptionsInput, amdGpuStep } from "../lib/steps/amd_gpu.ts";
 
-/** The config sections of the GPU composition (keys as in `kfplan.yaml`). */
+/** The `gpu` section of `kfplan.yaml`: one sub-section per GPU step. */
 export interface GpuPlanOptions {
   /** Host checks; omit to let the operator use the chart defaults. */
-  nvidiaToolkit?: NvidiaToolkitOptionsInput;
+  hostChecks?: NvidiaToolkitOptionsInput;
   /** The GPU operator; omit for an AMD-only composition. */
-  gpuOperator?: GpuOperatorOptionsInput;
-  /** Time-slicing; needs `gpuOperator`. */
+  operator?: GpuOperatorOptionsInput;
+  /** Time-slicing; needs `operator`. */
   timeSlicing?: TimeSlicingOptionsInput;
   /** AMD GPU device plugin (optional). */
-  amdGpu?: AmdGpuOptionsInput;
+  amd?: AmdGpuOptionsInput;
 }
 
 /** Where the options came from and how steps reach tools. */
@@ -63,36 +70,57 @@ export interface GpuPlanContext {
 /**
  * The GPU steps, validated (throws `OptionsError` naming the field on bad input).
  */
-export function gpuSteps(options: GpuPlanOptions, context: GpuPlanContext = {}): Step[] {
+export function gpuSteps(
+  options: GpuPlanOptions,
+  context: GpuPlanContext = {},
+): Step[] {
   const prefix = context.prefix ?? [];
-  const at = (key: string) => ({ source: context.source, prefix: [...prefix, key], baseDir: context.baseDir });
-  const helmEnv = { kubeconfig: context.kubeconfig, helm: context.helm, baseDir: context.baseDir };
+  const at = (key: string) => ({
+    source: context.source,
+    prefix: [...prefix, key],
+    baseDir: context.baseDir,
+  });
+  const helmEnv = {
+    kubeconfig: context.kubeconfig,
+    helm: context.helm,
+    baseDir: context.baseDir,
+  };
   const steps: Step[] = [];
   let hostReports: (() => Promise<NvidiaHostReport[]>) | undefined;
-  if (options.nvidiaToolkit) {
+  if (options.hostChecks) {
     let memo: Promise<NvidiaHostReport[]> | undefined;
-    const checks = nvidiaToolkitStep(options.nvidiaToolkit, {
-      ...at("nvidiaToolkit"),
-      inspect: () => memo ??= inspectNvidiaHosts(checks.options, { baseDir: context.baseDir }),
+    const checks = nvidiaToolkitStep(options.hostChecks, {
+      ...at("hostChecks"),
+      inspect: () =>
+        memo ??= inspectNvidiaHosts(checks.options, {
+          baseDir: context.baseDir,
+        }),
     });
-    hostReports = () => memo ??= inspectNvidiaHosts(checks.options, { baseDir: context.baseDir });
+    hostReports = () =>
+      memo ??= inspectNvidiaHosts(checks.options, { baseDir: context.baseDir });
     steps.push(checks);
   }
-  const slicing = options.timeSlicing ? timeSlicingStep(options.timeSlicing, at("timeSlicing")) : undefined;
-  if (options.gpuOperator) {
-    steps.push(gpuOperatorStep(options.gpuOperator, {
-      ...at("gpuOperator"),
+  const slicing = options.timeSlicing
+    ? timeSlicingStep(options.timeSlicing, at("timeSlicing"))
+    : undefined;
+  if (options.operator) {
+    steps.push(gpuOperatorStep(options.operator, {
+      ...at("operator"),
       ...helmEnv,
       hostReports,
-      devicePluginConfig: slicing ? timeSlicingChartValues(slicing.options) : undefined,
+      devicePluginConfig: slicing
+        ? timeSlicingChartValues(slicing.options)
+        : undefined,
     }));
   } else if (slicing) {
     throw new Error(
-      `${context.source ? `${context.source}: ` : ""}timeSlicing needs gpuOperator: the device plugin reads ` +
+      `${
+        context.source ? `${context.source}: ` : ""
+      }gpu.timeSlicing needs gpu.operator: the device plugin reads ` +
         "the sharing config through the operator's chart values",
     );
   }
   if (slicing) steps.push(slicing);
-  if (options.amdGpu) steps.push(amdGpuStep(options.amdGpu, at("amdGpu")));
+  if (options.amd) steps.push(amdGpuStep(options.amd, at("amd")));
   return steps;
 }

@@ -19,8 +19,16 @@
 
 import type { Step } from "../lib/engine/types.ts";
 import type { Helm } from "../lib/tools/helm.ts";
-import { STORAGE_STEP_ID, storageStep, type StorageOptionsInput } from "../lib/steps/storage.ts";
-import { METALLB_STEP_ID, metallbStep, type MetallbOptionsInput } from "../lib/steps/metallb.ts";
+import {
+  STORAGE_STEP_ID,
+  type StorageOptionsInput,
+  storageStep,
+} from "../lib/steps/storage.ts";
+import {
+  METALLB_STEP_ID,
+  type MetallbOptionsInput,
+  metallbStep,
+} from "../lib/steps/metallb.ts";
 
 export { METALLB_STEP_ID, STORAGE_STEP_ID };
 
@@ -42,11 +50,27 @@ export interface PrerequisiteContext {
 }
 
 /** The prerequisite steps present in `options`, validated. */
-export function prerequisiteSteps(options: PrerequisiteOptions, context: PrerequisiteContext = {}): Step[] {
+export function prerequisiteSteps(
+  options: PrerequisiteOptions,
+  context: PrerequisiteContext = {},
+): Step[] {
   const prefix = context.prefix ?? [];
-  const env = { source: context.source, baseDir: context.baseDir, kubeconfig: context.kubeconfig, helm: context.helm };
+  const env = {
+    source: context.source,
+    baseDir: context.baseDir,
+    kubeconfig: context.kubeconfig,
+    helm: context.helm,
+  };
   const steps: Step[] = [];
-  if (options.storage) steps.push(storageStep(options.storage, { ...env, prefix: [...prefix, "storage"] }));
-  if (options.metallb) steps.push(metallbStep(options.metallb, { ...env, prefix: [...prefix, "metallb"] }));
+  if (options.storage) {
+    steps.push(
+      storageStep(options.storage, { ...env, prefix: [...prefix, "storage"] }),
+    );
+  }
+  if (options.metallb) {
+    steps.push(
+      metallbStep(options.metallb, { ...env, prefix: [...prefix, "metallb"] }),
+    );
+  }
   return steps;
 }

@@ -15,17 +15,26 @@
 import { binDir, startCluster } from "./cluster/harness.ts";
 
 /** Counts from `deno test`'s summary line, or `undefined` when it printed none. */
-export function parseSummary(output: string): { passed: number; failed: number } | undefined {
+export function parseSummary(
+  output: string,
+): { passed: number; failed: number } | undefined {
   // deno-lint-ignore no-control-regex
   const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
   const matches = [
-    ...plain.matchAll(/^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/gm),
+    ...plain.matchAll(
+      /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/gm,
+    ),
   ];
   const last = matches.at(-1);
-  return last ? { passed: Number(last[1]), failed: Number(last[2]) } : undefined;
+  return last
+    ? { passed: Number(last[1]), failed: Number(last[2]) }
+    : undefined;
 }
 
-async function tee(stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) {
+async function tee(
+  stream: ReadableStream<Uint8Array>,
+  sink: typeof Deno.stdout,
+) {
   const chunks: string[] = [];
   const decoder = new TextDecoder();
   for await (const chunk of stream) {
@@ -40,7 +49,9 @@ async function main(args: string[]): Promise<number> {
   try {
     bin = await binDir();
   } catch (e) {
-    console.error(`tests: cannot build the test control plane: ${(e as Error).message}`);
+    console.error(
+      `tests: cannot build the test control plane: ${(e as Error).message}`,
+    );
     console.log("tests: 0 passed, 1 failed");
     return 1;
   }
@@ -71,7 +82,9 @@ async function main(args: string[]): Promise<number> {
     ]);
     const summary = parseSummary(out) ?? parseSummary(err);
     if (!summary) {
-      console.error(`tests: deno test exited ${status.code} without a summary line`);
+      console.error(
+        `tests: deno test exited ${status.code} without a summary line`,
+      );
     }
     const passed = summary?.passed ?? 0;
     const failed = summary?.failed ?? (status.success ? 0 : 1);

@@ -44,7 +44,11 @@ Options:
   --json              progress as JSON lines (one event per line)
   --parallelism N     steps applied at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
+  --lock-timeout SEC  wait up to SEC seconds for another apply's lock (default: refuse)
   --help              this text
+
+The lock is the Lease kube-system/kfplan-lock. A stale lock (its holder died) expires
+60 s after its last renewal and is taken over; \`deno task unlock --force\` breaks it now.
 
 Exit status: 0 applied and verified, 1 error or a failed step.
 `;
@@ -65,7 +69,14 @@ export async function applyCommand(
   const args = start(
     argv,
     {
-      strings: ["config", "context", "kubeconfig", "parallelism", "checkpoint"],
+      strings: [
+        "config",
+        "context",
+        "kubeconfig",
+        "parallelism",
+        "checkpoint",
+        "lock-timeout",
+      ],
       booleans: ["json", "yes"],
       maxPositional: 1,
     },
@@ -108,6 +119,13 @@ export async function applyCommand(
       ? { path: composition.config.path, digest: composition.config.digest }
       : undefined;
     let plan = saved;
+    if (saved && !args.json) {
+      io.out(
+        `Applying ${planFile} (planned ${saved.created_at} against ${
+          saved.cluster.offline ? "no cluster" : saved.cluster.context
+        }); checking that the cluster still matches it...\n`,
+      );
+    }
     if (!plan) {
       const { document, scrubber } = await planSteps(composition.steps, {
         kube,
@@ -199,7 +217,12 @@ export async function applyCommand(
         savedPlan: plan,
         savedPlanSource: planFile ?? "the plan shown above",
         config,
-        lock: options.lock ?? true,
+        lock: {
+          ...options.lock,
+          ...(args.lockTimeout !== undefined
+            ? { waitMs: args.lockTimeout * 1000 }
+            : {}),
+        },
         onEvent: (e) => progress.onEvent(e),
       });
     } finally {

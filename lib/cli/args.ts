@@ -11,15 +11,27 @@ import minimist from "minimist";
 export interface CliArgs {
   /** Positional arguments (e.g. the plan file of `apply`). */
   _: string[];
+  /** `--config FILE`. */
   config?: string;
+  /** `--context NAME`. */
   context?: string;
+  /** `--kubeconfig FILE`. */
   kubeconfig?: string;
+  /** `--out PLAN.json`. */
   out?: string;
+  /** `--checkpoint DIR`. */
   checkpoint?: string;
+  /** `--parallelism N`, 1 to 64. */
   parallelism?: number;
+  /** `--lock-timeout SECONDS`: wait that long for another apply's lock. */
+  lockTimeout?: number;
+  /** `--json`. */
   json: boolean;
+  /** `--yes`. */
   yes: boolean;
+  /** `--help` / `-h`. */
   help: boolean;
+  /** `--force`. */
   force: boolean;
 }
 
@@ -35,6 +47,7 @@ export interface ArgSpec {
 
 /** A command-line mistake; the message says what is valid. */
 export class UsageError extends Error {
+  /** A usage error with its message. */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
@@ -101,6 +114,16 @@ export function parseArgs(argv: string[], spec: ArgSpec): CliArgs {
       );
     }
   }
+  let lockTimeout: number | undefined;
+  const lt = parsed["lock-timeout"];
+  if (typeof lt === "string" && lt !== "") {
+    lockTimeout = Number(lt.replace(/s$/, ""));
+    if (!Number.isFinite(lockTimeout) || lockTimeout < 0) {
+      throw new UsageError(
+        `--lock-timeout ${lt}: expected seconds, e.g. 300 or 300s`,
+      );
+    }
+  }
   const str = (k: string) =>
     typeof parsed[k] === "string" && parsed[k] !== ""
       ? parsed[k] as string
@@ -113,6 +136,7 @@ export function parseArgs(argv: string[], spec: ArgSpec): CliArgs {
     out: str("out"),
     checkpoint: str("checkpoint"),
     parallelism,
+    lockTimeout,
     json: parsed.json === true,
     yes: parsed.yes === true,
     help: parsed.help === true,

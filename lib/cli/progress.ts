@@ -10,7 +10,9 @@ import type { CliIO } from "./io.ts";
 
 /** Receives events; `close` stops timers and prints the final state. */
 export interface ProgressDisplay {
+  /** Shows one event. */
   onEvent(event: ApplyEvent): void;
+  /** Stops timers and draws the final state. */
   close(): void;
 }
 
@@ -20,6 +22,7 @@ export interface ProgressOptions {
   mode: "json" | "live" | "plain";
   /** Steps in display order with titles. */
   steps: { id: string; title: string }[];
+  /** ANSI colours in the live display; default true. */
   color?: boolean;
 }
 

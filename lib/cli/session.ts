@@ -22,6 +22,7 @@ import type { CliIO } from "./io.ts";
 
 /** Steps and where they came from. */
 export interface Composition {
+  /** The steps to plan or apply. */
   steps: Step[];
   /** The config file: recorded in plans, and its directory holds `.kfplan/`. */
   config?: { path: string; digest: string; dir: string };

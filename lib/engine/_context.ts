@@ -67,6 +67,7 @@ export function contextFor(step: Step, inputs: ContextInputs): StepContext {
     log: stepLogger(inputs.log, step.id, inputs.scrubber),
     workDir: inputs.workDir,
     signal: inputs.signal,
+    addSecret: (value) => inputs.scrubber.add(value),
   };
 }
 

@@ -11,7 +11,7 @@
  */
 
 import { z } from "zod";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { canonicalJson, sha256Hex } from "./digest.ts";
 import { validateOptions } from "./options.ts";
 
@@ -25,12 +25,15 @@ export type CheckpointStatus =
 
 /** The cluster a checkpoint belongs to. */
 export interface ClusterIdentity {
+  /** API server URL. */
   server: string;
+  /** kubeconfig context name. */
   context: string;
 }
 
 /** What the checkpoint records for one step. */
 export interface CheckpointStep {
+  /** Where the step stands. */
   status: CheckpointStatus;
   /** Digest of the options this status was reached with. */
   options_digest: string;
@@ -38,9 +41,13 @@ export interface CheckpointStep {
   inputs_digest?: string;
   /** Outputs (sensitive ones redacted). */
   outputs?: Record<string, unknown>;
+  /** When the last attempt started. */
   started_at?: string;
+  /** When apply last returned. */
   applied_at?: string;
+  /** When verify last passed. */
   verified_at?: string;
+  /** When the last attempt ended (verified or failed). */
   finished_at?: string;
   /** The last error, secrets scrubbed. */
   last_error?: string;
@@ -50,16 +57,23 @@ export interface CheckpointStep {
 
 /** The checkpoint document. */
 export interface Checkpoint {
+  /** Version of the checkpoint format. */
   format_version: "1";
+  /** The cluster this checkpoint belongs to. */
   cluster: ClusterIdentity;
+  /** When the file was last written. */
   updated_at?: string;
+  /** Entries by step id. */
   steps: Record<string, CheckpointStep>;
 }
 
 const checkpointSchema = z.object({
+  /** Version of the checkpoint format. */
   format_version: z.literal("1"),
+  /** The cluster this checkpoint belongs to. */
   cluster: z.object({ server: z.string(), context: z.string() }).strict(),
   updated_at: z.string().optional(),
+  /** Entries by step id. */
   steps: z.record(
     z.string(),
     z.object({
@@ -108,6 +122,7 @@ export function emptyCheckpoint(cluster: ClusterIdentity): Checkpoint {
  */
 export async function readCheckpoint(
   path: string,
+  /** The cluster this checkpoint belongs to. */
   cluster: ClusterIdentity,
 ): Promise<Checkpoint> {
   let text: string;
@@ -151,7 +166,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(path);
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
   const file = await Deno.open(tmp, {
     write: true,
     createNew: true,
@@ -199,6 +214,7 @@ export interface CheckpointStoreOptions {
  * resolves.
  */
 export class CheckpointStore {
+  /** The checkpoint file. */
   readonly path: string;
   #data: Checkpoint;
   #queue: Promise<void> = Promise.resolve();
@@ -223,6 +239,7 @@ export class CheckpointStore {
     options: CheckpointStoreOptions = {},
   ): Promise<CheckpointStore> {
     const path = checkpointPath(dir, cluster);
+    await removeStaleTempFiles(path);
     return new CheckpointStore(
       path,
       await readCheckpoint(path, cluster),
@@ -260,5 +277,31 @@ export class CheckpointStore {
   /** Waits for pending writes. */
   async flush(): Promise<void> {
     await this.#queue;
+  }
+}
+
+/** Temp files older than this were left by a killed writer. */
+const STALE_TEMP_MS = 10 * 60 * 1000;
+
+/**
+ * Removes temp files a killed writer of `path` left behind. Only old ones: a young one
+ * may belong to a writer still running.
+ */
+async function removeStaleTempFiles(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  try {
+    for await (const entry of Deno.readDir(dirname(path))) {
+      if (
+        !entry.isFile || !entry.name.startsWith(prefix) ||
+        !entry.name.endsWith(".tmp")
+      ) continue;
+      const file = join(dirname(path), entry.name);
+      const stat = await Deno.stat(file).catch(() => undefined);
+      if (stat?.mtime && Date.now() - stat.mtime.getTime() > STALE_TEMP_MS) {
+        await Deno.remove(file).catch(() => {});
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }

@@ -45,7 +45,7 @@ export type ApplyEvent =
   }
   | {
     type: "lock";
-    action: "acquired" | "took-over" | "released" | "lost";
+    action: "waiting" | "acquired" | "took-over" | "released" | "lost";
     detail: string;
     at: string;
   }
@@ -78,15 +78,21 @@ export type ApplyEvent =
 
 /** Done / skipped / failed / not started, by step id. */
 export interface RunSummary {
+  /** Steps applied and verified in this run. */
   done: string[];
+  /** Steps skipped: verified earlier with unchanged options. */
   skipped: string[];
+  /** Steps that failed, with the error (secrets scrubbed). */
   failed: { id: string; error: string }[];
+  /** Steps not started, with why (e.g. `skipped: dependency X failed`). */
   not_started: { id: string; reason: string }[];
 }
 
 /** Thrown by verify when checks fail; lists them. */
 export class VerifyFailedError extends Error {
+  /** The failed checks. */
   readonly checks: VerifyCheck[];
+  /** Names the step and its failed checks. */
   constructor(id: string, checks: VerifyCheck[]) {
     super(
       `verify of ${id} failed: ${
@@ -112,7 +118,9 @@ export interface RunOptions {
   onEvent?: (event: ApplyEvent) => void;
   /** Logger for step messages; default: forwarded as `log` events only. */
   log?: Logger;
+  /** Scratch directory for steps; default a temp dir removed afterwards. */
   workDir?: string;
+  /** Aborting stops new steps from starting; running ones finish. */
   signal?: AbortSignal;
   /** Clock, for tests. */
   now?: () => Date;
@@ -132,10 +140,13 @@ export interface ApplyStepsOptions extends RunOptions {
 
 /** What an apply did. */
 export interface ApplyStepsResult {
+  /** True when every step is done or unchanged. */
   ok: boolean;
+  /** Done / unchanged / failed / not started. */
   summary: RunSummary;
   /** Outputs of every done or skipped step (sensitive ones as the step returned them). */
   outputs: Record<string, Record<string, unknown>>;
+  /** The checkpoint file written. */
   checkpointPath: string;
 }
 
@@ -231,6 +242,16 @@ export async function applySteps(
       : {};
     lock = await acquireLock(options.kube, {
       ...lockOptions,
+      onWait: (info) => {
+        emit({
+          type: "lock",
+          action: "waiting",
+          detail: `waiting for ${info.holder} (since ${
+            info.acquireTime ?? "?"
+          }) to release the lock`,
+        });
+        lockOptions.onWait?.(info);
+      },
       onLost: (reason) => {
         emit({ type: "lock", action: "lost", detail: reason });
         abort.abort(new Error(reason));
@@ -462,15 +483,20 @@ async function runApply(
     ok,
     summary,
     outputs: Object.fromEntries(outputs),
+    /** The checkpoint file written. */
     checkpointPath: store.path,
   };
 }
 
 /** One step's verify result. */
 export interface StepVerifyReport {
+  /** Step id. */
   id: string;
+  /** Step title. */
   title: string;
+  /** True when every check passed. */
   ok: boolean;
+  /** The checks verify reported. */
   checks: VerifyCheck[];
   /** Set when verify threw rather than reporting checks. */
   error?: string;
@@ -478,7 +504,9 @@ export interface StepVerifyReport {
 
 /** Result of {@linkcode verifySteps}. */
 export interface VerifyStepsResult {
+  /** True when every step passed. */
   ok: boolean;
+  /** Per-step reports, in dependency order. */
   steps: StepVerifyReport[];
 }
 
@@ -493,6 +521,7 @@ export interface VerifyStepsResult {
  * ```
  */
 export async function verifySteps(
+  /** Per-step reports, in dependency order. */
   steps: readonly Step[],
   options: RunOptions = {},
 ): Promise<VerifyStepsResult> {
@@ -533,6 +562,7 @@ export async function verifySteps(
       report = {
         id: step.id,
         title: step.title,
+        /** True when every step passed. */
         ok: r.checks.every((c) => c.ok),
         checks: r.checks,
       };
@@ -540,6 +570,7 @@ export async function verifySteps(
       report = {
         id: step.id,
         title: step.title,
+        /** True when every step passed. */
         ok: false,
         checks: [],
         error: errorMessage(error, scrubber),

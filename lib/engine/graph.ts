@@ -9,7 +9,9 @@
 
 /** The part of a step the graph needs. */
 export interface GraphNode {
+  /** Unique id. */
   id: string;
+  /** Ids that must finish first. */
   needs: string[];
 }
 
@@ -20,6 +22,7 @@ export const DEFAULT_PARALLELISM = 4;
 export class GraphError extends Error {
   /** One line per problem. */
   readonly problems: string[];
+  /** Lists every problem found. */
   constructor(problems: string[]) {
     super(
       problems.length === 1
@@ -150,9 +153,13 @@ export type NodeOutcome<T> =
 
 /** Result of {@linkcode runGraph}: outcomes by id plus the done / failed / not-started lists. */
 export interface GraphRunResult<T> {
+  /** How each node ended, by id. */
   outcomes: Map<string, NodeOutcome<T>>;
+  /** Ids that finished, in topological order. */
   done: string[];
+  /** Ids whose task threw. */
   failed: string[];
+  /** Ids never started (a dependency failed, or the run was cancelled). */
   notStarted: string[];
 }
 

@@ -23,10 +23,13 @@ export const LOCK_DURATION_SECONDS = 60;
 
 /** Options for {@linkcode acquireLock}, {@linkcode readLock} and {@linkcode breakLock}. */
 export interface LockOptions {
+  /** Namespace of the Lease; default `kube-system`. */
   namespace?: string;
+  /** Name of the Lease; default `kfplan-lock`. */
   name?: string;
   /** Who holds it; default `user@host pid N`. */
   holder?: string;
+  /** Seconds without renewal after which the lock is stale; default 60. */
   leaseDurationSeconds?: number;
   /** Renewal period; default a third of the lease duration. */
   renewIntervalMs?: number;
@@ -34,13 +37,24 @@ export interface LockOptions {
   now?: () => Date;
   /** Called when a renewal finds the lock was taken by somebody else. */
   onLost?: (reason: string) => void;
+  /**
+   * Wait up to this many milliseconds for a held lock to be released (Terraform's
+   * `-lock-timeout`), polling every second; default 0: refuse at once.
+   */
+  waitMs?: number;
+  /** Called once when the lock is held and we start waiting for it. */
+  onWait?: (info: LockInfo) => void;
 }
 
 /** What the Lease says. */
 export interface LockInfo {
+  /** `user@host pid N` of the holder. */
   holder: string;
+  /** When the holder took the lock. */
   acquireTime?: string;
+  /** When the holder last renewed it. */
   renewTime?: string;
+  /** Seconds without renewal after which the lock is stale. */
   leaseDurationSeconds: number;
   /** True when renewTime + duration lies in the past. */
   expired: boolean;
@@ -48,7 +62,9 @@ export interface LockInfo {
 
 /** Thrown when another apply holds the lock. */
 export class LockHeldError extends Error {
+  /** The lock as read from the Lease. */
   readonly info: LockInfo;
+  /** Names the holder, its start time and how to break the lock. */
   constructor(info: LockInfo, where: string) {
     super(
       `another apply holds the lock ${where}: ${info.holder}, started ${
@@ -65,6 +81,7 @@ export class LockHeldError extends Error {
 
 /** A held lock. */
 export interface HeldLock {
+  /** Our holder identity. */
   readonly holder: string;
   /** True once a renewal found the lock taken by somebody else. */
   readonly lost: boolean;
@@ -176,6 +193,26 @@ export async function acquireLock(
   kube: KubeClient,
   options: LockOptions = {},
 ): Promise<HeldLock & { tookOver?: LockInfo }> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  let waiting = false;
+  while (true) {
+    try {
+      return await tryAcquire(kube, options);
+    } catch (e) {
+      if (!(e instanceof LockHeldError) || Date.now() >= deadline) throw e;
+      if (!waiting) options.onWait?.(e.info);
+      waiting = true;
+      await new Promise((r) =>
+        setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now())))
+      );
+    }
+  }
+}
+
+async function tryAcquire(
+  kube: KubeClient,
+  options: LockOptions,
+): Promise<HeldLock & { tookOver?: LockInfo }> {
   const now = options.now ?? (() => new Date());
   const holder = options.holder ?? defaultHolder();
   let current: KubeObject;
@@ -185,7 +222,7 @@ export async function acquireLock(
   } catch (e) {
     if (!isConflict(e)) throw e;
     const existing = await kube.get(ref(options));
-    if (!existing) return acquireLock(kube, options); // released in between: try again
+    if (!existing) return tryAcquire(kube, options); // released in between: try again
     const info = infoOf(existing, now());
     if (!info.expired) throw new LockHeldError(info, where(options));
     try {

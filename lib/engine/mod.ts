@@ -129,3 +129,9 @@ export {
   type LockOptions,
   readLock,
 } from "./lock.ts";
+export type {
+  ConnectOptions,
+  ConnectResult,
+  KubeClient,
+  KubeObject,
+} from "../kube/types.ts";

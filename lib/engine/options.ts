@@ -15,6 +15,7 @@ import type { z } from "zod";
 export interface OptionIssue {
   /** Field path such as `metallb.pools[0].addresses[1]`. */
   path: string;
+  /** What is wrong and what would be valid. */
   message: string;
 }
 
@@ -22,8 +23,10 @@ export interface OptionIssue {
 export class OptionsError extends Error {
   /** The file the options came from, when known. */
   readonly source?: string;
+  /** Every problem found. */
   readonly issues: OptionIssue[];
 
+  /** Formats the issues, prefixed by the file when known. */
   constructor(issues: OptionIssue[], source?: string) {
     const prefix = source ? `${source}: ` : "";
     super(

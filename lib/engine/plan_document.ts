@@ -33,28 +33,43 @@ export type PlanCluster =
 
 /** One field difference as stored in a plan. */
 export interface PlanFieldDiff {
+  /** Dotted path with `[i]` indices, e.g. `spec.replicas`. */
   path: string;
+  /** The live value; absent when the field is added. */
   before?: unknown;
+  /** The desired value; absent when the field is removed. */
   after?: unknown;
+  /** True when `before`/`after` are `(sensitive, sha256:…)` markers. */
   sensitive?: boolean;
 }
 
 /** One resource change as stored in a plan. */
 export interface PlanChange {
+  /** `group/version` of the object. */
   apiVersion: string;
+  /** Kind of the object. */
   kind: string;
+  /** Namespace; absent for cluster-scoped objects. */
   namespace?: string;
+  /** Name of the object. */
   name: string;
+  /** What apply does to the object. */
   action: ChangeAction;
+  /** Field diffs for updates and replacements; empty for create and delete. */
   diff: PlanFieldDiff[];
+  /** Why the change is planned this way (e.g. why an update became a replacement). */
   reason?: string;
+  /** The kind is served only once this apply creates its CRD. */
   known_after_apply?: boolean;
 }
 
 /** A step's entry in the plan. */
 export interface PlanStep {
+  /** Stable step id. */
   id: string;
+  /** One line for humans. */
   title: string;
+  /** Ids of the steps that must be done first. */
   needs: string[];
   /** The most disruptive change, `unknown` when only known after apply, `error` when planning failed. */
   action: StepAction | "error";
@@ -62,12 +77,19 @@ export interface PlanStep {
   options_digest: string;
   /** The options with sensitive values replaced by `(sensitive, sha256:…)`. */
   options: unknown;
+  /** Resource changes in the order the step applies them. */
   changes: PlanChange[];
+  /** Host and cluster checks with severity and fix. */
   findings: Finding[];
+  /** Things to read before applying. */
   warnings: string[];
+  /** What is known only after apply. */
   unknowns: string[];
+  /** Objects read while planning, with the resourceVersion and uid seen. */
   observed: ObservedObject[];
+  /** Digest of the desired state; saved plans compare it. */
   desired_digest?: string;
+  /** Non-secret facts for the reader (versions, chart names). */
   facts?: Record<string, unknown>;
   /** Why planning this step failed (the rest of the plan still comes out). */
   error?: string;
@@ -75,28 +97,39 @@ export interface PlanStep {
 
 /** Counts over every resource change of every step. */
 export interface PlanSummary {
+  /** Objects to create. */
   create: number;
+  /** Objects to update in place. */
   update: number;
+  /** Objects to delete and create again. */
   replace: number;
+  /** Objects to delete. */
   delete: number;
+  /** Objects already as desired. */
   no_op: number;
   /** Steps whose effect is known only after apply (no resource changes to show). */
   unknown_steps: number;
   /** Steps whose plan failed. */
   errors: number;
+  /** Steps in the plan. */
   steps: number;
 }
 
 /** The whole plan. */
 export interface PlanDocument {
+  /** Version of this format: `"1"`. */
   format_version: typeof PLAN_FORMAT_VERSION;
+  /** The kfplan that wrote the plan. */
   kfplan_version: string;
   /** The only timestamp in the document (ISO 8601, UTC). */
   created_at: string;
+  /** The cluster planned against, or why the plan is offline. */
   cluster: PlanCluster;
   /** The configuration file planned, when the plan came from one. */
   config?: { path: string; digest: string };
+  /** Counts over all steps. */
   summary: PlanSummary;
+  /** One entry per step, in dependency order. */
   steps: PlanStep[];
 }
 
@@ -171,12 +204,15 @@ const count = z.int().min(0);
 
 /** zod schema of {@linkcode PlanDocument}; {@linkcode parsePlanDocument} uses it. */
 export const planDocumentSchema = z.object({
+  /** Version of this format: `"1"`. */
   format_version: z.literal(PLAN_FORMAT_VERSION, {
     message:
       `unsupported format_version; this kfplan reads "${PLAN_FORMAT_VERSION}"`,
   }),
+  /** The kfplan that wrote the plan. */
   kfplan_version: z.string(),
   created_at: z.iso.datetime({ message: "expected an ISO 8601 UTC timestamp" }),
+  /** The cluster planned against, or why the plan is offline. */
   cluster: z.discriminatedUnion("offline", [
     z.object({
       offline: z.literal(false),
@@ -186,6 +222,7 @@ export const planDocumentSchema = z.object({
     z.object({ offline: z.literal(true), reason: z.string() }).strict(),
   ]),
   config: z.object({ path: z.string(), digest }).strict().optional(),
+  /** Counts over all steps. */
   summary: z.object({
     create: count,
     update: count,
@@ -194,8 +231,10 @@ export const planDocumentSchema = z.object({
     no_op: count,
     unknown_steps: count,
     errors: count,
+    /** One entry per step, in dependency order. */
     steps: count,
   }).strict(),
+  /** One entry per step, in dependency order. */
   steps: z.array(stepSchema),
 }).strict();
 
@@ -216,6 +255,7 @@ export function summarize(steps: readonly PlanStep[]): PlanSummary {
     no_op: 0,
     unknown_steps: 0,
     errors: 0,
+    /** One entry per step, in dependency order. */
     steps: steps.length,
   };
   for (const step of steps) {
@@ -249,6 +289,7 @@ export function serializePlanDocument(doc: PlanDocument): string {
 
 /** Thrown when a file is not a valid plan document. */
 export class PlanFormatError extends Error {
+  /** A plan format error with its message. */
   constructor(message: string) {
     super(message);
     this.name = "PlanFormatError";

@@ -66,7 +66,9 @@ export interface PlanStepsOptions {
   parallelism?: number;
   /** Scratch directory handed to steps; default a new temp dir. */
   workDir?: string;
+  /** Receives step log messages (scrubbed); default silent. */
   log?: Logger;
+  /** Cancels planning. */
   signal?: AbortSignal;
   /** Clock for `created_at`. */
   now?: () => Date;
@@ -76,6 +78,7 @@ export interface PlanStepsOptions {
 
 /** Result of {@linkcode planSteps}. */
 export interface PlanStepsResult {
+  /** The plan document (redacted). */
   document: PlanDocument;
   /** The raw step plans (not redacted: for the executor, never print these). */
   plans: Map<string, StepPlan>;
@@ -256,5 +259,10 @@ export async function planSteps(
     summary: summarize(stepsOut),
     steps: stepsOut,
   };
-  return { document, plans, scrubber };
+  // Secrets a later step registered (ctx.addSecret) may sit in an earlier entry: scrub
+  // the finished document once more, as data, so library callers are covered too.
+  const scrubbed = JSON.parse(
+    scrubber.scrub(JSON.stringify(document)),
+  ) as PlanDocument;
+  return { document: scrubbed, plans, scrubber };
 }

@@ -204,6 +204,7 @@ export function redactChange(change: ResourceChange): ResourceChange {
 export class SecretScrubber {
   #secrets = new Set<string>();
 
+  /** Starts with the given secrets. */
   constructor(secrets: Iterable<string> = []) {
     for (const s of secrets) this.add(s);
   }

@@ -21,6 +21,7 @@ import type { ObservedObject } from "./types.ts";
 export class StalePlanError extends Error {
   /** One line per difference, each naming the step and object. */
   readonly problems: string[];
+  /** `source` names the plan in the message, e.g. `plan.json`. */
   constructor(problems: string[], source = "the saved plan") {
     super(
       `refusing to apply ${source}: it no longer matches ${

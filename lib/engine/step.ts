@@ -17,8 +17,11 @@ import type {
 
 /** A step as its author writes it: phases receive the parsed options. */
 export interface StepDefinition<S extends z.ZodType> {
+  /** Stable, unique id. */
   id: string;
+  /** One line for humans. */
   title: string;
+  /** Ids of the steps that must be done first. */
   needs?: string[];
   /** Schema of the options; unknown fields should be rejected (`.strict()`). */
   schema: S;
@@ -28,12 +31,15 @@ export interface StepDefinition<S extends z.ZodType> {
   sensitive?: string[];
   /** Output paths holding secrets (see {@linkcode Step.sensitiveOutputs}). */
   sensitiveOutputs?: string[];
+  /** Read-only: what would change. */
   plan(ctx: StepContext, options: z.output<S>): Promise<StepPlan>;
+  /** Idempotent: make it so. */
   apply(
     ctx: StepContext,
     plan: StepPlan,
     options: z.output<S>,
   ): Promise<StepOutputs>;
+  /** The post-conditions that define done. */
   verify(ctx: StepContext, options: z.output<S>): Promise<VerifyResult>;
 }
 

@@ -34,15 +34,19 @@ export interface FieldDiff {
 
 /** Identity of a Kubernetes object. */
 export interface ObjectRef {
+  /** `group/version`, or `v1` for the core group. */
   apiVersion: string;
+  /** Kind of the object. */
   kind: string;
   /** Absent for cluster-scoped objects. */
   namespace?: string;
+  /** Name of the object. */
   name: string;
 }
 
 /** A planned change to one Kubernetes object. */
 export interface ResourceChange extends ObjectRef {
+  /** What apply does to the object. */
   action: ChangeAction;
   /** Field-level differences; empty for `create` and `delete` (the whole object changes). */
   diff: FieldDiff[];
@@ -59,6 +63,7 @@ export interface ResourceChange extends ObjectRef {
 export interface ObservedObject extends ObjectRef {
   /** `metadata.resourceVersion` at plan time; absent when the object did not exist. */
   resourceVersion?: string;
+  /** `metadata.uid` at plan time; a different uid means the object was re-created. */
   uid?: string;
 }
 
@@ -69,6 +74,7 @@ export type Severity = "ok" | "info" | "warning" | "error";
 export interface Finding {
   /** Stable id of the check, e.g. `nvidia.driver.loaded`. */
   check: string;
+  /** How bad it is; `warning` and `error` come with a `fix`. */
   severity: Severity;
   /** Where it was seen: a node name, a host, a file. */
   target?: string;
@@ -101,7 +107,9 @@ export interface StepPlan {
 
 /** A single post-condition checked by `verify`. */
 export interface VerifyCheck {
+  /** What was checked, e.g. `Deployment kubeflow/centraldashboard Available`. */
   name: string;
+  /** Whether it holds. */
   ok: boolean;
   /** What was seen, e.g. the last condition of a Deployment that is not Available. */
   detail?: string;
@@ -109,6 +117,7 @@ export interface VerifyCheck {
 
 /** What `verify` found. A step is done when every check is ok. */
 export interface VerifyResult {
+  /** Every check made; the step is done when all are ok. */
   checks: VerifyCheck[];
   /** Outputs only known once verified (e.g. a LoadBalancer address). */
   outputs?: Record<string, unknown>;
@@ -116,8 +125,11 @@ export interface VerifyResult {
 
 /** Logging sink handed to steps; never pass secrets to it. */
 export interface Logger {
+  /** Progress worth showing. */
   info(message: string): void;
+  /** Something the user should know about. */
   warn(message: string): void;
+  /** Details for troubleshooting. */
   debug(message: string): void;
 }
 
@@ -129,11 +141,18 @@ export interface StepContext {
   offline: boolean;
   /** Outputs of the steps this step `needs`, by step id. Unknown outputs are absent. */
   outputs: Record<string, Record<string, unknown>>;
+  /** Logger for this step; messages are scrubbed of known secrets. */
   log: Logger;
   /** Directory for scratch files of this run (rendered manifests, chart values). */
   workDir: string;
   /** Aborted when the run is cancelled (Ctrl-C) or a wait times out globally. */
   signal: AbortSignal;
+  /**
+   * Registers a secret value the step resolved itself (from an env var, a file, a
+   * generated password): the engine then scrubs it from logs, errors, plans and
+   * checkpoints as `(sensitive)`. Optional so hand-built contexts stay valid.
+   */
+  addSecret?(value: string): void;
 }
 
 /** The outputs a step returns from apply (and optionally verify). Must be JSON-serialisable. */

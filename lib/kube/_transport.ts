@@ -84,9 +84,12 @@ export class Transport {
       const ca = pem(opts.ca);
       const cert = pem(opts.cert);
       const key = pem(opts.key);
+      // kubeconfig `proxy-url`, like kubectl; otherwise Deno honours HTTPS_PROXY/NO_PROXY.
+      const proxyUrl = this.#config.getCurrentCluster()?.proxyUrl;
       return Deno.createHttpClient({
         caCerts: ca ? [ca] : undefined,
         ...(cert && key ? { cert, key } : {}),
+        ...(proxyUrl ? { proxy: { url: proxyUrl } } : {}),
       });
     })();
     return this.#client;

@@ -55,7 +55,9 @@ export const PHASES: readonly PhaseName[] = [
 
 /** One phase and its objects, in apply order. */
 export interface ApplyPhase {
+  /** The phase. */
   name: PhaseName;
+  /** Its objects, in apply order. */
   objects: KubeObject[];
 }
 
@@ -254,6 +256,7 @@ export function webhookBackends(
 export interface PlanObjectsOptions {
   /** Parallel dry-runs; default 8. */
   concurrency?: number;
+  /** Cancels planning. */
   signal?: AbortSignal;
 }
 
@@ -402,26 +405,34 @@ export interface ApplyObjectsOptions {
   replaceImmutable?: boolean;
   /** Parallel applies inside one phase; default 4. */
   concurrency?: number;
+  /** Cancels the apply between objects and during waits. */
   signal?: AbortSignal;
 }
 
 /** An object as applied. */
 export interface AppliedObject extends ObjectRef {
+  /** `metadata.resourceVersion` after the apply. */
   resourceVersion?: string;
+  /** `metadata.uid` after the apply. */
   uid?: string;
 }
 
 /** What {@linkcode applyObjects} did. */
 export interface ApplyObjectsResult {
+  /** Every object applied, in apply order. */
   applied: AppliedObject[];
 }
 
 /** An ordered apply stopped at an object; `applied` lists what was applied before. */
 export class ApplyObjectsError extends Error {
+  /** The object whose apply or wait failed. */
   readonly ref: ObjectRef;
+  /** The phase it failed in. */
   readonly phase: PhaseName;
+  /** The objects applied before the failure. */
   readonly applied: AppliedObject[];
 
+  /** Creates the error; `options.cause` is the underlying error. */
   constructor(
     ref: ObjectRef,
     options: { phase: PhaseName; applied: AppliedObject[]; cause: unknown },
@@ -577,23 +588,26 @@ export async function applyObjects(
     await mapLimit(batch, options.concurrency ?? 4, (o) => applyOne(o, phase));
 
     if (phase === "workloads" && options.waitForWorkloads) {
-      await waitStep(
-        phase,
-        refOf(batch[0]),
-        "ready (all workloads of the set)",
-        () =>
-          waitForWorkloads(kube, batch, {
-            ...waitOptions,
-            onProgress: (e) =>
-              e.state === "ready" &&
-              emit({
-                type: "ready",
-                phase,
-                ref: e.ref,
-                elapsedMs: e.elapsedMs,
-              }),
-          }),
-      );
+      try {
+        await waitForWorkloads(kube, batch, {
+          ...waitOptions,
+          onProgress: (e) =>
+            emit(
+              e.state === "waiting"
+                ? { type: "waiting", phase, ref: e.ref, condition: "ready" }
+                : { type: "ready", phase, ref: e.ref, elapsedMs: e.elapsedMs },
+            ),
+        });
+      } catch (cause) {
+        // One error per object that did not get ready; name the first.
+        const first = cause instanceof AggregateError ? cause.errors[0] : cause;
+        const ref = (first as { ref?: ObjectRef })?.ref ?? refOf(batch[0]);
+        throw new ApplyObjectsError(ref, {
+          phase,
+          applied: [...applied],
+          cause,
+        });
+      }
     }
   }
   return { applied };

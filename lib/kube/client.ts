@@ -49,17 +49,21 @@ export interface LoadKubeConfigOptions {
   kubeconfig?: string;
   /** Context to use; default the file's current context. */
   context?: string;
+  /** Where `KUBECONFIG` and `HOME` are read from; default the process environment. */
+  env?: Record<string, string | undefined>;
 }
 
 /** The kubeconfig files kfplan would read, in merge order; empty when there are none. */
 export function kubeconfigPaths(
-  options: { kubeconfig?: string } = {},
+  options: Pick<LoadKubeConfigOptions, "kubeconfig" | "env"> = {},
 ): string[] {
   if (options.kubeconfig) return [options.kubeconfig];
-  const env = Deno.env.get("KUBECONFIG");
-  const candidates = env
-    ? env.split(":").filter((p) => p)
-    : [`${Deno.env.get("HOME") ?? ""}/.kube/config`];
+  const get = (name: string) =>
+    options.env ? options.env[name] : Deno.env.get(name);
+  const list = get("KUBECONFIG");
+  const candidates = list
+    ? list.split(":").filter((p) => p)
+    : [`${get("HOME") ?? ""}/.kube/config`];
   return candidates.filter((p) => {
     try {
       return Deno.statSync(p).isFile;
@@ -125,6 +129,7 @@ export interface CreateKubeClientOptions extends LoadKubeConfigOptions {
   fieldManager?: string;
   /** Receives every retry (429/5xx/conflict/no answer). */
   onRetry?: (event: RetryEvent) => void;
+  /** Backoff policy of retries; default {@linkcode defaultRetryPolicy}. */
   retry?: RetryPolicy;
   /** Timeout of one HTTP request; default 30 s. */
   requestTimeoutMs?: number;
@@ -175,7 +180,10 @@ export async function connect(
         "no kubeconfig (KUBECONFIG is not set and ~/.kube/config does not exist)",
     };
   }
-  const kube = new Client(config, { onRetry: options.onRetry });
+  const kube = new Client(config, {
+    onRetry: options.onRetry,
+    kubeconfig: options.kubeconfig,
+  });
   try {
     await kube.serverVersion({
       timeoutMs: options.timeoutMs ?? 5000,
@@ -187,7 +195,9 @@ export async function connect(
       return {
         offline:
           `cluster of context "${kube.context}" (${kube.server}) is unreachable: ${
-            e.message.replace(/^[^:]*: /, "")
+            e.reason === "Timeout"
+              ? e.detail
+              : (e.cause as Error)?.message ?? e.detail
           }`,
       };
     }
@@ -225,6 +235,7 @@ function isWebhookCallFailure(e: KubeApiError): boolean {
 class Client implements ClosableKubeClient {
   readonly context: string;
   readonly server: string;
+  readonly kubeconfigPath?: string;
   readonly #transport: Transport;
   readonly #discovery: Discovery;
   readonly #fieldManager: string;
@@ -235,6 +246,10 @@ class Client implements ClosableKubeClient {
 
   constructor(config: KubeConfig, options: CreateKubeClientOptions) {
     this.context = config.getCurrentContext();
+    // Known only when the config was read from files (not handed in as an object).
+    if (!options.kubeConfig) {
+      this.kubeconfigPath = kubeconfigPaths(options).join(":") || undefined;
+    }
     this.#transport = new Transport(config);
     this.server = this.#transport.server;
     this.#fieldManager = options.fieldManager ?? FIELD_MANAGER;
@@ -428,6 +443,8 @@ class Client implements ClosableKubeClient {
     options: ApplyOptions = {},
   ): Promise<KubeObject> {
     const { path, body, ref } = await this.#target(object, "apply");
+    // Server-side apply rejects a body carrying managedFields (e.g. a re-applied live object).
+    delete body.metadata.managedFields;
     const fullPath = options.subresource
       ? `${path}/${options.subresource}`
       : path;

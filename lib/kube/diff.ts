@@ -10,7 +10,8 @@ import type { FieldDiff } from "../engine/types.ts";
 import { formatPath } from "../engine/options.ts";
 import type { KubeObject } from "./types.ts";
 
-type Segment = string | number;
+/** One step of a path into an object: a map key or a list index. */
+export type PathSegment = string | number;
 
 /** Metadata the server maintains; a change there is not a change the user made. */
 const SERVER_METADATA = new Set([
@@ -28,7 +29,7 @@ const SERVER_METADATA = new Set([
  * Whether a path is server bookkeeping rather than desired state: `status`, and
  * `metadata.{managedFields,resourceVersion,generation,uid,creationTimestamp,...}`.
  */
-export function isIgnoredPath(path: readonly Segment[]): boolean {
+export function isIgnoredPath(path: readonly PathSegment[]): boolean {
   if (path[0] === "status") return true;
   return path[0] === "metadata" && typeof path[1] === "string" &&
     SERVER_METADATA.has(path[1]);
@@ -78,11 +79,11 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 /** Options for {@linkcode diffValues}. */
 export interface DiffValuesOptions {
   /** Paths to skip entirely; default {@linkcode isIgnoredPath}. */
-  ignore?: (path: readonly Segment[]) => boolean;
+  ignore?: (path: readonly PathSegment[]) => boolean;
 }
 
 interface RawDiff {
-  segments: Segment[];
+  segments: PathSegment[];
   before?: unknown;
   after?: unknown;
 }
@@ -97,7 +98,7 @@ function rawDiff(
   walk(before, after, []);
   return out;
 
-  function walk(a: unknown, b: unknown, path: Segment[]) {
+  function walk(a: unknown, b: unknown, path: PathSegment[]) {
     if (path.length > 0 && ignore(path)) return;
     if (jsonEqual(a, b)) return;
     if (isPlainObject(a) || isPlainObject(b)) {
@@ -159,7 +160,10 @@ export function diffValues(
  * list or scalar it sets as a whole. A Secret's `stringData.x` counts as setting
  * `data.x`, which is where the server stores it.
  */
-export function setsPath(desired: unknown, path: readonly Segment[]): boolean {
+export function setsPath(
+  desired: unknown,
+  path: readonly PathSegment[],
+): boolean {
   if (
     isSecret(desired as KubeObject) && path[0] === "data" && path.length > 1 &&
     isPlainObject((desired as KubeObject).stringData) &&
@@ -190,7 +194,7 @@ export function setsPath(desired: unknown, path: readonly Segment[]): boolean {
  */
 export function ownsPath(
   live: KubeObject,
-  path: readonly Segment[],
+  path: readonly PathSegment[],
   options: { manager: string },
 ): boolean {
   const entries = (live.metadata?.managedFields ?? []) as {

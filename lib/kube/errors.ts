@@ -9,12 +9,17 @@ import type { ObjectRef } from "../engine/types.ts";
 
 /** The `Status` object the API server returns with a failed request. */
 export interface ApiStatus {
+  /** Always `Status`. */
   kind?: "Status";
+  /** `Failure` for errors. */
   status?: string;
+  /** Human-readable description from the server. */
   message?: string;
   /** Machine-readable reason, e.g. `NotFound`, `Conflict`, `AlreadyExists`, `Invalid`. */
   reason?: string;
+  /** HTTP status code. */
   code?: number;
+  /** The object concerned and field-level causes. */
   details?: {
     name?: string;
     group?: string;
@@ -34,6 +39,7 @@ export interface KubeApiErrorOptions {
   apiStatus?: ApiStatus;
   /** Server-requested delay (`Retry-After`), in seconds. */
   retryAfterSeconds?: number;
+  /** The underlying error (e.g. a network failure). */
   cause?: unknown;
 }
 
@@ -62,12 +68,18 @@ export class KubeApiError extends Error {
   readonly status: number;
   /** `Status.reason`, e.g. `NotFound`, `Conflict`, `Invalid`; `NetworkError` for status 0. */
   readonly reason: string;
+  /** What kfplan was doing, e.g. `apply`. */
   readonly operation: string;
+  /** The object the request was about. */
   readonly ref?: ObjectRef;
   /** The server's full `Status`, when it sent one. */
   readonly apiStatus?: ApiStatus;
+  /** Seconds the server asked to wait before retrying. */
   readonly retryAfterSeconds?: number;
+  /** The server's (or the network's) own words, without kfplan's prefix and suffix. */
+  readonly detail: string;
 
+  /** Creates the error; the message names operation, object, HTTP status and reason. */
   constructor(status: number, message: string, options: KubeApiErrorOptions) {
     const about = options.ref ? ` ${formatRef(options.ref)}` : "";
     const reason = options.apiStatus?.reason ??
@@ -79,6 +91,7 @@ export class KubeApiError extends Error {
       },
     );
     this.name = "KubeApiError";
+    this.detail = message;
     this.status = status;
     this.reason = reason;
     this.operation = options.operation;
@@ -93,6 +106,7 @@ export class KubeApiError extends Error {
 export interface WaitTimeoutErrorOptions {
   /** What was awaited, e.g. `Available`. */
   condition?: string;
+  /** The bound that ran out, in milliseconds. */
   timeoutMs: number;
   /** The last state seen, as the wait check described it. */
   lastState: string;
@@ -100,10 +114,14 @@ export interface WaitTimeoutErrorOptions {
 
 /** A bounded wait ran out of time. Names the object and the last state seen. */
 export class WaitTimeoutError extends Error {
+  /** The object waited for. */
   readonly ref: ObjectRef;
+  /** The last state seen, as the wait check described it. */
   readonly lastState: string;
+  /** The bound that ran out, in milliseconds. */
   readonly timeoutMs: number;
 
+  /** Creates the error; the message names the object, condition and last state. */
   constructor(ref: ObjectRef, options: WaitTimeoutErrorOptions) {
     const what = options.condition ? ` to be ${options.condition}` : "";
     super(

@@ -18,6 +18,12 @@
  */
 
 export type * from "./types.ts";
+export type {
+  FieldDiff,
+  ObjectRef,
+  ObservedObject,
+  ResourceChange,
+} from "../engine/types.ts";
 export {
   type ClosableKubeClient,
   connect,
@@ -53,6 +59,7 @@ export {
   objectFieldDiff,
   type ObjectFieldDiffOptions,
   ownsPath,
+  type PathSegment,
   redactObject,
   secretDigest,
   setsPath,

@@ -71,6 +71,7 @@ export function isRetryable(
 
 /** Options for {@linkcode withRetry}. */
 export interface WithRetryOptions {
+  /** Attempts and delays; default {@linkcode defaultRetryPolicy}. */
   policy?: RetryPolicy;
   /** Receives one event per retry, before its delay. */
   onRetry?: (event: RetryEvent) => void;

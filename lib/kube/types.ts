@@ -115,6 +115,11 @@ export interface KubeClient {
   readonly context: string;
   /** The API server URL. */
   readonly server: string;
+  /**
+   * The kubeconfig file(s) the client was loaded from (`:`-separated, as in
+   * `$KUBECONFIG`), when known: CLIs kfplan runs (helm) must use the same.
+   */
+  readonly kubeconfigPath?: string;
   /** `/version`. */
   serverVersion(): Promise<ServerVersion>;
   /** Every `group/version` the server serves (`v1` for core). */
@@ -174,6 +179,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Receives retry events (429/5xx/conflict) so they can be reported. */
   onRetry?: (event: RetryEvent) => void;
+  /** Where `KUBECONFIG` and `HOME` are read from; default the process environment. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Either a live client or the reason kfplan runs offline. */

@@ -186,6 +186,7 @@ export interface WaitForOptions {
   timeoutMs: number;
   /** Poll interval; default 500 ms. */
   intervalMs?: number;
+  /** Cancels the wait. */
   signal?: AbortSignal;
 }
 
@@ -238,13 +239,17 @@ export async function waitForReady(
 
 /** Progress of {@linkcode waitForWorkloads}. */
 export interface WaitProgress {
+  /** The object. */
   ref: ObjectRef;
+  /** `waiting` when its wait starts, `ready` when it holds. */
   state: "waiting" | "ready";
+  /** Milliseconds since the waits started. */
   elapsedMs: number;
 }
 
 /** Options for {@linkcode waitForWorkloads}. */
 export interface WaitForWorkloadsOptions extends WaitForOptions {
+  /** Receives per-object progress. */
   onProgress?: (event: WaitProgress) => void;
 }
 

@@ -52,7 +52,9 @@ function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
  * ```
  */
 export function parseRange(text: string): IpRange | string {
-  const invalid = `${JSON.stringify(text)} is not an IP range; use a CIDR or "first-last"`;
+  const invalid = `${
+    JSON.stringify(text)
+  } is not an IP range; use a CIDR or "first-last"`;
   if (text.includes("/")) {
     const [addrText, bitsText, extra] = text.trim().split("/");
     const addr = parseAddress(addrText);
@@ -61,7 +63,9 @@ export function parseRange(text: string): IpRange | string {
     const family = addr.kind() === "ipv4" ? 4 : 6;
     const width = family === 4 ? 32 : 128;
     if (!(bits >= 0 && bits <= width)) {
-      return `${JSON.stringify(text)}: prefix length must be 0..${width} for IPv${family}`;
+      return `${
+        JSON.stringify(text)
+      }: prefix length must be 0..${width} for IPv${family}`;
     }
     const host = BigInt(width - bits);
     const start = (toBigInt(addr) >> host) << host;
@@ -73,12 +77,16 @@ export function parseRange(text: string): IpRange | string {
   const last = parseAddress(parts[1]);
   if (!first || !last) return invalid;
   if (first.kind() !== last.kind()) {
-    return `${JSON.stringify(text)} mixes IPv4 and IPv6; both ends must be of one family`;
+    return `${
+      JSON.stringify(text)
+    } mixes IPv4 and IPv6; both ends must be of one family`;
   }
   const start = toBigInt(first);
   const end = toBigInt(last);
   if (start > end) {
-    return `${JSON.stringify(text)}: first address ${parts[0].trim()} is after last address ${
+    return `${JSON.stringify(text)}: first address ${
+      parts[0].trim()
+    } is after last address ${
       parts[1].trim()
     }; write "first-last" with first <= last`;
   }

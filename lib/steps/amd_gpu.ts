@@ -29,7 +29,9 @@ export const amdGpuOptionsSchema = z.strictObject({
   /** Pin a tag; upstream's manifest uses the untagged (latest) image. */
   image: z.string().min(1).default("docker.io/rocm/k8s-device-plugin:latest"),
   /** Nodes that get the plugin, e.g. `{ "feature.node.kubernetes.io/amd-gpu": "true" }`. */
-  nodeSelector: z.record(z.string(), z.string()).default({ "kubernetes.io/os": "linux" }),
+  nodeSelector: z.record(z.string(), z.string()).default({
+    "kubernetes.io/os": "linux",
+  }),
   tolerations: z.array(z.strictObject({
     key: z.string().optional(),
     operator: z.enum(["Exists", "Equal"]).optional(),
@@ -50,7 +52,10 @@ export function amdGpuDaemonSet(o: AmdGpuOptions): KubeObject {
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
-    metadata: { name: "amdgpu-device-plugin-daemonset", namespace: o.namespace },
+    metadata: {
+      name: "amdgpu-device-plugin-daemonset",
+      namespace: o.namespace,
+    },
     spec: {
       selector: { matchLabels: labels },
       template: {
@@ -65,14 +70,20 @@ export function amdGpuDaemonSet(o: AmdGpuOptions): KubeObject {
             workingDir: "/root",
             command: ["./k8s-device-plugin"],
             args: ["-logtostderr=true", "-stderrthreshold=INFO", "-v=5"],
-            securityContext: { privileged: true, capabilities: { drop: ["ALL"] } },
+            securityContext: {
+              privileged: true,
+              capabilities: { drop: ["ALL"] },
+            },
             volumeMounts: [
               { name: "dp", mountPath: "/var/lib/kubelet/device-plugins" },
               { name: "sys", mountPath: "/sys" },
             ],
           }],
           volumes: [
-            { name: "dp", hostPath: { path: "/var/lib/kubelet/device-plugins" } },
+            {
+              name: "dp",
+              hostPath: { path: "/var/lib/kubelet/device-plugins" },
+            },
             { name: "sys", hostPath: { path: "/sys" } },
           ],
         },
@@ -89,7 +100,10 @@ export function amdGpuDaemonSet(o: AmdGpuOptions): KubeObject {
  * const step = amdGpuStep({ nodeSelector: { "feature.node.kubernetes.io/amd-gpu": "true" } });
  * ```
  */
-export function amdGpuStep(options: AmdGpuOptionsInput, stepOptions: DefineStepOptions = {}): Step<AmdGpuOptions> {
+export function amdGpuStep(
+  options: AmdGpuOptionsInput,
+  stepOptions: DefineStepOptions = {},
+): Step<AmdGpuOptions> {
   return defineStep({
     id: AMD_GPU_STEP_ID,
     title: "AMD GPU device plugin",
@@ -97,17 +111,25 @@ export function amdGpuStep(options: AmdGpuOptionsInput, stepOptions: DefineStepO
     options,
     plan: async (ctx, o) => {
       const plan = emptyPlan();
-      const planned = await planObjects(ctx.kube, [amdGpuDaemonSet(o)], { signal: ctx.signal });
+      const planned = await planObjects(ctx.kube, [amdGpuDaemonSet(o)], {
+        signal: ctx.signal,
+      });
       plan.changes = planned.changes;
       plan.observed = planned.observed;
       if (/:latest$/.test(o.image) || !/:[^/]+$/.test(o.image)) {
-        plan.warnings.push(`amdGpu.image ${o.image} is not pinned: nodes may run different plugin versions`);
+        plan.warnings.push(
+          `amdGpu.image ${o.image} is not pinned: nodes may run different plugin versions`,
+        );
       }
-      plan.unknowns.push("amd.com/gpu capacity (reported by the plugin on nodes with the amdgpu driver)");
+      plan.unknowns.push(
+        "amd.com/gpu capacity (reported by the plugin on nodes with the amdgpu driver)",
+      );
       return plan;
     },
     apply: async (ctx, _plan, o) => {
-      await applyObjects(requireKube(ctx), [amdGpuDaemonSet(o)], { signal: ctx.signal });
+      await applyObjects(requireKube(ctx), [amdGpuDaemonSet(o)], {
+        signal: ctx.signal,
+      });
       return { daemonSet: `${o.namespace}/amdgpu-device-plugin-daemonset` };
     },
     verify: async (ctx, o) => {
@@ -115,8 +137,14 @@ export function amdGpuStep(options: AmdGpuOptionsInput, stepOptions: DefineStepO
       const timeoutMs = o.timeoutSeconds * 1000;
       const checks: VerifyCheck[] = [];
       try {
-        await waitForReady(kube, amdGpuDaemonSet(o), { timeoutMs, signal: ctx.signal });
-        checks.push({ name: "DaemonSet amdgpu-device-plugin-daemonset rolled out", ok: true });
+        await waitForReady(kube, amdGpuDaemonSet(o), {
+          timeoutMs,
+          signal: ctx.signal,
+        });
+        checks.push({
+          name: "DaemonSet amdgpu-device-plugin-daemonset rolled out",
+          ok: true,
+        });
       } catch (error) {
         checks.push({
           name: "DaemonSet amdgpu-device-plugin-daemonset rolled out",
@@ -129,7 +157,10 @@ export function amdGpuStep(options: AmdGpuOptionsInput, stepOptions: DefineStepO
       while (true) {
         gpus = await nodesWithGpus(kube, "amd.com/gpu");
         if (Object.keys(gpus).length > 0 || Date.now() >= deadline) break;
-        await sleep(Math.min(2000, Math.max(0, deadline - Date.now())), ctx.signal);
+        await sleep(
+          Math.min(2000, Math.max(0, deadline - Date.now())),
+          ctx.signal,
+        );
       }
       checks.push({
         name: "a node has allocatable amd.com/gpu",

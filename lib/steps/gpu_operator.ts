@@ -30,7 +30,12 @@ import {
   requireKube,
   verifyRelease,
 } from "./helm_release.ts";
-import { NVIDIA_TOOLKIT_STEP_ID, type NvidiaHostReport, operatorChoices, type OperatorChoices } from "./nvidia_toolkit.ts";
+import {
+  NVIDIA_TOOLKIT_STEP_ID,
+  type NvidiaHostReport,
+  type OperatorChoices,
+  operatorChoices,
+} from "./nvidia_toolkit.ts";
 
 /** Step id of the GPU operator. */
 export const GPU_OPERATOR_STEP_ID = "gpu-operator";
@@ -58,7 +63,10 @@ export const gpuOperatorValuesSchema = z.strictObject({
     ...image,
     usePrecompiled: z.boolean().optional(),
     kernelModuleType: z.enum(["auto", "open", "proprietary"]).optional(),
-    rdma: z.strictObject({ enabled: z.boolean().default(false), useHostMofed: z.boolean().default(false) }).optional(),
+    rdma: z.strictObject({
+      enabled: z.boolean().default(false),
+      useHostMofed: z.boolean().default(false),
+    }).optional(),
     env: z.array(envVar).optional(),
   }).default({ enabled: "auto" }),
   toolkit: z.strictObject({
@@ -78,13 +86,18 @@ export const gpuOperatorValuesSchema = z.strictObject({
     }).optional(),
   }).default({ enabled: true }),
   mig: z.strictObject({
-    strategy: z.enum(["none", "single", "mixed"], { message: 'use "none", "single" or "mixed"' }).default("single"),
+    strategy: z.enum(["none", "single", "mixed"], {
+      message: 'use "none", "single" or "mixed"',
+    }).default("single"),
   }).default({ strategy: "single" }),
   migManager: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
   /** Node Feature Discovery (disable when NFD is already installed). */
-  nfd: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  nfd: z.strictObject({ enabled: z.boolean().default(true) }).default({
+    enabled: true,
+  }),
   gfd: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
-  dcgmExporter: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
+  dcgmExporter: z.strictObject({ enabled: z.boolean().default(true) })
+    .optional(),
   cdi: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
   psa: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
   operator: z.strictObject({
@@ -99,12 +112,15 @@ export const gpuOperatorValuesSchema = z.strictObject({
     priorityClassName: z.string().min(1).optional(),
   }).optional(),
   /** Render the ClusterPolicy (leave true: verify reads it). */
-  clusterPolicy: z.strictObject({ deployCR: z.boolean().default(true) }).optional(),
+  clusterPolicy: z.strictObject({ deployCR: z.boolean().default(true) })
+    .optional(),
 });
 
 /** Options of {@linkcode gpuOperatorStep}. */
 export const gpuOperatorOptionsSchema = z.strictObject({
-  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "use a lowercase DNS label" })
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    message: "use a lowercase DNS label",
+  })
     .default("gpu-operator"),
   release: z.string().min(1).default("gpu-operator"),
   chart: chartSourceSchema.default({
@@ -135,30 +151,49 @@ export const PRIVILEGED_NAMESPACE_LABELS = {
   "pod-security.kubernetes.io/warn": "privileged",
 };
 
+/** Inputs of {@linkcode gpuOperatorValues} besides the options. */
+export interface GpuOperatorValuesOptions {
+  /** Host-check choices for `"auto"`; none: the chart defaults. */
+  choices?: OperatorChoices;
+  /** Device plugin sharing config (time-slicing). */
+  devicePluginConfig?: { name: string; default?: string };
+}
+
 /**
  * The chart values for the options, with `"auto"` resolved from host-check choices
  * (or the chart defaults when there are none).
  */
 export function gpuOperatorValues(
   o: GpuOperatorOptions,
-  choices?: OperatorChoices,
-  devicePluginConfig?: { name: string; default?: string },
+  options: GpuOperatorValuesOptions = {},
 ): Record<string, unknown> {
-  const values = structuredClone(o.values) as Record<string, Record<string, unknown>>;
+  const { choices, devicePluginConfig } = options;
+  const values = structuredClone(o.values) as Record<
+    string,
+    Record<string, unknown>
+  >;
   const c = choices ?? operatorChoices([]);
   if (values.driver.enabled === "auto") values.driver.enabled = c.driverEnabled;
   if (values.toolkit.enabled === "auto") {
     values.toolkit.enabled = c.toolkitEnabled;
-    if (c.toolkitEnabled && c.toolkitEnv.length > 0 && !values.toolkit.env) values.toolkit.env = c.toolkitEnv;
+    if (c.toolkitEnabled && c.toolkitEnv.length > 0 && !values.toolkit.env) {
+      values.toolkit.env = c.toolkitEnv;
+    }
   }
-  if (devicePluginConfig && !(values.devicePlugin as { config?: unknown }).config) {
-    values.devicePlugin = { ...values.devicePlugin, config: { ...devicePluginConfig } };
+  if (
+    devicePluginConfig && !(values.devicePlugin as { config?: unknown }).config
+  ) {
+    values.devicePlugin = {
+      ...values.devicePlugin,
+      config: { ...devicePluginConfig },
+    };
   }
   return values;
 }
 
 /** Extra wiring for {@linkcode gpuOperatorStep}. */
-export interface GpuOperatorStepOptions extends DefineStepOptions, HelmReleaseEnv {
+export interface GpuOperatorStepOptions
+  extends DefineStepOptions, HelmReleaseEnv {
   /** Host reports for `"auto"` (shared with the host-check step, see `plans/gpu.ts`). */
   hostReports?: () => Promise<NvidiaHostReport[]>;
   /** Device plugin sharing config, e.g. from `timeSlicingChartValues`. */
@@ -171,13 +206,20 @@ async function resolveChoices(
   ctx: StepContext,
   stepOptions: GpuOperatorStepOptions,
 ): Promise<OperatorChoices | undefined> {
-  const fromApply = ctx.outputs[NVIDIA_TOOLKIT_STEP_ID]?.choices as OperatorChoices | undefined;
+  const fromApply = ctx.outputs[NVIDIA_TOOLKIT_STEP_ID]?.choices as
+    | OperatorChoices
+    | undefined;
   if (fromApply) return fromApply;
-  if (stepOptions.hostReports) return operatorChoices(await stepOptions.hostReports());
+  if (stepOptions.hostReports) {
+    return operatorChoices(await stepOptions.hostReports());
+  }
   return undefined;
 }
 
-function releaseSpec(o: GpuOperatorOptions, values: Record<string, unknown>): HelmReleaseSpec {
+function releaseSpec(
+  o: GpuOperatorOptions,
+  values: Record<string, unknown>,
+): HelmReleaseSpec {
   return {
     release: o.release,
     namespace: o.namespace,
@@ -188,19 +230,32 @@ function releaseSpec(o: GpuOperatorOptions, values: Record<string, unknown>): He
 }
 
 /** ClusterPolicy `cluster-policy` is `ready`; otherwise its state and last condition. */
-export function clusterPolicyReady(policy: KubeObject | undefined): true | string {
+export function clusterPolicyReady(
+  policy: KubeObject | undefined,
+): true | string {
   if (!policy) return "ClusterPolicy cluster-policy does not exist";
-  const status = policy.status as { state?: string; conditions?: { type: string; reason?: string; message?: string }[] } | undefined;
+  const status = policy.status as {
+    state?: string;
+    conditions?: { type: string; reason?: string; message?: string }[];
+  } | undefined;
   if (status?.state === "ready") return true;
   const last = status?.conditions?.at(-1);
-  return `state ${status?.state ?? "unset"}${last ? ` (${last.type}: ${last.reason ?? ""} ${last.message ?? ""})` : ""}`;
+  return `state ${status?.state ?? "unset"}${
+    last ? ` (${last.type}: ${last.reason ?? ""} ${last.message ?? ""})` : ""
+  }`;
 }
 
 /** Nodes with allocatable `nvidia.com/gpu` > 0, and their counts. */
-export async function nodesWithGpus(kube: KubeClient, resource = "nvidia.com/gpu"): Promise<Record<string, number>> {
+export async function nodesWithGpus(
+  kube: KubeClient,
+  resource = "nvidia.com/gpu",
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const node of await kube.list("v1", "Node")) {
-    const n = Number((node.status as { allocatable?: Record<string, string> })?.allocatable?.[resource] ?? 0);
+    const n = Number(
+      (node.status as { allocatable?: Record<string, string> })?.allocatable
+        ?.[resource] ?? 0,
+    );
     if (n > 0) out[node.metadata.name] = n;
   }
   return out;
@@ -208,20 +263,35 @@ export async function nodesWithGpus(kube: KubeClient, resource = "nvidia.com/gpu
 
 /** A validator pod that ran: Ready, and every validation init container exited 0. */
 export function validatorRan(pods: KubeObject[]): true | string {
-  if (pods.length === 0) return "no nvidia-operator-validator pod (the operator has not deployed it)";
+  if (pods.length === 0) {
+    return "no nvidia-operator-validator pod (the operator has not deployed it)";
+  }
   const states: string[] = [];
   for (const pod of pods) {
     const status = pod.status as {
       phase?: string;
       conditions?: { type: string; status: string }[];
-      initContainerStatuses?: { name: string; state?: { terminated?: { exitCode: number } } }[];
+      initContainerStatuses?: {
+        name: string;
+        state?: { terminated?: { exitCode: number } };
+      }[];
     } | undefined;
-    const ready = status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-    const failed = (status?.initContainerStatuses ?? []).filter((c) => c.state?.terminated?.exitCode !== 0);
+    const ready = status?.conditions?.some((c) =>
+      c.type === "Ready" && c.status === "True"
+    );
+    const failed = (status?.initContainerStatuses ?? []).filter((c) =>
+      c.state?.terminated?.exitCode !== 0
+    );
     if (ready && failed.length === 0) return true;
     states.push(
-      `${pod.metadata.name}: ${status?.phase ?? "?"}${ready ? "" : ", not Ready"}${
-        failed.length ? `, pending/failed validations: ${failed.map((c) => c.name).join(", ")}` : ""
+      `${pod.metadata.name}: ${status?.phase ?? "?"}${
+        ready ? "" : ", not Ready"
+      }${
+        failed.length
+          ? `, pending/failed validations: ${
+            failed.map((c) => c.name).join(", ")
+          }`
+          : ""
       }`,
     );
   }
@@ -244,13 +314,21 @@ export function gpuOperatorStep(
   return defineStep({
     id: GPU_OPERATOR_STEP_ID,
     title: "NVIDIA GPU operator",
-    needs: stepOptions.needs ?? (stepOptions.hostReports ? [NVIDIA_TOOLKIT_STEP_ID] : []),
+    needs: stepOptions.needs ??
+      (stepOptions.hostReports ? [NVIDIA_TOOLKIT_STEP_ID] : []),
     schema: gpuOperatorOptionsSchema,
     options,
     plan: async (ctx, o) => {
       const choices = await resolveChoices(ctx, stepOptions);
-      const values = gpuOperatorValues(o, choices, stepOptions.devicePluginConfig);
-      const { rendered: _r, ...plan } = await planRelease(ctx, releaseSpec(o, values), env);
+      const values = gpuOperatorValues(o, {
+        choices,
+        devicePluginConfig: stepOptions.devicePluginConfig,
+      });
+      const { rendered: _r, ...plan } = await planRelease(
+        ctx,
+        releaseSpec(o, values),
+        env,
+      );
       const driver = values.driver as { enabled: boolean };
       const toolkit = values.toolkit as { enabled: boolean };
       plan.facts = {
@@ -259,34 +337,56 @@ export function gpuOperatorStep(
         "toolkit.enabled": toolkit.enabled,
         ...(choices ? { decidedBy: choices.reasons } : {}),
       };
-      plan.unknowns.push("ClusterPolicy status and GPU node capacity (set by the operator after apply)");
+      plan.unknowns.push(
+        "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
+      );
       return plan;
     },
     apply: async (ctx, _plan, o) => {
-      const values = gpuOperatorValues(o, await resolveChoices(ctx, stepOptions), stepOptions.devicePluginConfig);
+      const values = gpuOperatorValues(o, {
+        choices: await resolveChoices(ctx, stepOptions),
+        devicePluginConfig: stepOptions.devicePluginConfig,
+      });
       const release = await applyRelease(ctx, releaseSpec(o, values), env);
       return { namespace: o.namespace, release: o.release, ...release };
     },
     verify: async (ctx, o) => {
       const kube = requireKube(ctx);
-      const values = gpuOperatorValues(o, await resolveChoices(ctx, stepOptions), stepOptions.devicePluginConfig);
+      const values = gpuOperatorValues(o, {
+        choices: await resolveChoices(ctx, stepOptions),
+        devicePluginConfig: stepOptions.devicePluginConfig,
+      });
       const timeoutMs = o.timeoutSeconds * 1000;
-      const checks = await verifyRelease(ctx, releaseSpec(o, values), { ...env, timeoutMs });
+      const checks = await verifyRelease(ctx, releaseSpec(o, values), {
+        ...env,
+        timeoutMs,
+      });
       const deadline = Date.now() + timeoutMs;
       let policy: true | string;
       let gpus: Record<string, number>;
       let validator: true | string;
       while (true) {
         policy = clusterPolicyReady(
-          await kube.get({ apiVersion: "nvidia.com/v1", kind: "ClusterPolicy", name: "cluster-policy" }),
+          await kube.get({
+            apiVersion: "nvidia.com/v1",
+            kind: "ClusterPolicy",
+            name: "cluster-policy",
+          }),
         );
         gpus = await nodesWithGpus(kube);
         validator = validatorRan(
-          await kube.list("v1", "Pod", { namespace: o.namespace, labelSelector: "app=nvidia-operator-validator" }),
+          await kube.list("v1", "Pod", {
+            namespace: o.namespace,
+            labelSelector: "app=nvidia-operator-validator",
+          }),
         );
-        const done = policy === true && Object.keys(gpus).length > 0 && validator === true;
+        const done = policy === true && Object.keys(gpus).length > 0 &&
+          validator === true;
         if (done || Date.now() >= deadline) break;
-        await sleep(Math.min(3000, Math.max(0, deadline - Date.now())), ctx.signal);
+        await sleep(
+          Math.min(3000, Math.max(0, deadline - Date.now())),
+          ctx.signal,
+        );
       }
       const gpuCheck: VerifyCheck = {
         name: "a node has allocatable nvidia.com/gpu",
@@ -296,7 +396,11 @@ export function gpuOperatorStep(
           : "no node has allocatable nvidia.com/gpu (ClusterPolicy reports ready even without GPU nodes)",
       };
       checks.push(
-        { name: "ClusterPolicy cluster-policy ready", ok: policy === true, ...(policy === true ? {} : { detail: policy }) },
+        {
+          name: "ClusterPolicy cluster-policy ready",
+          ok: policy === true,
+          ...(policy === true ? {} : { detail: policy }),
+        },
         gpuCheck,
         {
           name: "operator validator ran",

@@ -19,7 +19,12 @@
 
 import { z } from "zod";
 import { isAbsolute, join } from "node:path";
-import { emptyPlan, type StepContext, type StepPlan, type VerifyCheck } from "../engine/types.ts";
+import {
+  emptyPlan,
+  type StepContext,
+  type StepPlan,
+  type VerifyCheck,
+} from "../engine/types.ts";
 import { digestOf } from "../engine/digest.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
@@ -46,7 +51,8 @@ export const OFFLINE_KUBE_VERSION = "v1.33.0";
 export const chartSourceSchema = z.strictObject({
   /** Chart repository URL (`https://...`) or OCI registry (`oci://...`). */
   repo: z.string().regex(/^(https?|oci):\/\/\S+$/, {
-    message: 'use a chart repository URL such as "https://metallb.github.io/metallb" or "oci://..."',
+    message:
+      'use a chart repository URL such as "https://metallb.github.io/metallb" or "oci://..."',
   }).optional(),
   /** Chart name in the repository. */
   chart: z.string().min(1).optional(),
@@ -59,7 +65,8 @@ export const chartSourceSchema = z.strictObject({
     ctx.addIssue({
       code: "custom",
       path: ["path"],
-      message: "set either path (a local chart) or repo + chart (+ version), not both",
+      message:
+        "set either path (a local chart) or repo + chart (+ version), not both",
     });
   } else if (!c.path && !(c.repo && c.chart)) {
     ctx.addIssue({
@@ -103,7 +110,9 @@ export interface HelmReleaseEnv {
 export function chartRef(source: ChartSource, baseDir?: string): ChartRef {
   if (source.path) {
     return {
-      path: isAbsolute(source.path) || !baseDir ? source.path : join(baseDir, source.path),
+      path: isAbsolute(source.path) || !baseDir
+        ? source.path
+        : join(baseDir, source.path),
     };
   }
   return { repo: source.repo!, chart: source.chart!, version: source.version };
@@ -113,7 +122,9 @@ export function chartRef(source: ChartSource, baseDir?: string): ChartRef {
 export function describeChart(source: ChartSource): string {
   return source.path
     ? `chart at ${source.path}`
-    : `${source.chart}${source.version ? ` ${source.version}` : ""} from ${source.repo}`;
+    : `${source.chart}${
+      source.version ? ` ${source.version}` : ""
+    } from ${source.repo}`;
 }
 
 const CLUSTER_SCOPED = new Set([
@@ -144,9 +155,13 @@ async function isNamespaced(
   object: KubeObject,
   crdScopes: Map<string, string>,
 ): Promise<boolean> {
-  const fromSet = crdScopes.get(`${object.apiVersion.split("/")[0]}/${object.kind}`);
+  const fromSet = crdScopes.get(
+    `${object.apiVersion.split("/")[0]}/${object.kind}`,
+  );
   if (fromSet) return fromSet === "Namespaced";
-  const served = kube ? await kube.resourceFor(object.apiVersion, object.kind) : undefined;
+  const served = kube
+    ? await kube.resourceFor(object.apiVersion, object.kind)
+    : undefined;
   if (served) return served.namespaced;
   return !CLUSTER_SCOPED.has(object.kind);
 }
@@ -191,7 +206,9 @@ export async function renderRelease(
   env: HelmReleaseEnv = {},
 ): Promise<RenderedRelease> {
   const helm = env.helm ?? await findHelm();
-  const kubeVersion = ctx.kube ? (await ctx.kube.serverVersion()).gitVersion : OFFLINE_KUBE_VERSION;
+  const kubeVersion = ctx.kube
+    ? (await ctx.kube.serverVersion()).gitVersion
+    : OFFLINE_KUBE_VERSION;
   const apiVersions = ctx.kube ? [...await ctx.kube.servedApiVersions()] : [];
   const rendered = await helmTemplate(helm, {
     release: spec.release,
@@ -206,7 +223,11 @@ export async function renderRelease(
   const crdScopes = new Map<string, string>();
   for (const o of rendered) {
     if (o.kind !== "CustomResourceDefinition") continue;
-    const s = o.spec as { group: string; names: { kind: string }; scope: string };
+    const s = o.spec as {
+      group: string;
+      names: { kind: string };
+      scope: string;
+    };
     crdScopes.set(`${s.group}/${s.names.kind}`, s.scope);
   }
   const objects: KubeObject[] = [];
@@ -226,7 +247,7 @@ export interface ReleasePlan extends StepPlan {
 }
 
 /** Options for {@linkcode planRelease}. */
-export interface PlanReleaseOptions {
+export interface PlanReleaseOptions extends HelmReleaseEnv {
   /** An already rendered release (saves a second `helm template`). */
   rendered?: RenderedRelease;
   /** Objects the caller plans itself (e.g. a StorageClass that must be replaced). */
@@ -240,16 +261,25 @@ export interface PlanReleaseOptions {
 export async function planRelease(
   ctx: StepContext,
   spec: HelmReleaseSpec,
-  env: HelmReleaseEnv = {},
   options: PlanReleaseOptions = {},
 ): Promise<ReleasePlan> {
+  const env: HelmReleaseEnv = options;
   const helm = env.helm ?? await findHelm();
-  const rendered = options.rendered ?? await renderRelease(ctx, spec, { ...env, helm });
+  const rendered = options.rendered ??
+    await renderRelease(ctx, spec, { ...env, helm });
   const objects = [namespaceObject(spec), ...rendered.objects];
-  const diffed = options.skip ? objects.filter((o) => !options.skip!(o)) : objects;
-  const { changes, observed } = await planObjects(ctx.kube, diffed, { signal: ctx.signal });
+  const diffed = options.skip
+    ? objects.filter((o) => !options.skip!(o))
+    : objects;
+  const { changes, observed } = await planObjects(ctx.kube, diffed, {
+    signal: ctx.signal,
+  });
   const plan: ReleasePlan = { ...emptyPlan(), changes, observed, rendered };
-  plan.desiredDigest = digestOf({ chart: spec.chart, values: spec.values, objects });
+  plan.desiredDigest = digestOf({
+    chart: spec.chart,
+    values: spec.values,
+    objects,
+  });
   plan.facts = {
     release: `${spec.namespace}/${spec.release}`,
     chart: describeChart(spec.chart),
@@ -267,7 +297,9 @@ export async function planRelease(
       namespace: spec.namespace,
     }).catch(() => undefined);
     if (status) {
-      plan.facts.installed = `revision ${status.version} (${status.status}, ${status.chart ?? "?"})`;
+      plan.facts.installed = `revision ${status.version} (${status.status}, ${
+        status.chart ?? "?"
+      })`;
     }
     for (const c of changes) {
       if (c.kind === "CustomResourceDefinition" && c.action === "update") {
@@ -279,15 +311,20 @@ export async function planRelease(
   }
   if (rendered.hooks.length > 0) {
     plan.unknowns.push(
-      `helm hooks run during apply: ${rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")}`,
+      `helm hooks run during apply: ${
+        rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")
+      }`,
     );
   }
   return plan;
 }
 
-function clusterFor(kube: KubeClient, env: HelmReleaseEnv): { kubeconfig?: string; context: string } {
+function clusterFor(
+  kube: KubeClient,
+  env: HelmReleaseEnv,
+): { kubeconfig?: string; context: string } {
   const kubeconfig = env.kubeconfig ??
-    (kube as KubeClient & { kubeconfigPath?: string }).kubeconfigPath ??
+    kube.kubeconfigPath ??
     Deno.env.get("KUBECONFIG");
   return { kubeconfig, context: kube.context };
 }
@@ -296,16 +333,28 @@ function clusterFor(kube: KubeClient, env: HelmReleaseEnv): { kubeconfig?: strin
  * Checks that helm would talk to the same API server as kfplan's client, so a
  * release never lands in another cluster than the one planned against.
  */
-export function assertSameCluster(kube: KubeClient, env: HelmReleaseEnv): { kubeconfig?: string; context: string } {
+export function assertSameCluster(
+  kube: KubeClient,
+  env: HelmReleaseEnv,
+): { kubeconfig?: string; context: string } {
   const cluster = clusterFor(kube, env);
+  const list = cluster.kubeconfig?.includes(":");
+  // Read the kubeconfig exactly as helm will (a `:`-list only through KUBECONFIG).
   const config = loadKubeConfig({
-    kubeconfig: cluster.kubeconfig?.includes(":") ? undefined : cluster.kubeconfig,
+    kubeconfig: list ? undefined : cluster.kubeconfig,
     context: kube.context,
+    ...(list
+      ? { env: { ...Deno.env.toObject(), KUBECONFIG: cluster.kubeconfig } }
+      : {}),
   });
   const server = config?.getCurrentCluster()?.server;
-  if (server && server.replace(/\/+$/, "") !== kube.server.replace(/\/+$/, "")) {
+  if (
+    server && server.replace(/\/+$/, "") !== kube.server.replace(/\/+$/, "")
+  ) {
     throw new Error(
-      `helm would reach ${server} (kubeconfig ${cluster.kubeconfig ?? "default"}, context ${kube.context}) ` +
+      `helm would reach ${server} (kubeconfig ${
+        cluster.kubeconfig ?? "default"
+      }, context ${kube.context}) ` +
         `but kfplan is connected to ${kube.server}; pass the same kubeconfig to both`,
     );
   }
@@ -325,7 +374,11 @@ export async function applyRelease(
   const helm = env.helm ?? await findHelm();
   const cluster = assertSameCluster(kube, env);
   await kube.apply(namespaceObject(spec));
-  ctx.log.info(`helm upgrade --install ${spec.release} (${describeChart(spec.chart)}) in ${spec.namespace}`);
+  ctx.log.info(
+    `helm upgrade --install ${spec.release} (${
+      describeChart(spec.chart)
+    }) in ${spec.namespace}`,
+  );
   await helmUpgradeInstall(helm, {
     ...cluster,
     release: spec.release,
@@ -335,53 +388,78 @@ export async function applyRelease(
     workDir: ctx.workDir,
     signal: ctx.signal,
   });
-  const status = await helmStatus(helm, { ...cluster, release: spec.release, namespace: spec.namespace });
+  const status = await helmStatus(helm, {
+    ...cluster,
+    release: spec.release,
+    namespace: spec.namespace,
+  });
   return { revision: status?.version, status: status?.status };
 }
 
 /** The cluster, or a clear error for phases that need one. */
 export function requireKube(ctx: StepContext): KubeClient {
-  if (!ctx.kube) throw new Error("this phase needs a cluster; kfplan is running offline");
+  if (!ctx.kube) {
+    throw new Error("this phase needs a cluster; kfplan is running offline");
+  }
   return ctx.kube;
 }
 
 const WORKLOAD_KINDS = new Set(["Deployment", "DaemonSet", "StatefulSet"]);
 
 /** Options for {@linkcode verifyRelease}. */
-export interface VerifyReleaseOptions {
+export interface VerifyReleaseOptions extends HelmReleaseEnv {
   /** Only wait for these workloads (`Kind/name`); default all the release owns. */
   workloads?: string[];
 }
 
 /**
  * Verifies a release: `helm status` is `deployed`, and each workload the release owns
- * is ready within the bound (`env.timeoutMs`).
+ * is ready within the bound (`options.timeoutMs`).
  */
 export async function verifyRelease(
   ctx: StepContext,
   spec: HelmReleaseSpec,
-  env: HelmReleaseEnv = {},
   options: VerifyReleaseOptions = {},
 ): Promise<VerifyCheck[]> {
+  const env: HelmReleaseEnv = options;
   const kube = requireKube(ctx);
   const helm = env.helm ?? await findHelm();
   const cluster = clusterFor(kube, env);
-  const args = { ...cluster, release: spec.release, namespace: spec.namespace, signal: ctx.signal };
+  const args = {
+    ...cluster,
+    release: spec.release,
+    namespace: spec.namespace,
+    signal: ctx.signal,
+  };
   const status = await helmStatus(helm, args);
   const checks: VerifyCheck[] = [{
     name: `helm release ${spec.namespace}/${spec.release} deployed`,
     ok: status?.status === "deployed",
     detail: status
-      ? `revision ${status.version}: ${status.status}${status.description ? ` (${status.description})` : ""}`
+      ? `revision ${status.version}: ${status.status}${
+        status.description ? ` (${status.description})` : ""
+      }`
       : "release not found (helm list shows nothing)",
   }];
   if (!status) return checks;
-  const owned = (await helmGetManifest(helm, args)).filter((o) => WORKLOAD_KINDS.has(o.kind))
-    .filter((o) => !options.workloads || options.workloads.includes(`${o.kind}/${o.metadata.name}`));
+  const owned = (await helmGetManifest(helm, args)).filter((o) =>
+    WORKLOAD_KINDS.has(o.kind)
+  )
+    .filter((o) =>
+      !options.workloads ||
+      options.workloads.includes(`${o.kind}/${o.metadata.name}`)
+    );
   const timeoutMs = env.timeoutMs ?? 300_000;
   await Promise.all(owned.map(async (o) => {
-    const object = { ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? spec.namespace } };
-    const name = `${o.kind} ${object.metadata.namespace}/${o.metadata.name} ready`;
+    const object = {
+      ...o,
+      metadata: {
+        ...o.metadata,
+        namespace: o.metadata.namespace ?? spec.namespace,
+      },
+    };
+    const name =
+      `${o.kind} ${object.metadata.namespace}/${o.metadata.name} ready`;
     try {
       await waitForReady(kube, object, { timeoutMs, signal: ctx.signal });
       checks.push({ name, ok: true });

@@ -21,7 +21,12 @@ import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
-import { crdEstablished, loadBalancerAddress, loadBalancerAssigned, waitForServiceEndpoints } from "../kube/wait.ts";
+import {
+  crdEstablished,
+  loadBalancerAddress,
+  loadBalancerAssigned,
+  waitForServiceEndpoints,
+} from "../kube/wait.ts";
 import {
   applyRelease,
   chartSourceSchema,
@@ -36,20 +41,26 @@ import { contains, type IpRange, overlaps, parseRange } from "./_ip_ranges.ts";
 /** Step id of MetalLB. */
 export const METALLB_STEP_ID = "metallb";
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const nameSchema = z.string().max(253).regex(DNS_LABEL, {
-  message: "use a lowercase DNS name (a-z, 0-9, '-', '.'), e.g. \"default-pool\"",
+  message:
+    "use a lowercase DNS name (a-z, 0-9, '-', '.'), e.g. \"default-pool\"",
 });
 
 const addressSchema = z.string().superRefine((value, ctx) => {
   const parsed = parseRange(value);
-  if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+  if (typeof parsed === "string") {
+    ctx.addIssue({ code: "custom", message: parsed });
+  }
 });
 
 const poolSchema = z.strictObject({
   name: nameSchema,
   /** CIDRs (`192.168.1.240/28`, `fd00::/120`) or ranges (`192.168.1.240-192.168.1.250`). */
-  addresses: z.array(addressSchema).min(1, { message: "a pool needs at least one address range" }),
+  addresses: z.array(addressSchema).min(1, {
+    message: "a pool needs at least one address range",
+  }),
   /** Allocate from this pool automatically (false: only on request via annotation). */
   autoAssign: z.boolean().default(true),
   /** Skip `.0` and `.255` addresses that some consumer routers drop. */
@@ -61,17 +72,23 @@ const l2Schema = z.strictObject({
   /** Pools announced; default all. */
   ipAddressPools: z.array(nameSchema).optional(),
   /** Nodes that may announce, as label selectors (`matchLabels`). */
-  nodeSelectors: z.array(z.strictObject({ matchLabels: z.record(z.string(), z.string()) })).optional(),
+  nodeSelectors: z.array(
+    z.strictObject({ matchLabels: z.record(z.string(), z.string()) }),
+  ).optional(),
   /** Interfaces to announce from. */
   interfaces: z.array(z.string().min(1)).optional(),
 });
 
 const valuesSchema = z.strictObject({
   /** Deploy the MetalLB CRDs with the chart (`crds.enabled`). */
-  crds: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  crds: z.strictObject({ enabled: z.boolean().default(true) }).default({
+    enabled: true,
+  }),
   speaker: z.strictObject({
     enabled: z.boolean().default(true),
-    frr: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
+    frr: z.strictObject({ enabled: z.boolean().default(false) }).default({
+      enabled: false,
+    }),
     tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
     nodeSelector: z.record(z.string(), z.string()).optional(),
   }).default({ enabled: true, frr: { enabled: false } }),
@@ -85,7 +102,9 @@ const valuesSchema = z.strictObject({
     tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
   }).optional(),
   /** Use FRR-K8s for BGP (`frrk8s.enabled`). */
-  frrk8s: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
+  frrk8s: z.strictObject({ enabled: z.boolean().default(false) }).default({
+    enabled: false,
+  }),
   /** Only handle Services of this `loadBalancerClass`. */
   loadBalancerClass: z.string().min(1).optional(),
 });
@@ -104,7 +123,9 @@ export const metallbOptionsSchema = z.strictObject({
     speaker: { enabled: true, frr: { enabled: false } },
     frrk8s: { enabled: false },
   }),
-  pools: z.array(poolSchema).min(1, { message: "at least one address pool is required" }),
+  pools: z.array(poolSchema).min(1, {
+    message: "at least one address pool is required",
+  }),
   /** L2 announcements; default one `l2` advertisement for all pools. */
   l2Advertisements: z.array(l2Schema).optional(),
   /** Service CIDRs to warn about when the cluster does not expose them (ServiceCIDR API). */
@@ -123,7 +144,11 @@ export const metallbOptionsSchema = z.strictObject({
   const names = new Set<string>();
   o.pools.forEach((pool, i) => {
     if (names.has(pool.name)) {
-      ctx.addIssue({ code: "custom", path: ["pools", i, "name"], message: `duplicate pool name "${pool.name}"` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["pools", i, "name"],
+        message: `duplicate pool name "${pool.name}"`,
+      });
     }
     names.add(pool.name);
     pool.addresses.forEach((text, j) => {
@@ -167,9 +192,14 @@ export function metallbObjects(o: MetallbOptions): KubeObject[] {
     apiVersion: "metallb.io/v1beta1",
     kind: "IPAddressPool",
     metadata: { name: p.name, namespace: o.namespace },
-    spec: { addresses: p.addresses, autoAssign: p.autoAssign, avoidBuggyIPs: p.avoidBuggyIPs },
+    spec: {
+      addresses: p.addresses,
+      autoAssign: p.autoAssign,
+      avoidBuggyIPs: p.avoidBuggyIPs,
+    },
   }));
-  const l2 = o.l2Advertisements ?? [{ name: "l2", ipAddressPools: o.pools.map((p) => p.name) }];
+  const l2 = o.l2Advertisements ??
+    [{ name: "l2", ipAddressPools: o.pools.map((p) => p.name) }];
   const ads: KubeObject[] = l2.map((a) => ({
     apiVersion: "metallb.io/v1beta1",
     kind: "L2Advertisement",
@@ -184,7 +214,12 @@ export function metallbObjects(o: MetallbOptions): KubeObject[] {
 }
 
 function releaseSpec(o: MetallbOptions): HelmReleaseSpec {
-  return { release: o.release, namespace: o.namespace, chart: o.chart, values: o.values as Record<string, unknown> };
+  return {
+    release: o.release,
+    namespace: o.namespace,
+    chart: o.chart,
+    values: o.values as Record<string, unknown>,
+  };
 }
 
 /** Name of MetalLB's webhook Service in the chart. */
@@ -197,24 +232,33 @@ export async function clusterAddressWarnings(
 ): Promise<string[]> {
   const warnings: string[] = [];
   const ranges = o.pools.flatMap((p, i) =>
-    p.addresses.map((text, j) => ({ range: parseRange(text) as IpRange, where: `pools[${i}].addresses[${j}]` }))
+    p.addresses.map((text, j) => ({
+      range: parseRange(text) as IpRange,
+      where: `pools[${i}].addresses[${j}]`,
+    }))
   );
   const cidrs: string[] = [...o.serviceCidrs ?? []];
   if (kube) {
     for (const node of await kube.list("v1", "Node")) {
-      const addresses = ((node.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []);
+      const addresses =
+        (node.status as { addresses?: { type: string; address: string }[] })
+          ?.addresses ?? [];
       for (const a of addresses) {
         for (const r of ranges) {
           if (contains(r.range, a.address)) {
             warnings.push(
-              `metallb.${r.where} ${JSON.stringify(r.range.text)} contains ${a.type} ${a.address} of node ${node.metadata.name}: ` +
+              `metallb.${r.where} ${
+                JSON.stringify(r.range.text)
+              } contains ${a.type} ${a.address} of node ${node.metadata.name}: ` +
                 "MetalLB would announce a node's own address; exclude it from the pool",
             );
           }
         }
       }
     }
-    for (const apiVersion of ["networking.k8s.io/v1", "networking.k8s.io/v1beta1"]) {
+    for (
+      const apiVersion of ["networking.k8s.io/v1", "networking.k8s.io/v1beta1"]
+    ) {
       if (!await kube.resourceFor(apiVersion, "ServiceCIDR")) continue;
       for (const sc of await kube.list(apiVersion, "ServiceCIDR")) {
         cidrs.push(...((sc.spec as { cidrs?: string[] })?.cidrs ?? []));
@@ -228,7 +272,9 @@ export async function clusterAddressWarnings(
     for (const r of ranges) {
       if (overlaps(r.range, service)) {
         warnings.push(
-          `metallb.${r.where} ${JSON.stringify(r.range.text)} overlaps the service CIDR ${cidr}: ` +
+          `metallb.${r.where} ${
+            JSON.stringify(r.range.text)
+          } overlaps the service CIDR ${cidr}: ` +
             "ClusterIPs and LoadBalancer addresses would collide; pick addresses outside it",
         );
       }
@@ -263,29 +309,43 @@ export function metallbStep(
     plan: async (ctx, o) => {
       const plan = await planRelease(ctx, releaseSpec(o), env);
       const { rendered: _rendered, ...rest } = plan;
-      const pools = await planObjects(ctx.kube, metallbObjects(o), { signal: ctx.signal });
+      const pools = await planObjects(ctx.kube, metallbObjects(o), {
+        signal: ctx.signal,
+      });
       rest.changes.push(...pools.changes);
       rest.observed.push(...pools.observed);
       rest.warnings.push(...await clusterAddressWarnings(ctx.kube, o));
       if (o.verify.loadBalancer) {
-        rest.unknowns.push("LoadBalancer address of the verify probe (allocated by MetalLB)");
+        rest.unknowns.push(
+          "LoadBalancer address of the verify probe (allocated by MetalLB)",
+        );
       }
       rest.facts = {
         ...rest.facts,
-        pools: Object.fromEntries(o.pools.map((p) => [p.name, p.addresses.join(", ")])),
+        pools: Object.fromEntries(
+          o.pools.map((p) => [p.name, p.addresses.join(", ")]),
+        ),
       };
       return rest;
     },
     apply: async (ctx, _plan, o) => {
       const kube = requireKube(ctx);
       const release = await applyRelease(ctx, releaseSpec(o), env);
-      await waitForPoolPrerequisites(ctx, kube, o);
+      await waitForPoolPrerequisites(ctx, o);
       for (const object of metallbObjects(o)) await kube.apply(object);
-      return { release: o.release, namespace: o.namespace, ...release, pools: poolOutputs(o) };
+      return {
+        release: o.release,
+        namespace: o.namespace,
+        ...release,
+        pools: poolOutputs(o),
+      };
     },
     verify: async (ctx, o) => {
       const kube = requireKube(ctx);
-      const checks = await verifyRelease(ctx, releaseSpec(o), { ...env, timeoutMs: o.readyTimeoutSeconds * 1000 });
+      const checks = await verifyRelease(ctx, releaseSpec(o), {
+        ...env,
+        timeoutMs: o.readyTimeoutSeconds * 1000,
+      });
       for (const object of metallbObjects(o)) {
         const live = await kube.get({
           apiVersion: object.apiVersion,
@@ -293,7 +353,10 @@ export function metallbStep(
           namespace: o.namespace,
           name: object.metadata.name,
         });
-        checks.push({ name: `${object.kind} ${o.namespace}/${object.metadata.name} exists`, ok: Boolean(live) });
+        checks.push({
+          name: `${object.kind} ${o.namespace}/${object.metadata.name} exists`,
+          ok: Boolean(live),
+        });
       }
       const outputs: Record<string, unknown> = { pools: poolOutputs(o) };
       if (o.verify.loadBalancer) {
@@ -306,8 +369,14 @@ export function metallbStep(
   }, stepOptions);
 }
 
-function poolOutputs(o: MetallbOptions): { name: string; addresses: string[]; autoAssign: boolean }[] {
-  return o.pools.map((p) => ({ name: p.name, addresses: p.addresses, autoAssign: p.autoAssign }));
+function poolOutputs(
+  o: MetallbOptions,
+): { name: string; addresses: string[]; autoAssign: boolean }[] {
+  return o.pools.map((p) => ({
+    name: p.name,
+    addresses: p.addresses,
+    autoAssign: p.autoAssign,
+  }));
 }
 
 /**
@@ -316,20 +385,31 @@ function poolOutputs(o: MetallbOptions): { name: string; addresses: string[]; au
  */
 export async function waitForPoolPrerequisites(
   ctx: StepContext,
-  kube: KubeClient,
   o: MetallbOptions,
 ): Promise<void> {
+  const kube = requireKube(ctx);
   const timeoutMs = o.readyTimeoutSeconds * 1000;
-  for (const crd of ["ipaddresspools.metallb.io", "l2advertisements.metallb.io"]) {
+  for (
+    const crd of ["ipaddresspools.metallb.io", "l2advertisements.metallb.io"]
+  ) {
     await kube.waitFor(
-      { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", name: crd },
+      {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        name: crd,
+      },
       crdEstablished,
       { timeoutMs, signal: ctx.signal },
     );
   }
   kube.invalidateDiscovery();
-  ctx.log.info(`waiting for ${o.namespace}/${WEBHOOK_SERVICE} to have a ready endpoint before applying pools`);
-  await waitForServiceEndpoints(kube, { namespace: o.namespace, name: WEBHOOK_SERVICE }, {
+  ctx.log.info(
+    `waiting for ${o.namespace}/${WEBHOOK_SERVICE} to have a ready endpoint before applying pools`,
+  );
+  await waitForServiceEndpoints(kube, {
+    namespace: o.namespace,
+    name: WEBHOOK_SERVICE,
+  }, {
     timeoutMs,
     signal: ctx.signal,
   });
@@ -344,19 +424,33 @@ async function probeLoadBalancer(
   o: MetallbOptions,
 ): Promise<{ check: VerifyCheck; address?: string }> {
   const name = `kfplan-lb-probe-${crypto.randomUUID().slice(0, 8)}`;
-  const ref = { apiVersion: "v1", kind: "Service", namespace: o.verify.namespace, name };
+  const ref = {
+    apiVersion: "v1",
+    kind: "Service",
+    namespace: o.verify.namespace,
+    name,
+  };
   const autoPools = o.pools.filter((p) => p.autoAssign);
   const service: KubeObject = {
-    ...ref,
-    metadata: { name, namespace: o.verify.namespace, labels: { [PROBE_LABEL]: "metallb" } },
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: o.verify.namespace,
+      labels: { [PROBE_LABEL]: "metallb" },
+    },
     spec: {
       type: "LoadBalancer",
       ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }],
-      ...(o.values.loadBalancerClass ? { loadBalancerClass: o.values.loadBalancerClass } : {}),
+      ...(o.values.loadBalancerClass
+        ? { loadBalancerClass: o.values.loadBalancerClass }
+        : {}),
     },
   };
   if (autoPools.length === 0) {
-    service.metadata.annotations = { "metallb.io/address-pool": o.pools[0].name };
+    service.metadata.annotations = {
+      "metallb.io/address-pool": o.pools[0].name,
+    };
   }
   await kube.apply(service);
   try {
@@ -369,7 +463,8 @@ async function probeLoadBalancer(
     const inPool = pools.find((p) =>
       p.addresses.some((text) => {
         const r = parseRange(text);
-        return typeof r !== "string" && address !== undefined && contains(r, address);
+        return typeof r !== "string" && address !== undefined &&
+          contains(r, address);
       })
     );
     return {
@@ -378,7 +473,9 @@ async function probeLoadBalancer(
         ok: Boolean(inPool),
         detail: inPool
           ? `${address} from pool ${inPool.name}`
-          : `${address} is in none of the pools ${pools.map((p) => p.name).join(", ")}`,
+          : `${address} is in none of the pools ${
+            pools.map((p) => p.name).join(", ")
+          }`,
       },
       address,
     };
@@ -387,7 +484,9 @@ async function probeLoadBalancer(
       check: {
         name: "a LoadBalancer Service gets an address from a pool",
         ok: false,
-        detail: `${(error as Error).message}; check the controller logs: kubectl -n ${o.namespace} logs deploy/metallb-controller`,
+        detail: `${
+          (error as Error).message
+        }; check the controller logs: kubectl -n ${o.namespace} logs deploy/metallb-controller`,
       },
     };
   } finally {

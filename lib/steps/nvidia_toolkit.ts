@@ -15,8 +15,14 @@
 
 import { z } from "zod";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import { emptyPlan, type Finding, type Severity, type Step } from "../engine/types.ts";
 import {
+  emptyPlan,
+  type Finding,
+  type Severity,
+  type Step,
+} from "../engine/types.ts";
+import {
+  type CommandResult,
   type CommandRunner,
   fixtureRunner,
   localRunner,
@@ -30,7 +36,11 @@ import {
   SMI_QUERY,
   type ToolkitState,
 } from "./nvidia/_smi.ts";
-import { checkInotify, checkRuntime, type RuntimeState } from "./nvidia/_runtime.ts";
+import {
+  checkInotify,
+  checkRuntime,
+  type RuntimeState,
+} from "./nvidia/_runtime.ts";
 
 export { parseCtkVersion, parseSmi, parseSmiCsv } from "./nvidia/_smi.ts";
 export type { DriverState, GpuInfo, ToolkitState } from "./nvidia/_smi.ts";
@@ -41,7 +51,9 @@ export const NVIDIA_TOOLKIT_STEP_ID = "nvidia-toolkit";
 
 const hostSchema = z.strictObject({
   /** Name used in findings (usually the Kubernetes node name). */
-  name: z.string().min(1, { message: "a host name is required (usually the node name)" }),
+  name: z.string().min(1, {
+    message: "a host name is required (usually the node name)",
+  }),
   /** ssh destination; absent = run on this machine. */
   address: z.string().min(1).optional(),
   user: z.string().min(1).optional(),
@@ -76,7 +88,9 @@ export const nvidiaToolkitOptionsSchema = z.strictObject({
 });
 
 /** Raw options as written in the config file. */
-export type NvidiaToolkitOptionsInput = z.input<typeof nvidiaToolkitOptionsSchema>;
+export type NvidiaToolkitOptionsInput = z.input<
+  typeof nvidiaToolkitOptionsSchema
+>;
 /** Validated options. */
 export type NvidiaToolkitOptions = z.output<typeof nvidiaToolkitOptionsSchema>;
 /** One host entry. */
@@ -114,7 +128,12 @@ export async function inspectNvidiaHost(
   runner: CommandRunner,
   options: InspectOptions = {},
 ): Promise<NvidiaHostReport> {
-  const { finding: driverFinding, ...driver } = parseSmi(await runner.run(SMI_QUERY), host);
+  const reach = await runner.run(["true"], { timeoutMs: 20_000 });
+  if (reach.code !== 0) return unreachable(host, runner, reach);
+  const { finding: driverFinding, ...driver } = parseSmi(
+    await runner.run(SMI_QUERY),
+    host,
+  );
   const { finding: toolkitFinding, ...toolkit } = parseCtkVersion(
     await runner.run(["nvidia-ctk", "--version"]),
     host,
@@ -126,12 +145,46 @@ export async function inspectNvidiaHost(
   );
   for (const f of runtimeFindings) findings.push({ ...f, target: host });
   if (options.cudaVersion) {
-    findings.push(checkCudaCompat(options.cudaVersion, driver.version, host));
+    findings.push(
+      checkCudaCompat(options.cudaVersion, driver.version, { target: host }),
+    );
   }
   if (options.inotify ?? true) {
-    for (const f of await checkInotify(runner)) findings.push({ ...f, target: host });
+    for (const f of await checkInotify(runner)) {
+      findings.push({ ...f, target: host });
+    }
   }
   return { host, target: runner.target, driver, toolkit, runtime, findings };
+}
+
+function unreachable(
+  host: string,
+  runner: CommandRunner,
+  result: CommandResult,
+): NvidiaHostReport {
+  return {
+    host,
+    target: runner.target,
+    driver: { installed: false, loaded: false, gpus: [] },
+    toolkit: { installed: false },
+    runtime: {
+      runtime: "unknown",
+      nvidiaConfigured: false,
+      nvidiaDefault: false,
+      toolkitEnv: [],
+    },
+    findings: [{
+      check: "host.reachable",
+      severity: "error",
+      target: host,
+      seen: `cannot run commands on ${runner.target} (exit ${result.code}): ${
+        result.stderr.trim().split("\n").pop() || "no output"
+      }`,
+      fix:
+        "check the host's address, user and identityFile; kfplan runs ssh in batch mode " +
+        "(no password prompts): `ssh -o BatchMode=yes <user>@<address> true` must succeed",
+    }],
+  };
 }
 
 /** The GPU operator settings the host checks imply. */
@@ -162,16 +215,22 @@ export function operatorChoices(reports: NvidiaHostReport[]): OperatorChoices {
       driverEnabled: true,
       toolkitEnabled: true,
       toolkitEnv: [],
-      reasons: ["no host checks: operator installs driver and toolkit (upstream defaults)"],
+      reasons: [
+        "no host checks: operator installs driver and toolkit (upstream defaults)",
+      ],
     };
   }
   const withDriver = reports.filter((r) => r.driver.loaded);
-  const withToolkit = reports.filter((r) => r.toolkit.installed && r.runtime.nvidiaConfigured);
+  const withToolkit = reports.filter((r) =>
+    r.toolkit.installed && r.runtime.nvidiaConfigured
+  );
   const driverEnabled = withDriver.length < reports.length;
   const toolkitEnabled = withToolkit.length < reports.length;
   const reasons = [
     driverEnabled
-      ? `driver.enabled=true: no loaded host driver on ${names(reports.filter((r) => !r.driver.loaded))}`
+      ? `driver.enabled=true: no loaded host driver on ${
+        names(reports.filter((r) => !r.driver.loaded))
+      }`
       : `driver.enabled=false: host driver ${
         [...new Set(withDriver.map((r) => r.driver.version))].join(", ")
       } loaded on every host`,
@@ -181,8 +240,15 @@ export function operatorChoices(reports: NvidiaHostReport[]): OperatorChoices {
       }`
       : "toolkit.enabled=false: toolkit installed and nvidia runtime configured on every host",
   ];
-  const env = reports.find((r) => r.runtime.toolkitEnv.length > 0)?.runtime.toolkitEnv ?? [];
-  return { driverEnabled, toolkitEnabled, toolkitEnv: toolkitEnabled ? env : [], reasons };
+  const env =
+    reports.find((r) => r.runtime.toolkitEnv.length > 0)?.runtime.toolkitEnv ??
+      [];
+  return {
+    driverEnabled,
+    toolkitEnabled,
+    toolkitEnv: toolkitEnabled ? env : [],
+    reasons,
+  };
 }
 
 function names(reports: NvidiaHostReport[]): string {
@@ -221,9 +287,15 @@ export async function inspectNvidiaHosts(
   options: NvidiaToolkitOptions,
   runnerOptions: RunnerForOptions = {},
 ): Promise<NvidiaHostReport[]> {
-  return await Promise.all(options.hosts.map(async (host) =>
-    inspectNvidiaHost(host.name, await runnerFor(host, runnerOptions), options)
-  ));
+  return await Promise.all(
+    options.hosts.map(async (host) =>
+      inspectNvidiaHost(
+        host.name,
+        await runnerFor(host, runnerOptions),
+        options,
+      )
+    ),
+  );
 }
 
 const RANK: Record<Severity, number> = { ok: 0, info: 1, warning: 2, error: 3 };
@@ -259,21 +331,21 @@ export function nvidiaToolkitStep(
   options: NvidiaToolkitOptionsInput,
   stepOptions: NvidiaToolkitStepOptions = {},
 ): Step<NvidiaToolkitOptions> {
-  let cached: Promise<NvidiaHostReport[]> | undefined;
   return defineStep({
     id: NVIDIA_TOOLKIT_STEP_ID,
     title: "NVIDIA driver and container toolkit host checks",
     schema: nvidiaToolkitOptionsSchema,
     options,
     plan: async (_ctx, o) => {
-      cached = stepOptions.inspect?.() ??
-        inspectNvidiaHosts(o, { baseDir: stepOptions.baseDir });
-      const reports = await cached;
+      const reports = await (stepOptions.inspect?.() ??
+        inspectNvidiaHosts(o, { baseDir: stepOptions.baseDir }));
       const choices = operatorChoices(reports);
       const plan = emptyPlan();
       plan.findings = reports.flatMap((r) => r.findings);
       for (const f of blockingFindings(plan.findings, o.failOn)) {
-        plan.warnings.push(`${f.target}: ${f.check}: ${f.seen} (apply stops here until fixed)`);
+        plan.warnings.push(
+          `${f.target}: ${f.check}: ${f.seen} (apply stops here until fixed)`,
+        );
       }
       plan.facts = {
         hosts: reports.map((r) => ({
@@ -288,20 +360,29 @@ export function nvidiaToolkitStep(
       return plan;
     },
     apply: async (_ctx, _plan, o) => {
-      const reports = await inspectNvidiaHosts(o, { baseDir: stepOptions.baseDir });
-      const blocking = blockingFindings(reports.flatMap((r) => r.findings), o.failOn);
+      const reports = await inspectNvidiaHosts(o, {
+        baseDir: stepOptions.baseDir,
+      });
+      const blocking = blockingFindings(
+        reports.flatMap((r) => r.findings),
+        o.failOn,
+      );
       if (blocking.length > 0) {
         throw new Error(
           `host checks failed:\n${
-            blocking.map((f) => `  ${f.target}: ${f.check}: ${f.seen}\n    fix: ${f.fix ?? "-"}`).join("\n")
+            blocking.map((f) =>
+              `  ${f.target}: ${f.check}: ${f.seen}\n    fix: ${f.fix ?? "-"}`
+            ).join("\n")
           }`,
         );
       }
       return { reports, choices: operatorChoices(reports) };
     },
     verify: async (_ctx, o) => {
-      const reports = await (cached ?? inspectNvidiaHosts(o, { baseDir: stepOptions.baseDir }));
-      cached = undefined;
+      // Fresh checks: the hosts may have been fixed since the plan.
+      const reports = await inspectNvidiaHosts(o, {
+        baseDir: stepOptions.baseDir,
+      });
       const findings = reports.flatMap((r) => r.findings);
       const blocking = new Set(blockingFindings(findings, o.failOn));
       return {

@@ -19,7 +19,13 @@
 
 import { z } from "zod";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import type { FieldDiff, ResourceChange, Step, StepContext, VerifyCheck } from "../engine/types.ts";
+import type {
+  FieldDiff,
+  ResourceChange,
+  Step,
+  StepContext,
+  VerifyCheck,
+} from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { pvcBound } from "../kube/wait.ts";
 import {
@@ -37,16 +43,21 @@ import {
 export const STORAGE_STEP_ID = "storage";
 
 /** The annotation that marks the default StorageClass. */
-export const DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class";
-const BETA_DEFAULT_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class";
+export const DEFAULT_CLASS_ANNOTATION =
+  "storageclass.kubernetes.io/is-default-class";
+const BETA_DEFAULT_ANNOTATION =
+  "storageclass.beta.kubernetes.io/is-default-class";
 
-const HOST = /^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*|\[?[0-9a-fA-F:]+\]?)$/;
+const HOST =
+  /^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*|\[?[0-9a-fA-F:]+\]?)$/;
 const DNS = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Options of {@linkcode storageStep}. */
 export const storageOptionsSchema = z.strictObject({
-  namespace: z.string().regex(DNS, { message: "use a lowercase DNS label" }).default("nfs-provisioner"),
-  release: z.string().regex(DNS, { message: "use a lowercase DNS label" }).default("nfs-subdir-external-provisioner"),
+  namespace: z.string().regex(DNS, { message: "use a lowercase DNS label" })
+    .default("nfs-provisioner"),
+  release: z.string().regex(DNS, { message: "use a lowercase DNS label" })
+    .default("nfs-subdir-external-provisioner"),
   chart: chartSourceSchema.default({
     repo: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner/",
     chart: "nfs-subdir-external-provisioner",
@@ -54,22 +65,35 @@ export const storageOptionsSchema = z.strictObject({
   }),
   nfs: z.strictObject({
     /** NFS server hostname or IP; the chart has no default and does not check it. */
-    server: z.string().regex(HOST, { message: 'use the NFS server\'s hostname or IP, e.g. "10.0.0.2"' }),
+    server: z.string().regex(HOST, {
+      message: 'use the NFS server\'s hostname or IP, e.g. "10.0.0.2"',
+    }),
     /** Exported directory on the server. */
-    path: z.string().regex(/^\/\S*$/, { message: 'use the absolute exported path, e.g. "/srv/nfs/kubeflow"' }),
+    path: z.string().regex(/^\/\S*$/, {
+      message: 'use the absolute exported path, e.g. "/srv/nfs/kubeflow"',
+    }),
     /** e.g. `["nfsvers=4.1", "hard"]`. */
-    mountOptions: z.array(z.string().regex(/^[\w.=,-]+$/, { message: 'use options such as "nfsvers=4.1"' }))
+    mountOptions: z.array(
+      z.string().regex(/^[\w.=,-]+$/, {
+        message: 'use options such as "nfsvers=4.1"',
+      }),
+    )
       .optional(),
   }),
   storageClass: z.strictObject({
-    name: z.string().regex(DNS, { message: "use a lowercase DNS name" }).default("nfs-client"),
+    name: z.string().regex(DNS, { message: "use a lowercase DNS name" })
+      .default("nfs-client"),
     /** Make this the (only) default class. */
     default: z.boolean().default(true),
-    reclaimPolicy: z.enum(["Delete", "Retain"], { message: 'use "Delete" or "Retain"' }).default("Delete"),
+    reclaimPolicy: z.enum(["Delete", "Retain"], {
+      message: 'use "Delete" or "Retain"',
+    }).default("Delete"),
     /** Keep a deleted volume's data as `archived-<dir>` (when onDelete is not set). */
     archiveOnDelete: z.boolean().default(true),
     /** `delete` or `retain` the directory when the PVC is deleted; overrides archiveOnDelete. */
-    onDelete: z.enum(["delete", "retain"], { message: 'use "delete" or "retain"' }).optional(),
+    onDelete: z.enum(["delete", "retain"], {
+      message: 'use "delete" or "retain"',
+    }).optional(),
     /** Directory naming, e.g. `${.PVC.namespace}/${.PVC.name}`. */
     pathPattern: z.string().min(1).optional(),
     volumeBindingMode: z.enum(["Immediate", "WaitForFirstConsumer"], {
@@ -87,7 +111,10 @@ export const storageOptionsSchema = z.strictObject({
   /** Provisioner Deployment settings. */
   provisioner: z.strictObject({
     replicaCount: z.int().min(1).optional(),
-    image: z.strictObject({ repository: z.string().min(1).optional(), tag: z.string().min(1).optional() }).optional(),
+    image: z.strictObject({
+      repository: z.string().min(1).optional(),
+      tag: z.string().min(1).optional(),
+    }).optional(),
     nodeSelector: z.record(z.string(), z.string()).optional(),
   }).optional(),
   verify: z.strictObject({
@@ -95,7 +122,9 @@ export const storageOptionsSchema = z.strictObject({
     probe: z.boolean().default(true),
     namespace: z.string().regex(DNS).default("default"),
     image: z.string().min(1).default("busybox:1.36"),
-    accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany"]).default("ReadWriteMany"),
+    accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany"]).default(
+      "ReadWriteMany",
+    ),
     timeoutSeconds: z.int().min(1).default(120),
   }).default({
     probe: true,
@@ -115,7 +144,11 @@ export type StorageOptions = z.output<typeof storageOptionsSchema>;
 export function storageValues(o: StorageOptions): Record<string, unknown> {
   const sc = o.storageClass;
   return {
-    nfs: { server: o.nfs.server, path: o.nfs.path, ...(o.nfs.mountOptions ? { mountOptions: o.nfs.mountOptions } : {}) },
+    nfs: {
+      server: o.nfs.server,
+      path: o.nfs.path,
+      ...(o.nfs.mountOptions ? { mountOptions: o.nfs.mountOptions } : {}),
+    },
     storageClass: {
       create: true,
       name: sc.name,
@@ -127,49 +160,86 @@ export function storageValues(o: StorageOptions): Record<string, unknown> {
       volumeBindingMode: sc.volumeBindingMode,
       allowVolumeExpansion: sc.allowVolumeExpansion,
     },
-    ...(o.provisioner?.replicaCount ? { replicaCount: o.provisioner.replicaCount } : {}),
+    ...(o.provisioner?.replicaCount
+      ? { replicaCount: o.provisioner.replicaCount }
+      : {}),
     ...(o.provisioner?.image ? { image: o.provisioner.image } : {}),
-    ...(o.provisioner?.nodeSelector ? { nodeSelector: o.provisioner.nodeSelector } : {}),
+    ...(o.provisioner?.nodeSelector
+      ? { nodeSelector: o.provisioner.nodeSelector }
+      : {}),
   };
 }
 
 function releaseSpec(o: StorageOptions): HelmReleaseSpec {
-  return { release: o.release, namespace: o.namespace, chart: o.chart, values: storageValues(o) };
+  return {
+    release: o.release,
+    namespace: o.namespace,
+    chart: o.chart,
+    values: storageValues(o),
+  };
 }
 
-const IMMUTABLE = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"] as const;
+const IMMUTABLE = [
+  "provisioner",
+  "parameters",
+  "reclaimPolicy",
+  "volumeBindingMode",
+] as const;
 
 /** Immutable StorageClass fields that differ between live and desired. */
-export function immutableChanges(live: KubeObject, desired: KubeObject): FieldDiff[] {
+export function immutableChanges(
+  live: KubeObject,
+  desired: KubeObject,
+): FieldDiff[] {
   const diffs: FieldDiff[] = [];
-  const defaults: Record<string, unknown> = { reclaimPolicy: "Delete", volumeBindingMode: "Immediate", parameters: {} };
+  const defaults: Record<string, unknown> = {
+    reclaimPolicy: "Delete",
+    volumeBindingMode: "Immediate",
+    parameters: {},
+  };
   for (const field of IMMUTABLE) {
     const before = live[field] ?? defaults[field];
     const after = desired[field] ?? defaults[field];
-    if (JSON.stringify(sortKeys(before)) !== JSON.stringify(sortKeys(after))) diffs.push({ path: field, before, after });
+    if (JSON.stringify(sortKeys(before)) !== JSON.stringify(sortKeys(after))) {
+      diffs.push({ path: field, before, after });
+    }
   }
   return diffs;
 }
 
 function sortKeys(value: unknown): unknown {
   if (!value || typeof value !== "object" || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(value).sort(([a], [b]) => a.localeCompare(b)),
+  );
 }
 
 function isDefault(sc: KubeObject): boolean {
   const a = sc.metadata.annotations ?? {};
-  return a[DEFAULT_CLASS_ANNOTATION] === "true" || a[BETA_DEFAULT_ANNOTATION] === "true";
+  return a[DEFAULT_CLASS_ANNOTATION] === "true" ||
+    a[BETA_DEFAULT_ANNOTATION] === "true";
 }
 
 /** Other StorageClasses marked default, which must be switched off. */
-export function otherDefaults(classes: KubeObject[], name: string): KubeObject[] {
+export function otherDefaults(
+  classes: KubeObject[],
+  name: string,
+): KubeObject[] {
   return classes.filter((sc) => sc.metadata.name !== name && isDefault(sc));
 }
 
 function switchOffPatch(sc: KubeObject): KubeObject {
-  const annotations: Record<string, string> = { [DEFAULT_CLASS_ANNOTATION]: "false" };
-  if (sc.metadata.annotations?.[BETA_DEFAULT_ANNOTATION] !== undefined) annotations[BETA_DEFAULT_ANNOTATION] = "false";
-  return { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: sc.metadata.name, annotations } };
+  const annotations: Record<string, string> = {
+    [DEFAULT_CLASS_ANNOTATION]: "false",
+  };
+  if (sc.metadata.annotations?.[BETA_DEFAULT_ANNOTATION] !== undefined) {
+    annotations[BETA_DEFAULT_ANNOTATION] = "false";
+  }
+  return {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
+    metadata: { name: sc.metadata.name, annotations },
+  };
 }
 
 /** What happens to StorageClasses besides the release's own diff. */
@@ -178,10 +248,18 @@ interface ClassPlan {
   switchOff: KubeObject[];
 }
 
-async function planClasses(kube: KubeClient, o: StorageOptions, desired: KubeObject | undefined): Promise<ClassPlan> {
+async function planClasses(
+  kube: KubeClient,
+  o: StorageOptions,
+  desired: KubeObject | undefined,
+): Promise<ClassPlan> {
   const classes = await kube.list("storage.k8s.io/v1", "StorageClass");
   const live = classes.find((sc) => sc.metadata.name === o.storageClass.name);
-  const plan: ClassPlan = { switchOff: o.storageClass.default ? otherDefaults(classes, o.storageClass.name) : [] };
+  const plan: ClassPlan = {
+    switchOff: o.storageClass.default
+      ? otherDefaults(classes, o.storageClass.name)
+      : [],
+  };
   if (live && desired) {
     const diff = immutableChanges(live, desired);
     if (diff.length > 0) plan.replace = { live, diff };
@@ -189,8 +267,13 @@ async function planClasses(kube: KubeClient, o: StorageOptions, desired: KubeObj
   return plan;
 }
 
-function desiredClass(objects: KubeObject[], name: string): KubeObject | undefined {
-  return objects.find((x) => x.kind === "StorageClass" && x.metadata.name === name);
+function desiredClass(
+  objects: KubeObject[],
+  name: string,
+): KubeObject | undefined {
+  return objects.find((x) =>
+    x.kind === "StorageClass" && x.metadata.name === name
+  );
 }
 
 /** Extra wiring for {@linkcode storageStep}. */
@@ -207,7 +290,10 @@ export interface StorageStepOptions extends DefineStepOptions, HelmReleaseEnv {}
  * });
  * ```
  */
-export function storageStep(options: StorageOptionsInput, stepOptions: StorageStepOptions = {}): Step<StorageOptions> {
+export function storageStep(
+  options: StorageOptionsInput,
+  stepOptions: StorageStepOptions = {},
+): Step<StorageOptions> {
   const env: HelmReleaseEnv = stepOptions;
   return defineStep({
     id: STORAGE_STEP_ID,
@@ -217,22 +303,33 @@ export function storageStep(options: StorageOptionsInput, stepOptions: StorageSt
     plan: async (ctx, o) => {
       const rendered = await renderRelease(ctx, releaseSpec(o), env);
       const desired = desiredClass(rendered.objects, o.storageClass.name);
-      const classes = ctx.kube ? await planClasses(ctx.kube, o, desired) : { switchOff: [] };
-      const { rendered: _r, ...plan } = await planRelease(ctx, releaseSpec(o), env, {
-        rendered,
-        // A dry-run of an immutable change is refused by the server: planned here instead.
-        skip: (x) => Boolean(classes.replace) && x === desired,
-      });
+      const classes = ctx.kube
+        ? await planClasses(ctx.kube, o, desired)
+        : { switchOff: [] };
+      const { rendered: _r, ...plan } = await planRelease(
+        ctx,
+        releaseSpec(o),
+        {
+          ...env,
+          rendered,
+          // A dry-run of an immutable change is refused by the server: planned here instead.
+          skip: (x) => Boolean(classes.replace) && x === desired,
+        },
+      );
       if (!ctx.kube) return plan;
       if (classes.replace) {
-        const i = plan.changes.findIndex((c) => c.kind === "StorageClass" && c.name === o.storageClass.name);
+        const i = plan.changes.findIndex((c) =>
+          c.kind === "StorageClass" && c.name === o.storageClass.name
+        );
         const change: ResourceChange = {
           apiVersion: "storage.k8s.io/v1",
           kind: "StorageClass",
           name: o.storageClass.name,
           action: "replace",
           diff: classes.replace.diff,
-          reason: `immutable field${classes.replace.diff.length > 1 ? "s" : ""} ${
+          reason: `immutable field${
+            classes.replace.diff.length > 1 ? "s" : ""
+          } ${
             classes.replace.diff.map((d) => d.path).join(", ")
           } change: the class is deleted and recreated`,
         };
@@ -257,7 +354,8 @@ export function storageStep(options: StorageOptionsInput, stepOptions: StorageSt
               sc.metadata.annotations?.[BETA_DEFAULT_ANNOTATION],
             after: "false",
           }],
-          reason: `exactly one default StorageClass: ${o.storageClass.name} becomes the default`,
+          reason:
+            `exactly one default StorageClass: ${o.storageClass.name} becomes the default`,
         });
         plan.observed.push({
           apiVersion: "storage.k8s.io/v1",
@@ -272,12 +370,28 @@ export function storageStep(options: StorageOptionsInput, stepOptions: StorageSt
     apply: async (ctx, _plan, o) => {
       const kube = requireKube(ctx);
       const { objects } = await renderRelease(ctx, releaseSpec(o), env);
-      const classes = await planClasses(kube, o, desiredClass(objects, o.storageClass.name));
+      const classes = await planClasses(
+        kube,
+        o,
+        desiredClass(objects, o.storageClass.name),
+      );
       if (classes.replace) {
-        ctx.log.warn(`deleting StorageClass ${o.storageClass.name} to change ${classes.replace.diff.map((d) => d.path).join(", ")}`);
-        await kube.delete({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: o.storageClass.name });
+        ctx.log.warn(
+          `deleting StorageClass ${o.storageClass.name} to change ${
+            classes.replace.diff.map((d) => d.path).join(", ")
+          }`,
+        );
+        await kube.delete({
+          apiVersion: "storage.k8s.io/v1",
+          kind: "StorageClass",
+          name: o.storageClass.name,
+        });
         await kube.waitFor(
-          { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: o.storageClass.name },
+          {
+            apiVersion: "storage.k8s.io/v1",
+            kind: "StorageClass",
+            name: o.storageClass.name,
+          },
           (x) => x === undefined ? true : "still exists",
           { timeoutMs: 30_000, signal: ctx.signal },
         );
@@ -287,23 +401,39 @@ export function storageStep(options: StorageOptionsInput, stepOptions: StorageSt
         ctx.log.info(`StorageClass ${sc.metadata.name}: no longer the default`);
         await kube.apply(switchOffPatch(sc));
       }
-      return { storageClass: o.storageClass.name, default: o.storageClass.default, ...release };
+      return {
+        storageClass: o.storageClass.name,
+        default: o.storageClass.default,
+        ...release,
+      };
     },
     verify: async (ctx, o) => {
       const kube = requireKube(ctx);
-      const checks = await verifyRelease(ctx, releaseSpec(o), { ...env, timeoutMs: o.verify.timeoutSeconds * 1000 });
+      const checks = await verifyRelease(ctx, releaseSpec(o), {
+        ...env,
+        timeoutMs: o.verify.timeoutSeconds * 1000,
+      });
       const classes = await kube.list("storage.k8s.io/v1", "StorageClass");
-      const ours = classes.find((sc) => sc.metadata.name === o.storageClass.name);
-      checks.push({ name: `StorageClass ${o.storageClass.name} exists`, ok: Boolean(ours) });
+      const ours = classes.find((sc) =>
+        sc.metadata.name === o.storageClass.name
+      );
+      checks.push({
+        name: `StorageClass ${o.storageClass.name} exists`,
+        ok: Boolean(ours),
+      });
       if (o.storageClass.default) {
-        const defaults = classes.filter(isDefault).map((sc) => sc.metadata.name);
+        const defaults = classes.filter(isDefault).map((sc) =>
+          sc.metadata.name
+        );
         checks.push({
           name: `${o.storageClass.name} is the only default StorageClass`,
           ok: defaults.length === 1 && defaults[0] === o.storageClass.name,
           detail: `default classes: ${defaults.join(", ") || "none"}`,
         });
       }
-      if (o.verify.probe && ours) checks.push(...await probeVolume(ctx, kube, o));
+      if (o.verify.probe && ours) {
+        checks.push(...await probeVolume(ctx, kube, o));
+      }
       return { checks, outputs: { storageClass: o.storageClass.name } };
     },
   }, stepOptions);
@@ -312,29 +442,48 @@ export function storageStep(options: StorageOptionsInput, stepOptions: StorageSt
 /** Label on the verify probe objects, so a test (or a human) can find them. */
 export const PROBE_LABEL = "kfplan.dev/probe";
 
-async function eventsOf(kube: KubeClient, namespace: string, kind: string, name: string): Promise<string> {
+async function eventsOf(
+  kube: KubeClient,
+  namespace: string,
+  kind: string,
+  name: string,
+): Promise<string> {
   const events = await kube.list("v1", "Event", {
     namespace,
     fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`,
   }).catch(() => []);
   if (events.length === 0) return "no events";
   return events.slice(-5).map((e) => {
-    const ev = e as KubeObject & { type?: string; reason?: string; message?: string };
+    const ev = e as KubeObject & {
+      type?: string;
+      reason?: string;
+      message?: string;
+    };
     return `${ev.type ?? ""} ${ev.reason ?? ""}: ${ev.message ?? ""}`.trim();
   }).join(" | ");
 }
 
 /** Creates a PVC and a writer Job, waits for both, removes them. */
-async function probeVolume(ctx: StepContext, kube: KubeClient, o: StorageOptions): Promise<VerifyCheck[]> {
+async function probeVolume(
+  ctx: StepContext,
+  kube: KubeClient,
+  o: StorageOptions,
+): Promise<VerifyCheck[]> {
   const name = `kfplan-storage-probe-${crypto.randomUUID().slice(0, 8)}`;
   const ns = o.verify.namespace;
   const timeoutMs = o.verify.timeoutSeconds * 1000;
   const labels = { [PROBE_LABEL]: "storage" };
-  const pvcRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: ns, name };
+  const pvcRef = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    namespace: ns,
+    name,
+  };
   const jobRef = { apiVersion: "batch/v1", kind: "Job", namespace: ns, name };
   const checks: VerifyCheck[] = [];
   await kube.apply({
-    ...pvcRef,
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
     metadata: { name, namespace: ns, labels },
     spec: {
       storageClassName: o.storageClass.name,
@@ -352,15 +501,21 @@ async function probeVolume(ctx: StepContext, kube: KubeClient, o: StorageOptions
         checks.push({
           name: "a test PVC binds",
           ok: false,
-          detail: `${(error as Error).message}; events of PersistentVolumeClaim ${ns}/${name}: ${
-            await eventsOf(kube, ns, "PersistentVolumeClaim", name)
-          }`,
+          detail: `${
+            (error as Error).message
+          }; events of PersistentVolumeClaim ${ns}/${name}: ${await eventsOf(
+            kube,
+            ns,
+            "PersistentVolumeClaim",
+            name,
+          )}`,
         });
         return checks;
       }
     }
     await kube.apply({
-      ...jobRef,
+      apiVersion: "batch/v1",
+      kind: "Job",
       metadata: { name, namespace: ns, labels },
       spec: {
         backoffLimit: 0,
@@ -375,33 +530,58 @@ async function probeVolume(ctx: StepContext, kube: KubeClient, o: StorageOptions
               command: ["sh", "-c", "touch /mnt/SUCCESS && exit 0 || exit 1"],
               volumeMounts: [{ name: "data", mountPath: "/mnt" }],
             }],
-            volumes: [{ name: "data", persistentVolumeClaim: { claimName: name } }],
+            volumes: [{
+              name: "data",
+              persistentVolumeClaim: { claimName: name },
+            }],
           },
         },
       },
     });
     try {
       await kube.waitFor(jobRef, (job) => {
-        const conditions = ((job?.status as { conditions?: { type: string; status: string; message?: string }[] })
+        const conditions = ((job?.status as {
+          conditions?: { type: string; status: string; message?: string }[];
+        })
           ?.conditions) ?? [];
-        if (conditions.some((c) => c.type === "Complete" && c.status === "True")) return true;
-        const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
+        if (
+          conditions.some((c) => c.type === "Complete" && c.status === "True")
+        ) return true;
+        const failed = conditions.find((c) =>
+          c.type === "Failed" && c.status === "True"
+        );
         return failed ? `failed: ${failed.message ?? ""}` : "not complete";
       }, { timeoutMs, signal: ctx.signal });
-      if (!waitBinding) checks.push({ name: "a test PVC binds", ok: true, detail: "bound for its first consumer" });
-      checks.push({ name: "a pod writes /mnt/SUCCESS to the volume", ok: true });
+      if (!waitBinding) {
+        checks.push({
+          name: "a test PVC binds",
+          ok: true,
+          detail: "bound for its first consumer",
+        });
+      }
+      checks.push({
+        name: "a pod writes /mnt/SUCCESS to the volume",
+        ok: true,
+      });
     } catch (error) {
       checks.push({
         name: "a pod writes /mnt/SUCCESS to the volume",
         ok: false,
-        detail: `${(error as Error).message}; events of PersistentVolumeClaim ${ns}/${name}: ${
-          await eventsOf(kube, ns, "PersistentVolumeClaim", name)
-        }`,
+        detail: `${
+          (error as Error).message
+        }; events of PersistentVolumeClaim ${ns}/${name}: ${await eventsOf(
+          kube,
+          ns,
+          "PersistentVolumeClaim",
+          name,
+        )}`,
       });
     }
     return checks;
   } finally {
-    await kube.delete(jobRef, { propagationPolicy: "Foreground" }).catch(() => false);
+    await kube.delete(jobRef, { propagationPolicy: "Foreground" }).catch(() =>
+      false
+    );
     await kube.delete(pvcRef).catch(() => false);
   }
 }

@@ -37,21 +37,37 @@ export const CONFIG_LABEL = "nvidia.com/device-plugin.config";
 
 const resourceSchema = z.strictObject({
   /** `nvidia.com/gpu` (the prefix is added when missing), or a MIG resource. */
-  name: z.string().min(1, { message: 'a resource name is required, e.g. "nvidia.com/gpu"' })
+  name: z.string().min(1, {
+    message: 'a resource name is required, e.g. "nvidia.com/gpu"',
+  })
     .transform((n) => n.includes("/") ? n : `nvidia.com/${n}`)
-    .refine((n) => n.startsWith("nvidia.com/") && n.length <= 63 && /^nvidia\.com\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n), {
-      message: 'use "nvidia.com/gpu" or "nvidia.com/mig-<profile>" (at most 63 characters)',
-    }),
+    .refine(
+      (n) =>
+        n.startsWith("nvidia.com/") && n.length <= 63 &&
+        /^nvidia\.com\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n),
+      {
+        message:
+          'use "nvidia.com/gpu" or "nvidia.com/mig-<profile>" (at most 63 characters)',
+      },
+    ),
   /** How many pods share each GPU. */
   replicas: z.number({ message: "replicas is required: an integer >= 2" })
-    .int({ message: "replicas must be a whole number (2, 4, 8, ...): a GPU is shared by whole pods" })
-    .min(2, { message: "number of replicas must be >= 2 (1 would not share the GPU)" }),
+    .int({
+      message:
+        "replicas must be a whole number (2, 4, 8, ...): a GPU is shared by whole pods",
+    })
+    .min(2, {
+      message: "number of replicas must be >= 2 (1 would not share the GPU)",
+    }),
   /** Advertise under another name instead of the original. */
   rename: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
     message: 'use a resource suffix such as "gpu.shared"',
   }).optional(),
   /** Only these GPUs (indexes or UUIDs); default all. */
-  devices: z.union([z.literal("all"), z.array(z.union([z.int().min(0), z.string().min(1)])).min(1)]).optional(),
+  devices: z.union([
+    z.literal("all"),
+    z.array(z.union([z.int().min(0), z.string().min(1)])).min(1),
+  ]).optional(),
 });
 
 const sharingSchema = z.strictObject({
@@ -60,13 +76,18 @@ const sharingSchema = z.strictObject({
   /** Reject requests of more than one shared GPU (they would not get more compute). */
   failRequestsGreaterThanOne: z.boolean().default(false),
   resources: z.array(resourceSchema).min(1, {
-    message: 'at least one resource is required, e.g. [{ name: "nvidia.com/gpu", replicas: 4 }]',
+    message:
+      'at least one resource is required, e.g. [{ name: "nvidia.com/gpu", replicas: 4 }]',
   }),
 }).superRefine((s, ctx) => {
   const seen = new Set<string>();
   s.resources.forEach((r, i) => {
     if (seen.has(r.name)) {
-      ctx.addIssue({ code: "custom", path: ["resources", i, "name"], message: `${r.name} is listed twice` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["resources", i, "name"],
+        message: `${r.name} is listed twice`,
+      });
     }
     seen.add(r.name);
   });
@@ -82,27 +103,42 @@ export const timeSlicingOptionsSchema = z.strictObject({
     message: "use a lowercase DNS name",
   }).default("time-slicing-config"),
   /** ConfigMap key of the default config. */
-  defaultConfig: z.string().regex(CONFIG_KEY, { message: "use letters, digits, '-', '_' or '.'" }).default("any"),
-  migStrategy: z.enum(["none", "single", "mixed"], { message: 'use "none", "single" or "mixed"' }).default("none"),
+  defaultConfig: z.string().regex(CONFIG_KEY, {
+    message: "use letters, digits, '-', '_' or '.'",
+  }).default("any"),
+  migStrategy: z.enum(["none", "single", "mixed"], {
+    message: 'use "none", "single" or "mixed"',
+  }).default("none"),
   /** The default sharing config, applied to every GPU node without a named config. */
   timeSlicing: sharingSchema,
   /** Named configs for some nodes, selected by node labels. */
   nodeConfigs: z.array(z.strictObject({
-    name: z.string().regex(CONFIG_KEY, { message: "use letters, digits, '-', '_' or '.'" }),
-    /** Nodes (by label) that get `nvidia.com/device-plugin.config=<name>`. */
-    nodeSelector: z.record(z.string(), z.string()).refine((s) => Object.keys(s).length > 0, {
-      message: 'select nodes with at least one label, e.g. { "nvidia.com/gpu.product": "Tesla-T4" }',
+    name: z.string().regex(CONFIG_KEY, {
+      message: "use letters, digits, '-', '_' or '.'",
     }),
+    /** Nodes (by label) that get `nvidia.com/device-plugin.config=<name>`. */
+    nodeSelector: z.record(z.string(), z.string()).refine(
+      (s) => Object.keys(s).length > 0,
+      {
+        message:
+          'select nodes with at least one label, e.g. { "nvidia.com/gpu.product": "Tesla-T4" }',
+      },
+    ),
     timeSlicing: sharingSchema,
   })).default([]),
   /** Which GPU nodes verify checks (labels); default every node with `nvidia.com/gpu.present=true`. */
   nodeSelector: z.record(z.string(), z.string()).optional(),
-  verify: z.strictObject({ timeoutSeconds: z.int().min(1).default(300) }).default({ timeoutSeconds: 300 }),
+  verify: z.strictObject({ timeoutSeconds: z.int().min(1).default(300) })
+    .default({ timeoutSeconds: 300 }),
 }).superRefine((o, ctx) => {
   const names = new Set([o.defaultConfig]);
   o.nodeConfigs.forEach((c, i) => {
     if (names.has(c.name)) {
-      ctx.addIssue({ code: "custom", path: ["nodeConfigs", i, "name"], message: `config name "${c.name}" is used twice` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodeConfigs", i, "name"],
+        message: `config name "${c.name}" is used twice`,
+      });
     }
     names.add(c.name);
   });
@@ -116,7 +152,10 @@ export type TimeSlicingOptions = z.output<typeof timeSlicingOptionsSchema>;
 export type SharingConfig = z.output<typeof sharingSchema>;
 
 /** The device plugin config file for one sharing config (upstream `config/v1` format). */
-export function renderSharingConfig(sharing: SharingConfig, migStrategy: string): string {
+export function renderSharingConfig(
+  sharing: SharingConfig,
+  migStrategy: string,
+): string {
   return stringify({
     version: "v1",
     flags: { migStrategy },
@@ -140,11 +179,17 @@ export function timeSlicingConfigMap(o: TimeSlicingOptions): KubeObject {
   const data: Record<string, string> = {
     [o.defaultConfig]: renderSharingConfig(o.timeSlicing, o.migStrategy),
   };
-  for (const c of o.nodeConfigs) data[c.name] = renderSharingConfig(c.timeSlicing, o.migStrategy);
+  for (const c of o.nodeConfigs) {
+    data[c.name] = renderSharingConfig(c.timeSlicing, o.migStrategy);
+  }
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: o.configMapName, namespace: o.namespace, labels: { "app.kubernetes.io/managed-by": "kfplan" } },
+    metadata: {
+      name: o.configMapName,
+      namespace: o.namespace,
+      labels: { "app.kubernetes.io/managed-by": "kfplan" },
+    },
     data,
   };
 }
@@ -158,7 +203,9 @@ export function timeSlicingConfigMap(o: TimeSlicingOptions): KubeObject {
  * timeSlicingChartValues(options); // { devicePlugin: { config: { name: "time-slicing-config", default: "any" } } }
  * ```
  */
-export function timeSlicingChartValues(o: TimeSlicingOptions): { name: string; default: string } {
+export function timeSlicingChartValues(
+  o: TimeSlicingOptions,
+): { name: string; default: string } {
   return { name: o.configMapName, default: o.defaultConfig };
 }
 
@@ -171,7 +218,8 @@ export interface ExpectedSharing {
 
 /** The advertised resource and replicas of `nvidia.com/gpu` under a config. */
 export function expectedSharing(sharing: SharingConfig): ExpectedSharing {
-  const gpu = sharing.resources.find((r) => r.name === "nvidia.com/gpu") ?? sharing.resources[0];
+  const gpu = sharing.resources.find((r) => r.name === "nvidia.com/gpu") ??
+    sharing.resources[0];
   const resource = gpu.rename
     ? (gpu.rename.includes("/") ? gpu.rename : `nvidia.com/${gpu.rename}`)
     : sharing.renameByDefault
@@ -180,52 +228,92 @@ export function expectedSharing(sharing: SharingConfig): ExpectedSharing {
   return { resource, replicas: gpu.replicas };
 }
 
-function matches(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
+function matches(
+  labels: Record<string, string> | undefined,
+  selector: Record<string, string>,
+): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
 /** The config key a node should use: the first named config selecting it, else the default. */
-export function configFor(node: KubeObject, o: TimeSlicingOptions): { key: string; sharing: SharingConfig } {
-  const named = o.nodeConfigs.find((c) => matches(node.metadata.labels, c.nodeSelector));
-  return named ? { key: named.name, sharing: named.timeSlicing } : { key: o.defaultConfig, sharing: o.timeSlicing };
+export function configFor(
+  node: KubeObject,
+  o: TimeSlicingOptions,
+): { key: string; sharing: SharingConfig } {
+  const named = o.nodeConfigs.find((c) =>
+    matches(node.metadata.labels, c.nodeSelector)
+  );
+  return named
+    ? { key: named.name, sharing: named.timeSlicing }
+    : { key: o.defaultConfig, sharing: o.timeSlicing };
 }
 
 /** GPU nodes the step checks. */
-export async function gpuNodes(kube: KubeClient, o: TimeSlicingOptions): Promise<KubeObject[]> {
+export async function gpuNodes(
+  kube: KubeClient,
+  o: TimeSlicingOptions,
+): Promise<KubeObject[]> {
   const selector = o.nodeSelector ?? { "nvidia.com/gpu.present": "true" };
   return await kube.list("v1", "Node", {
-    labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(","),
+    labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(
+      ",",
+    ),
   });
 }
 
 /** Checks one node against its expected sharing; `true` or what is wrong. */
-export function nodeSharingState(node: KubeObject, o: TimeSlicingOptions): true | string {
+export function nodeSharingState(
+  node: KubeObject,
+  o: TimeSlicingOptions,
+): true | string {
   const { key, sharing } = configFor(node, o);
   const expected = expectedSharing(sharing);
   const labels = node.metadata.labels ?? {};
   const physical = Number(labels["nvidia.com/gpu.count"]);
-  const allocatable = (node.status as { allocatable?: Record<string, string> })?.allocatable ?? {};
+  const allocatable =
+    (node.status as { allocatable?: Record<string, string> })?.allocatable ??
+      {};
   const problems: string[] = [];
   if (!Number.isInteger(physical) || physical <= 0) {
-    problems.push("no nvidia.com/gpu.count label (GPU feature discovery has not labelled the node)");
+    problems.push(
+      "no nvidia.com/gpu.count label (GPU feature discovery has not labelled the node)",
+    );
   } else {
     const want = physical * expected.replicas;
     const have = allocatable[expected.resource];
     if (Number(have) !== want) {
-      problems.push(`allocatable ${expected.resource}=${have ?? "none"}, want ${want} (${physical} GPUs x ${expected.replicas})`);
+      problems.push(
+        `allocatable ${expected.resource}=${
+          have ?? "none"
+        }, want ${want} (${physical} GPUs x ${expected.replicas})`,
+      );
     }
   }
   if (labels["nvidia.com/gpu.replicas"] !== String(expected.replicas)) {
-    problems.push(`label nvidia.com/gpu.replicas=${labels["nvidia.com/gpu.replicas"] ?? "none"}, want ${expected.replicas}`);
+    problems.push(
+      `label nvidia.com/gpu.replicas=${
+        labels["nvidia.com/gpu.replicas"] ?? "none"
+      }, want ${expected.replicas}`,
+    );
   }
   if (labels["nvidia.com/gpu.sharing-strategy"] !== "time-slicing") {
-    problems.push(`label nvidia.com/gpu.sharing-strategy=${labels["nvidia.com/gpu.sharing-strategy"] ?? "none"}, want time-slicing`);
+    problems.push(
+      `label nvidia.com/gpu.sharing-strategy=${
+        labels["nvidia.com/gpu.sharing-strategy"] ?? "none"
+      }, want time-slicing`,
+    );
   }
-  return problems.length === 0 ? true : `config "${key}": ${problems.join("; ")}`;
+  return problems.length === 0
+    ? true
+    : `config "${key}": ${problems.join("; ")}`;
 }
 
 function nodeLabelPatch(node: KubeObject, key: string): KubeObject {
-  return { apiVersion: "v1", kind: "Node", metadata: { name: node.metadata.name, labels: { [CONFIG_LABEL]: key } } };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: node.metadata.name, labels: { [CONFIG_LABEL]: key } },
+  };
 }
 
 /** Extra wiring for {@linkcode timeSlicingStep}. */
@@ -262,7 +350,9 @@ export function timeSlicingStep(
           if (key !== o.defaultConfig) objects.push(nodeLabelPatch(node, key));
         }
       }
-      const planned = await planObjects(ctx.kube, objects, { signal: ctx.signal });
+      const planned = await planObjects(ctx.kube, objects, {
+        signal: ctx.signal,
+      });
       plan.changes = planned.changes;
       plan.observed = planned.observed;
       const def = expectedSharing(o.timeSlicing);
@@ -271,12 +361,20 @@ export function timeSlicingStep(
         default: `${def.resource} x${def.replicas} per GPU`,
       };
       if (ctx.kube) {
-        const policy = await ctx.kube.get({ apiVersion: "nvidia.com/v1", kind: "ClusterPolicy", name: "cluster-policy" })
+        const policy = await ctx.kube.get({
+          apiVersion: "nvidia.com/v1",
+          kind: "ClusterPolicy",
+          name: "cluster-policy",
+        })
           .catch(() => undefined);
-        const config = (policy?.spec as { devicePlugin?: { config?: { name?: string } } })?.devicePlugin?.config;
+        const config =
+          (policy?.spec as { devicePlugin?: { config?: { name?: string } } })
+            ?.devicePlugin?.config;
         if (policy && config?.name !== o.configMapName) {
           plan.warnings.push(
-            `ClusterPolicy cluster-policy points the device plugin at ConfigMap "${config?.name ?? ""}", not ` +
+            `ClusterPolicy cluster-policy points the device plugin at ConfigMap "${
+              config?.name ?? ""
+            }", not ` +
               `"${o.configMapName}": the GPU operator step must set devicePlugin.config (plans/gpu.ts wires it)`,
           );
         }
@@ -289,10 +387,15 @@ export function timeSlicingStep(
       if (o.nodeConfigs.length > 0) {
         for (const node of await gpuNodes(kube, o)) {
           const { key } = configFor(node, o);
-          if (key !== o.defaultConfig) await kube.apply(nodeLabelPatch(node, key));
+          if (key !== o.defaultConfig) {
+            await kube.apply(nodeLabelPatch(node, key));
+          }
         }
       }
-      return { configMap: `${o.namespace}/${o.configMapName}`, ...timeSlicingChartValues(o) };
+      return {
+        configMap: `${o.namespace}/${o.configMapName}`,
+        ...timeSlicingChartValues(o),
+      };
     },
     verify: async (ctx, o) => {
       const kube = requireKube(ctx);
@@ -309,10 +412,17 @@ export function timeSlicingStep(
           };
         });
         if (nodes.length === 0) {
-          checks = [{ name: "GPU nodes exist", ok: false, detail: "no node matches the GPU node selector" }];
+          checks = [{
+            name: "GPU nodes exist",
+            ok: false,
+            detail: "no node matches the GPU node selector",
+          }];
         }
         if (checks.every((c) => c.ok) || Date.now() >= deadline) break;
-        await sleep(Math.min(2000, Math.max(0, deadline - Date.now())), ctx.signal);
+        await sleep(
+          Math.min(2000, Math.max(0, deadline - Date.now())),
+          ctx.signal,
+        );
       }
       return { checks };
     },

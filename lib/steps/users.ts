@@ -12,19 +12,29 @@
  */
 
 import { z } from "zod";
+import { canonicalJson } from "../engine/digest.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import { emptyPlan, type ResourceChange, type Step, type VerifyCheck } from "../engine/types.ts";
+import {
+  emptyPlan,
+  type ResourceChange,
+  type Step,
+  type VerifyCheck,
+} from "../engine/types.ts";
 import { applyObjects, planObjects } from "../kube/apply_set.ts";
 import type { KubeObject } from "../kube/types.ts";
 
 /** Default id of the step. */
 export const USERS_STEP_ID = "users";
 
-const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
+const QUANTITY =
+  /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 
-const quantity = z.union([z.string(), z.number()]).transform(String).refine((v) => QUANTITY.test(v), {
-  message: 'a Kubernetes quantity such as "4", "500m", "16Gi"',
-});
+const quantity = z.union([z.string(), z.number()]).transform(String).refine(
+  (v) => QUANTITY.test(v),
+  {
+    message: 'a Kubernetes quantity such as "4", "500m", "16Gi"',
+  },
+);
 
 /** A profile's resource quota, as Kubeflow's `resourceQuotaSpec.hard`. */
 export const resourceQuotaSchema = z.object({
@@ -48,7 +58,9 @@ export const profileSchema = z.object({
     "a DNS label: lower-case letters, digits and dashes",
   ).max(63),
   /** The owner's email, as the identity provider reports it. */
-  owner: z.email({ error: "the owner's email address (the kubeflow-userid the gateway sets)" }),
+  owner: z.email({
+    error: "the owner's email address (the kubeflow-userid the gateway sets)",
+  }),
   resourceQuota: resourceQuotaSchema.optional(),
   /** Create the `access-ml-pipeline` PodDefault in the namespace; default true. */
   accessMlPipeline: z.boolean().default(true),
@@ -62,7 +74,13 @@ export const usersOptionsSchema = z.object({
 }).strict().superRefine((o, ctx) => {
   const seen = new Set<string>();
   o.profiles.forEach((p, i) => {
-    if (seen.has(p.name)) ctx.addIssue({ code: "custom", path: ["profiles", i, "name"], message: `duplicate profile ${p.name}` });
+    if (seen.has(p.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["profiles", i, "name"],
+        message: `duplicate profile ${p.name}`,
+      });
+    }
     seen.add(p.name);
   });
 });
@@ -76,7 +94,9 @@ export type ProfileOptions = z.output<typeof profileSchema>;
 
 /** Builds a Profile object. */
 export function profileObject(p: ProfileOptions): KubeObject {
-  const spec: Record<string, unknown> = { owner: { kind: "User", name: p.owner } };
+  const spec: Record<string, unknown> = {
+    owner: { kind: "User", name: p.owner },
+  };
   const q = p.resourceQuota;
   if (q) {
     const hard: Record<string, string> = {};
@@ -87,7 +107,12 @@ export function profileObject(p: ProfileOptions): KubeObject {
     if (q.gpus !== undefined) hard["requests.nvidia.com/gpu"] = String(q.gpus);
     spec.resourceQuotaSpec = { hard };
   }
-  return { apiVersion: "kubeflow.org/v1", kind: "Profile", metadata: { name: p.name }, spec };
+  return {
+    apiVersion: "kubeflow.org/v1",
+    kind: "Profile",
+    metadata: { name: p.name },
+    spec,
+  };
 }
 
 /** The `access-ml-pipeline` PodDefault for a namespace (shape from the manifests docs). */
@@ -99,12 +124,19 @@ export function accessMlPipelinePodDefault(namespace: string): KubeObject {
     spec: {
       desc: "Allow access to Kubeflow Pipelines",
       selector: { matchLabels: { "access-ml-pipeline": "true" } },
-      env: [{ name: "KF_PIPELINES_SA_TOKEN_PATH", value: "/var/run/secrets/kubeflow/pipelines/token" }],
+      env: [{
+        name: "KF_PIPELINES_SA_TOKEN_PATH",
+        value: "/var/run/secrets/kubeflow/pipelines/token",
+      }],
       volumes: [{
         name: "volume-kf-pipeline-token",
         projected: {
           sources: [{
-            serviceAccountToken: { path: "token", expirationSeconds: 7200, audience: "pipelines.kubeflow.org" },
+            serviceAccountToken: {
+              path: "token",
+              expirationSeconds: 7200,
+              audience: "pipelines.kubeflow.org",
+            },
           }],
         },
       }],
@@ -118,10 +150,14 @@ export function accessMlPipelinePodDefault(namespace: string): KubeObject {
 }
 
 /** Every object the step manages, Profiles first. */
-export function usersObjects(o: UsersOptions): { profiles: KubeObject[]; podDefaults: KubeObject[] } {
+export function usersObjects(
+  o: UsersOptions,
+): { profiles: KubeObject[]; podDefaults: KubeObject[] } {
   return {
     profiles: o.profiles.map(profileObject),
-    podDefaults: o.profiles.filter((p) => p.accessMlPipeline).map((p) => accessMlPipelinePodDefault(p.name)),
+    podDefaults: o.profiles.filter((p) => p.accessMlPipeline).map((p) =>
+      accessMlPipelinePodDefault(p.name)
+    ),
   };
 }
 
@@ -143,7 +179,10 @@ export interface UsersStepOptions extends DefineStepOptions {
  * }, { source: "kfplan.yaml", prefix: ["users"] });
  * ```
  */
-export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOptions = {}): Step<UsersOptions> {
+export function usersStep(
+  options: UsersOptionsInput,
+  stepOptions: UsersStepOptions = {},
+): Step<UsersOptions> {
   return defineStep({
     id: stepOptions.id ?? USERS_STEP_ID,
     title: "Kubeflow profiles and their PodDefaults",
@@ -153,14 +192,20 @@ export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOpti
     async plan(ctx, o) {
       const plan = emptyPlan();
       const { profiles, podDefaults } = usersObjects(o);
-      const profilePlan = await planObjects(ctx.kube, profiles, { signal: ctx.signal });
+      const profilePlan = await planObjects(ctx.kube, profiles, {
+        signal: ctx.signal,
+      });
       plan.changes.push(...profilePlan.changes);
       plan.observed.push(...profilePlan.observed);
       const ready: KubeObject[] = [];
       const later: ResourceChange[] = [];
       for (const pd of podDefaults) {
         const ns = ctx.kube
-          ? await ctx.kube.get({ apiVersion: "v1", kind: "Namespace", name: pd.metadata.namespace! })
+          ? await ctx.kube.get({
+            apiVersion: "v1",
+            kind: "Namespace",
+            name: pd.metadata.namespace!,
+          })
           : undefined;
         if (ns) ready.push(pd);
         else {
@@ -172,14 +217,19 @@ export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOpti
             action: "create",
             diff: [],
             knownAfterApply: true,
-            reason: `namespace ${pd.metadata.namespace} is created by the profile controller from Profile ${pd.metadata.namespace}`,
+            reason:
+              `namespace ${pd.metadata.namespace} is created by the profile controller from Profile ${pd.metadata.namespace}`,
           });
         }
       }
       const pdPlan = await planObjects(ctx.kube, ready, { signal: ctx.signal });
       plan.changes.push(...pdPlan.changes, ...later);
       plan.observed.push(...pdPlan.observed);
-      if (later.length > 0) plan.unknowns.push(`profile namespaces: ${later.map((c) => c.namespace).join(", ")}`);
+      if (later.length > 0) {
+        plan.unknowns.push(
+          `profile namespaces: ${later.map((c) => c.namespace).join(", ")}`,
+        );
+      }
       plan.facts = { profiles: o.profiles.map((p) => p.name) };
       return plan;
     },
@@ -187,32 +237,61 @@ export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOpti
       if (!ctx.kube) throw new Error("users: apply needs a cluster");
       const kube = ctx.kube;
       const { profiles, podDefaults } = usersObjects(o);
-      await applyObjects(kube, profiles, { signal: ctx.signal, timeoutMs: o.timeoutSeconds * 1000 });
+      await applyObjects(kube, profiles, {
+        signal: ctx.signal,
+        timeoutMs: o.timeoutSeconds * 1000,
+      });
       await Promise.all(profiles.map((p) =>
         kube.waitFor(
           { apiVersion: "v1", kind: "Namespace", name: p.metadata.name },
-          (ns) => ns ? true : `namespace not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?`,
+          (ns) =>
+            ns
+              ? true
+              : `namespace not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?`,
           { timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal },
         )
       ));
-      await applyObjects(kube, podDefaults, { signal: ctx.signal, timeoutMs: o.timeoutSeconds * 1000 });
-      return { profiles: o.profiles.map((p) => p.name), namespaces: o.profiles.map((p) => p.name) };
+      await applyObjects(kube, podDefaults, {
+        signal: ctx.signal,
+        timeoutMs: o.timeoutSeconds * 1000,
+      });
+      return {
+        profiles: o.profiles.map((p) => p.name),
+        namespaces: o.profiles.map((p) => p.name),
+      };
     },
     async verify(ctx, o) {
-      if (!ctx.kube) return { checks: [{ name: "cluster reachable", ok: false, detail: "offline" }] };
+      if (!ctx.kube) {
+        return {
+          checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
+        };
+      }
       const kube = ctx.kube;
       const checks: VerifyCheck[] = [];
       for (const p of o.profiles) {
         const want = profileObject(p);
-        const live = await kube.get({ apiVersion: "kubeflow.org/v1", kind: "Profile", name: p.name });
+        const live = await kube.get({
+          apiVersion: "kubeflow.org/v1",
+          kind: "Profile",
+          name: p.name,
+        });
         // deno-lint-ignore no-explicit-any
         const spec = live?.spec as any;
-        const wantSpec = want.spec as { owner: unknown; resourceQuotaSpec?: unknown };
+        const wantSpec = want.spec as {
+          owner: unknown;
+          resourceQuotaSpec?: unknown;
+        };
         checks.push({
           name: `Profile ${p.name} owned by ${p.owner}`,
-          ok: !!live && JSON.stringify(spec?.owner) === JSON.stringify(wantSpec.owner) &&
-            JSON.stringify(spec?.resourceQuotaSpec ?? null) === JSON.stringify(wantSpec.resourceQuotaSpec ?? null),
-          detail: live ? `owner ${spec?.owner?.name}` : "missing",
+          ok: !!live &&
+            canonicalJson(spec?.owner) === canonicalJson(wantSpec.owner) &&
+            canonicalJson(spec?.resourceQuotaSpec ?? null) ===
+              canonicalJson(wantSpec.resourceQuotaSpec ?? null),
+          detail: live
+            ? `owner ${spec?.owner?.name}; quota ${
+              canonicalJson(spec?.resourceQuotaSpec ?? null)
+            }`
+            : "missing",
         });
         try {
           await kube.waitFor(
@@ -222,7 +301,11 @@ export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOpti
           );
           checks.push({ name: `namespace ${p.name} exists`, ok: true });
         } catch (e) {
-          checks.push({ name: `namespace ${p.name} exists`, ok: false, detail: (e as Error).message });
+          checks.push({
+            name: `namespace ${p.name} exists`,
+            ok: false,
+            detail: (e as Error).message,
+          });
         }
         if (p.accessMlPipeline) {
           const pd = await kube.get({
@@ -231,7 +314,10 @@ export function usersStep(options: UsersOptionsInput, stepOptions: UsersStepOpti
             namespace: p.name,
             name: "access-ml-pipeline",
           });
-          checks.push({ name: `PodDefault ${p.name}/access-ml-pipeline exists`, ok: !!pd });
+          checks.push({
+            name: `PodDefault ${p.name}/access-ml-pipeline exists`,
+            ok: !!pd,
+          });
         }
       }
       return { checks };

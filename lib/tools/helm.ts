@@ -77,11 +77,15 @@ export async function findHelm(options: FindHelmOptions = {}): Promise<Helm> {
   const candidates: string[] = [];
   if (explicit) {
     if (!(await isExecutable(explicit))) {
-      throw new HelmError(`KFPLAN_HELM=${explicit} is not an executable file; ${HELM_INSTALL_HINT}`);
+      throw new HelmError(
+        `KFPLAN_HELM=${explicit} is not an executable file; ${HELM_INSTALL_HINT}`,
+      );
     }
     candidates.push(explicit);
   } else {
-    for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/helm`);
+    for (const dir of (env.PATH ?? "").split(":")) {
+      if (dir) candidates.push(`${dir}/helm`);
+    }
     candidates.push(...(await cachedBinaries(env.HOME)));
   }
   const unsuitable: string[] = [];
@@ -219,13 +223,20 @@ function clusterArgs(cluster: HelmCluster): string[] {
 
 function clusterEnv(cluster: HelmCluster): Record<string, string> {
   // A `:`-separated list only works through the environment.
-  return cluster.kubeconfig?.includes(":") ? { KUBECONFIG: cluster.kubeconfig } : {};
+  return cluster.kubeconfig?.includes(":")
+    ? { KUBECONFIG: cluster.kubeconfig }
+    : {};
 }
 
 async function run(
   helm: Helm,
   args: string[],
-  options: { values?: Record<string, unknown>; workDir?: string; env?: Record<string, string>; signal?: AbortSignal },
+  options: {
+    values?: Record<string, unknown>;
+    workDir?: string;
+    env?: Record<string, string>;
+    signal?: AbortSignal;
+  },
 ): Promise<string> {
   let valuesFile: string | undefined;
   const full = [...args];
@@ -252,7 +263,17 @@ async function run(
     const stdout = new TextDecoder().decode(out.stdout);
     if (out.code !== 0) {
       const stderr = new TextDecoder().decode(out.stderr).trim();
-      throw new HelmError(`${command} failed (exit ${out.code}): ${stderr || stdout.trim()}`, command);
+      const offline =
+        /cannot be reached|dial tcp|no such host|i\/o timeout/.test(stderr)
+          ? "; the chart repository is unreachable: check the network/proxy, or download the chart " +
+            "(`helm pull <chart> --repo <url> --version <v> --untar`) and use `chart: { path: ... }`"
+          : "";
+      throw new HelmError(
+        `${command} failed (exit ${out.code}): ${
+          stderr || stdout.trim()
+        }${offline}`,
+        command,
+      );
     }
     return stdout;
   } finally {
@@ -273,7 +294,10 @@ async function run(
  * });
  * ```
  */
-export async function helmTemplate(helm: Helm, args: HelmTemplateArgs): Promise<KubeObject[]> {
+export async function helmTemplate(
+  helm: Helm,
+  args: HelmTemplateArgs,
+): Promise<KubeObject[]> {
   const cli = [
     "template",
     args.release,
@@ -293,7 +317,9 @@ export async function helmTemplate(helm: Helm, args: HelmTemplateArgs): Promise<
 export function parseManifests(text: string): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new HelmError(`invalid YAML from helm: ${doc.errors[0].message}`);
+    if (doc.errors.length > 0) {
+      throw new HelmError(`invalid YAML from helm: ${doc.errors[0].message}`);
+    }
     const value = doc.toJSON() as KubeObject | null;
     if (!value || typeof value !== "object") continue;
     if (value.kind?.endsWith("List") && Array.isArray(value.items)) {
@@ -329,7 +355,10 @@ export interface HelmUpgradeArgs extends HelmReleaseArgs, HelmCluster {
  * });
  * ```
  */
-export async function helmUpgradeInstall(helm: Helm, args: HelmUpgradeArgs): Promise<string> {
+export async function helmUpgradeInstall(
+  helm: Helm,
+  args: HelmUpgradeArgs,
+): Promise<string> {
   const cli = [
     "upgrade",
     "--install",
@@ -371,12 +400,22 @@ export async function helmStatus(
   helm: Helm,
   args: HelmStatusArgs,
 ): Promise<HelmReleaseStatus | undefined> {
-  const cli = ["status", args.release, "--namespace", args.namespace, "-o", "json", ...clusterArgs(args)];
+  const cli = [
+    "status",
+    args.release,
+    "--namespace",
+    args.namespace,
+    "-o",
+    "json",
+    ...clusterArgs(args),
+  ];
   let out: string;
   try {
     out = await run(helm, cli, { env: clusterEnv(args), signal: args.signal });
   } catch (error) {
-    if (error instanceof HelmError && /release: not found/.test(error.message)) return undefined;
+    if (
+      error instanceof HelmError && /release: not found/.test(error.message)
+    ) return undefined;
     throw error;
   }
   const json = JSON.parse(out) as {
@@ -392,24 +431,49 @@ export async function helmStatus(
     version: json.version,
     status: json.info?.status ?? "unknown",
     description: json.info?.description,
-    chart: json.chart?.metadata ? `${json.chart.metadata.name}-${json.chart.metadata.version}` : undefined,
+    chart: json.chart?.metadata
+      ? `${json.chart.metadata.name}-${json.chart.metadata.version}`
+      : undefined,
   };
 }
 
 /** `helm get manifest`: the objects the release owns (hooks excluded). */
-export async function helmGetManifest(helm: Helm, args: HelmStatusArgs): Promise<KubeObject[]> {
-  const cli = ["get", "manifest", args.release, "--namespace", args.namespace, ...clusterArgs(args)];
-  return parseManifests(await run(helm, cli, { env: clusterEnv(args), signal: args.signal }));
+export async function helmGetManifest(
+  helm: Helm,
+  args: HelmStatusArgs,
+): Promise<KubeObject[]> {
+  const cli = [
+    "get",
+    "manifest",
+    args.release,
+    "--namespace",
+    args.namespace,
+    ...clusterArgs(args),
+  ];
+  return parseManifests(
+    await run(helm, cli, { env: clusterEnv(args), signal: args.signal }),
+  );
 }
 
 /** `helm uninstall`; resolves false when the release did not exist. */
-export async function helmUninstall(helm: Helm, args: HelmStatusArgs): Promise<boolean> {
-  const cli = ["uninstall", args.release, "--namespace", args.namespace, ...clusterArgs(args)];
+export async function helmUninstall(
+  helm: Helm,
+  args: HelmStatusArgs,
+): Promise<boolean> {
+  const cli = [
+    "uninstall",
+    args.release,
+    "--namespace",
+    args.namespace,
+    ...clusterArgs(args),
+  ];
   try {
     await run(helm, cli, { env: clusterEnv(args), signal: args.signal });
     return true;
   } catch (error) {
-    if (error instanceof HelmError && /not found/.test(error.message)) return false;
+    if (error instanceof HelmError && /not found/.test(error.message)) {
+      return false;
+    }
     throw error;
   }
 }

@@ -37,6 +37,9 @@ export interface CommandRunner {
 /** The exit code shells use for "command not found". */
 export const NOT_FOUND = 127;
 
+/** The exit code of ssh itself failing (unreachable host, authentication). */
+export const SSH_FAILED = 255;
+
 /**
  * Runs commands on this machine. A program that does not exist yields code 127
  * and a shell-like message, as it would over ssh.
@@ -82,7 +85,14 @@ export function sshRunner(
   host: string,
   options: SshRunnerOptions = {},
 ): CommandRunner {
-  const base = [options.ssh ?? "ssh", "-o", "BatchMode=yes"];
+  // BatchMode: never prompt; ConnectTimeout: an unreachable host fails in seconds.
+  const base = [
+    options.ssh ?? "ssh",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+  ];
   for (const o of options.sshOptions ?? []) base.push("-o", o);
   if (options.port) base.push("-p", String(options.port));
   if (options.identityFile) base.push("-i", options.identityFile);
@@ -90,7 +100,10 @@ export function sshRunner(
   return {
     target: `ssh:${host}`,
     run: (argv, runOptions) =>
-      spawn([...base, destination, "--", argv.map(shellQuote).join(" ")], runOptions),
+      spawn(
+        [...base, destination, "--", argv.map(shellQuote).join(" ")],
+        runOptions,
+      ),
   };
 }
 
@@ -105,7 +118,10 @@ async function spawn(
   options: RunOptions = {},
 ): Promise<CommandResult> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000);
+  const timer = setTimeout(
+    () => controller.abort(),
+    options.timeoutMs ?? 30_000,
+  );
   try {
     const out = await new Deno.Command(argv[0], {
       args: argv.slice(1),
@@ -123,7 +139,11 @@ async function spawn(
     };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      return { code: NOT_FOUND, stdout: "", stderr: `${argv[0]}: command not found` };
+      return {
+        code: NOT_FOUND,
+        stdout: "",
+        stderr: `${argv[0]}: command not found`,
+      };
     }
     throw error;
   } finally {
@@ -183,19 +203,43 @@ function replay(
   recorded: Map<string, RecordedCommand>,
   argv: string[],
 ): CommandResult {
+  // A recorded host is reachable: the reachability probe always succeeds.
+  if (argv.length === 1 && argv[0] === "true") {
+    return { code: 0, stdout: "", stderr: "" };
+  }
   const hit = recorded.get(argv.join(" "));
-  if (hit) return { code: hit.code, stdout: hit.stdout ?? "", stderr: hit.stderr ?? "" };
+  if (hit) {
+    return {
+      code: hit.code,
+      stdout: hit.stdout ?? "",
+      stderr: hit.stderr ?? "",
+    };
+  }
   if (argv[0] === "cat" && argv.length === 2) {
     try {
-      return { code: 0, stdout: Deno.readTextFileSync(join(dir, "files", argv[1])), stderr: "" };
+      return {
+        code: 0,
+        stdout: Deno.readTextFileSync(join(dir, "files", argv[1])),
+        stderr: "",
+      };
     } catch {
-      return { code: 1, stdout: "", stderr: `cat: ${argv[1]}: No such file or directory` };
+      return {
+        code: 1,
+        stdout: "",
+        stderr: `cat: ${argv[1]}: No such file or directory`,
+      };
     }
   }
   if (argv[0] === "ls" && argv[1] === "-1" && argv.length === 3) {
     try {
-      const names = [...Deno.readDirSync(join(dir, "files", argv[2]))].map((e) => e.name).sort();
-      return { code: 0, stdout: names.map((n) => `${n}\n`).join(""), stderr: "" };
+      const names = [...Deno.readDirSync(join(dir, "files", argv[2]))].map((
+        e,
+      ) => e.name).sort();
+      return {
+        code: 0,
+        stdout: names.map((n) => `${n}\n`).join(""),
+        stderr: "",
+      };
     } catch {
       return {
         code: 2,
@@ -204,7 +248,11 @@ function replay(
       };
     }
   }
-  return { code: NOT_FOUND, stdout: "", stderr: `bash: ${argv[0]}: command not found` };
+  return {
+    code: NOT_FOUND,
+    stdout: "",
+    stderr: `bash: ${argv[0]}: command not found`,
+  };
 }
 
 /**

@@ -128,7 +128,8 @@ async function kustomizeVersion(path: string): Promise<string | undefined> {
       stderr: "piped",
     }).output();
     return parseKustomizeVersion(
-      new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+      new TextDecoder().decode(out.stdout) +
+        new TextDecoder().decode(out.stderr),
     );
   } catch {
     return undefined;
@@ -201,7 +202,9 @@ export async function kustomizeBuild(
   if (!out.success) {
     const stderr = new TextDecoder().decode(out.stderr).trim();
     throw new KustomizeError(
-      `kustomize build ${dir} failed (exit ${out.code}): ${stderr.slice(0, 4000)}`,
+      `kustomize build ${dir} failed (exit ${out.code}): ${
+        stderr.slice(0, 4000)
+      }`,
     );
   }
   return parseManifests(new TextDecoder().decode(out.stdout), dir);
@@ -220,7 +223,9 @@ export async function kustomizeBuild(
 export function parseManifests(text: string, source = "input"): KubeObject[] {
   const objects: KubeObject[] = [];
   const docs = parseAllDocuments(text, { uniqueKeys: false });
-  if (!Array.isArray(docs)) throw new KustomizeError(`${source}: not a YAML stream`);
+  if (!Array.isArray(docs)) {
+    throw new KustomizeError(`${source}: not a YAML stream`);
+  }
   docs.forEach((doc, index) => {
     if (doc.errors.length > 0) {
       throw new KustomizeError(
@@ -232,7 +237,8 @@ export function parseManifests(text: string, source = "input"): KubeObject[] {
     const items = isList(value) ? value.items : [value];
     for (const item of items) {
       if (
-        !item || typeof item !== "object" || typeof item.apiVersion !== "string" ||
+        !item || typeof item !== "object" ||
+        typeof item.apiVersion !== "string" ||
         typeof item.kind !== "string" || typeof item.metadata?.name !== "string"
       ) {
         throw new KustomizeError(

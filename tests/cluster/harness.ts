@@ -124,11 +124,15 @@ export async function toolPath(name: string): Promise<string> {
   return `${await binDir()}/${name}`;
 }
 
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/** `n` distinct free loopback ports (all held open until each is known, so they differ). */
+function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 function kubeconfigYaml(
@@ -227,35 +231,38 @@ function isOurProcess(pid: number, bin: string): boolean {
 }
 
 /**
- * Stops the processes of a cluster described by its state (TERM, then KILL after
- * `graceMs`), newest first, and removes its directory when it owns it.
+ * Stops the processes of a cluster described by its state, newest first, and removes
+ * its directory when it owns it. Controllers and kwok get SIGTERM (then SIGKILL after
+ * `graceMs`); kube-apiserver and etcd get SIGKILL right away, because a graceful
+ * apiserver shutdown takes about 10 s and their data is thrown away anyway.
  */
 export async function stopClusterState(
   state: ClusterState,
   options: { graceMs?: number } = {},
 ): Promise<void> {
   const order = [...COMPONENTS].reverse();
-  for (const name of order) {
+  const ours = (name: Component) => {
     const pid = state.pids[name];
-    if (pid && isOurProcess(pid, state.binDir)) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch { /* already gone */ }
+    return pid !== undefined && isOurProcess(pid, state.binDir);
+  };
+  const signal = (name: Component, sig: Deno.Signal) => {
+    try {
+      if (ours(name)) Deno.kill(state.pids[name]!, sig);
+    } catch { /* already gone */ }
+  };
+  const waitGone = async (names: Component[], ms: number) => {
+    const deadline = Date.now() + ms;
+    while (names.some(ours) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
     }
-  }
-  const deadline = Date.now() + (options.graceMs ?? 10_000);
-  for (const name of order) {
-    const pid = state.pids[name];
-    if (!pid) continue;
-    while (isOurProcess(pid, state.binDir) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (isOurProcess(pid, state.binDir)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
-    }
-  }
+  };
+  const clients = order.filter((n) => n !== "kube-apiserver" && n !== "etcd");
+  for (const name of clients) signal(name, "SIGTERM");
+  await waitGone(clients, options.graceMs ?? 10_000);
+  for (const name of order) signal(name, "SIGKILL");
+  // SIGKILL is asynchronous too: wait (bounded) until every process is gone before
+  // removing the files they may still hold.
+  await waitGone(order, 5000);
   if (state.ownsDir) {
     await Deno.remove(state.dir, { recursive: true }).catch(() => {});
   }
@@ -405,11 +412,7 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
 
   try {
     const pki = await generatePki(`${dir}/pki`);
-    const [etcdPort, peerPort, apiPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    const [etcdPort, peerPort, apiPort, kwokPort] = freePorts(4);
     state.server = `https://127.0.0.1:${apiPort}`;
     if (!detached) cleanup = installExitHandlers(state);
 
@@ -481,7 +484,7 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       "--cidr=10.244.0.1/16",
       "--node-ip=10.240.0.1",
       "--node-lease-duration-seconds=40",
-      `--server-address=127.0.0.1:${await freePort()}`,
+      `--server-address=127.0.0.1:${kwokPort}`,
     ]);
 
     const kube = createKubeClient({ kubeconfig: state.kubeconfig });

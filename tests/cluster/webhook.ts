@@ -121,7 +121,9 @@ export async function startWebhookServer(
         });
       }
       return Response.json({
-        apiVersion: "admission.k8s.io/v1",
+        // Answer in the version asked: webhooks registered with
+        // admissionReviewVersions [v1beta1] (e.g. KServe) get v1beta1 reviews.
+        apiVersion: review.apiVersion ?? "admission.k8s.io/v1",
         kind: "AdmissionReview",
         response: {
           uid: request.uid,

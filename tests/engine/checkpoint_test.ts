@@ -87,3 +87,18 @@ Deno.test("writeFileAtomic replaces the whole file", async () => {
   assertEquals(await Deno.readTextFile(path), "b");
   assert((await Deno.stat(path)).isFile);
 });
+
+Deno.test("temp files a killed writer left behind are cleaned up when old", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = checkpointPath(dir, prod);
+  const base = path.split("/").pop();
+  const old = `${dir}/.${base}.dead.tmp`;
+  const young = `${dir}/.${base}.alive.tmp`;
+  await Deno.writeTextFile(old, "{");
+  await Deno.writeTextFile(young, "{");
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  await Deno.utime(old, hourAgo, hourAgo);
+  await CheckpointStore.open(dir, prod);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+  assertEquals(names, [`.${base}.alive.tmp`]);
+});

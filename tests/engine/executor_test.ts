@@ -242,3 +242,29 @@ Deno.test("a planted secret appears in no plan, JSON, checkpoint, event or log",
   assertMatch(artifacts[1], /\(sensitive, sha256:[0-9a-f]{8}\)/);
   assertEquals(result.summary.failed.length, 1);
 });
+
+Deno.test("secrets a step resolves itself are scrubbed once registered with ctx.addSecret", async () => {
+  const secret = "resolved-from-env-7c1d";
+  const dir = await Deno.makeTempDir();
+  const events: string[] = [];
+  const step: Step = {
+    ...testStep("oidc"),
+    plan: (ctx) => {
+      ctx.addSecret?.(secret);
+      return Promise.reject(new Error(`client secret ${secret} rejected`));
+    },
+  };
+  const { document, scrubber } = await planSteps([step]);
+  assert(!serializePlanDocument(document).includes(secret));
+  assertEquals(scrubber.scrub(`x ${secret}`), "x (sensitive)");
+  const result = await applySteps([step], {
+    checkpointDir: dir,
+    onEvent: (e) => events.push(JSON.stringify(e)),
+  });
+  const texts = [await Deno.readTextFile(result.checkpointPath), ...events];
+  for (const t of texts) assert(!t.includes(secret), t);
+  assertMatch(
+    result.summary.failed[0].error,
+    /client secret \(sensitive\) rejected/,
+  );
+});

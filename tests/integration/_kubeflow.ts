@@ -10,19 +10,27 @@
  *   Services (MetalLB is another step's business);
  * - Kubeflow's profile controller: creates the namespace of each Profile.
  *
- * Webhook-guarded resources: kwok pods run no webhook server, so the scenario excludes
- * the MutatingWebhookConfigurations and ValidatingWebhookConfigurations through the
- * step's `exclude` option, which the plan lists object by object with the reason.
- * Without them nothing calls a webhook: cert-manager Certificates/Issuers/ClusterIssuers,
- * KServe ClusterServingRuntimes and knative's Certificate are admitted by the API
- * server alone, and pods in `istio-injection=enabled` namespaces are not blocked by
- * the sidecar injector.
+ * Webhook-guarded resources: kwok pods run no webhook server. The scenario handles that
+ * in one of two deliberate ways:
+ * - `serve` ({@linkcode serveWebhooks}): the test plays every webhook backend. One real
+ *   HTTPS admission server per backend Service runs on this machine and admits every
+ *   request; a post-render transform (the step's `postRender` hook, like Helm's
+ *   post-renderer) drops the backend Services' selectors, adds Endpoints pointing at
+ *   the test servers and fills the `caBundle`s cert-manager's cainjector would inject.
+ *   The API server then really calls the webhooks (aggregator routing), so
+ *   cert-manager Certificates/Issuers/ClusterIssuers, KServe ClusterServingRuntimes,
+ *   knative's Certificate and pods in `istio-injection=enabled` namespaces go through
+ *   the real admission path, after `applyObjects` waited for the backends' endpoints.
+ * - `exclude` ({@linkcode WEBHOOK_EXCLUDES}): the step's `exclude` option leaves the
+ *   webhook configurations out; the plan lists each excluded object with the reason,
+ *   and the guarded resources are admitted by the API server alone.
  *
  * @module
  */
 
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { sleep } from "../../lib/kube/retry.ts";
+import { startWebhookServer, type WebhookServer } from "../cluster/webhook.ts";
 
 /** The `exclude` entries the scenario uses, with the reason the plan shows. */
 export const WEBHOOK_EXCLUDES = [
@@ -40,7 +48,10 @@ export const WEBHOOK_EXCLUDES = [
 export const FAKE_LB_ADDRESS = "192.0.2.10";
 
 /** Creates a default StorageClass and static PVs the platform's PVCs can bind to. */
-export async function provideStorage(kube: KubeClient, count = 6): Promise<void> {
+export async function provideStorage(
+  kube: KubeClient,
+  count = 6,
+): Promise<void> {
   await kube.apply({
     apiVersion: "storage.k8s.io/v1",
     kind: "StorageClass",
@@ -91,7 +102,10 @@ export function startFakeControllers(kube: KubeClient): FakeControllers {
             await kube.apply({
               apiVersion: "v1",
               kind: "Service",
-              metadata: { name: s.metadata.name, namespace: s.metadata.namespace },
+              metadata: {
+                name: s.metadata.name,
+                namespace: s.metadata.namespace,
+              },
               status: { loadBalancer: { ingress: [{ ip: FAKE_LB_ADDRESS }] } },
             } as KubeObject, { subresource: "status" });
           }
@@ -100,7 +114,11 @@ export function startFakeControllers(kube: KubeClient): FakeControllers {
           ? await kube.list("kubeflow.org/v1", "Profile")
           : [];
         for (const p of profiles) {
-          const ref = { apiVersion: "v1", kind: "Namespace", name: p.metadata.name };
+          const ref = {
+            apiVersion: "v1",
+            kind: "Namespace",
+            name: p.metadata.name,
+          };
           if (!(await kube.get(ref))) {
             // deno-lint-ignore no-explicit-any
             const owner = (p.spec as any)?.owner?.name ?? "";
@@ -154,7 +172,10 @@ export async function readTree(dir: string): Promise<Record<string, string>> {
 }
 
 /** Names of the artifacts in which any of `secrets` occurs (empty when none leaks). */
-export function findLeaks(artifacts: Record<string, string>, secrets: string[]): string[] {
+export function findLeaks(
+  artifacts: Record<string, string>,
+  secrets: string[],
+): string[] {
   const leaks: string[] = [];
   for (const [name, text] of Object.entries(artifacts)) {
     for (const s of secrets) {
@@ -165,11 +186,114 @@ export function findLeaks(artifacts: Record<string, string>, secrets: string[]):
 }
 
 /** A wall-clock measurement printed for the report (never asserted). */
-export async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+export async function timed<T>(
+  label: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   const start = performance.now();
   try {
     return await fn();
   } finally {
-    console.log(`[timing] ${label}: ${((performance.now() - start) / 1000).toFixed(1)} s`);
+    console.log(
+      `[timing] ${label}: ${((performance.now() - start) / 1000).toFixed(1)} s`,
+    );
   }
+}
+
+/** Test webhook servers standing in for the platform's webhook backends. */
+export interface ServedWebhooks {
+  /** Server by `namespace/name` of the backend Service. */
+  servers: Map<string, WebhookServer>;
+  /** The step's `postRender` hook: routes every webhook to its test server. */
+  postRender(objects: KubeObject[]): KubeObject[];
+  close(): Promise<void>;
+}
+
+function backendOf(o: KubeObject): { namespace: string; name: string }[] {
+  // deno-lint-ignore no-explicit-any
+  const a = o as any;
+  if (
+    o.kind === "MutatingWebhookConfiguration" ||
+    o.kind === "ValidatingWebhookConfiguration"
+  ) {
+    return (a.webhooks ?? []).flatMap((
+      w: { clientConfig?: { service?: { namespace: string; name: string } } },
+    ) => w.clientConfig?.service ? [w.clientConfig.service] : []);
+  }
+  const conv = a.spec?.conversion?.webhook?.clientConfig?.service;
+  return o.kind === "CustomResourceDefinition" && conv ? [conv] : [];
+}
+
+/** Starts one admitting webhook server per webhook backend Service of `objects`. */
+export async function serveWebhooks(
+  objects: KubeObject[],
+): Promise<ServedWebhooks> {
+  const servers = new Map<string, WebhookServer>();
+  for (const o of objects) {
+    for (const svc of backendOf(o)) {
+      const key = `${svc.namespace}/${svc.name}`;
+      if (!servers.has(key)) {
+        servers.set(
+          key,
+          await startWebhookServer(svc, { handler: () => ({ allowed: true }) }),
+        );
+      }
+    }
+  }
+  function postRender(input: KubeObject[]): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const original of input) {
+      const o = structuredClone(original);
+      // deno-lint-ignore no-explicit-any
+      const a = o as any;
+      if (
+        o.kind === "MutatingWebhookConfiguration" ||
+        o.kind === "ValidatingWebhookConfiguration"
+      ) {
+        for (const w of a.webhooks ?? []) {
+          const svc = w.clientConfig?.service;
+          const server = svc && servers.get(`${svc.namespace}/${svc.name}`);
+          if (server) w.clientConfig.caBundle = server.caBundle;
+        }
+      } else if (
+        o.kind === "CustomResourceDefinition" &&
+        a.spec?.conversion?.webhook?.clientConfig?.service
+      ) {
+        const svc = a.spec.conversion.webhook.clientConfig.service;
+        const server = servers.get(`${svc.namespace}/${svc.name}`);
+        if (server) {
+          a.spec.conversion.webhook.clientConfig.caBundle = server.caBundle;
+        }
+      }
+      out.push(o);
+      const server = o.kind === "Service" && o.apiVersion === "v1"
+        ? servers.get(`${o.metadata.namespace}/${o.metadata.name}`)
+        : undefined;
+      if (server) {
+        // Without a selector the endpoints controller leaves our Endpoints alone.
+        delete a.spec.selector;
+        out.push({
+          apiVersion: "v1",
+          kind: "Endpoints",
+          metadata: { name: o.metadata.name, namespace: o.metadata.namespace },
+          subsets: [{
+            addresses: [{ ip: server.hostname }],
+            ports: (a.spec.ports ?? []).map((p: { name?: string }) => ({
+              ...(p.name ? { name: p.name } : {}),
+              port: server.port,
+              protocol: "TCP",
+            })),
+          }],
+        });
+      }
+    }
+    return out;
+  }
+  return {
+    servers,
+    postRender,
+    async close() {
+      for (const s of servers.values()) await s.close();
+    },
+  };
 }

@@ -10,7 +10,10 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
-import { hasChanges, serializePlanDocument } from "../../lib/engine/plan_document.ts";
+import {
+  hasChanges,
+  serializePlanDocument,
+} from "../../lib/engine/plan_document.ts";
 import { renderPlan } from "../../lib/engine/render.ts";
 import type { Logger } from "../../lib/engine/types.ts";
 import { kubeflowOptionsSchema } from "../../lib/steps/kubeflow/options.ts";
@@ -19,16 +22,26 @@ import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
 import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
 import { usersStep } from "../../lib/steps/users.ts";
 import { startCluster } from "../cluster/harness.ts";
-import { nonDefaultOptions, PLANTED, plantedEnv } from "../steps/kubeflow/_fixtures.ts";
+import {
+  nonDefaultOptions,
+  PLANTED,
+  plantedEnv,
+} from "../steps/kubeflow/_fixtures.ts";
 import {
   FAKE_LB_ADDRESS,
   findLeaks,
   provideStorage,
   readTree,
+  type ServedWebhooks,
+  serveWebhooks,
   startFakeControllers,
   timed,
   WEBHOOK_EXCLUDES,
 } from "./_kubeflow.ts";
+
+// Kubernetes objects are untyped JSON here.
+// deno-lint-ignore no-explicit-any
+type Any = any;
 
 function collectingLogger(lines: string[]): Logger {
   return {
@@ -43,16 +56,31 @@ const USERS = {
     {
       name: "alice",
       owner: "alice@example.org",
-      resourceQuota: { cpu: "8", memory: "32Gi", pvcs: 5, storage: "100Gi", gpus: 1 },
+      resourceQuota: {
+        cpu: "8",
+        memory: "32Gi",
+        pvcs: 5,
+        storage: "100Gi",
+        gpus: 1,
+      },
     },
     { name: "bob", owner: "bob@example.org" },
   ],
   timeoutSeconds: 120,
 };
 
+/** How the scenario handles webhook-guarded resources (see `_kubeflow.ts`). */
+export type WebhookMode = "serve" | "exclude";
+
 /** Runs the scenario for `version` on a fresh control plane. */
-export async function installScenario(version: KubeflowVersion): Promise<void> {
-  const cluster = await timed(`${version} control plane start`, () => startCluster({}));
+export async function installScenario(
+  version: KubeflowVersion,
+  webhooks: WebhookMode,
+): Promise<void> {
+  const cluster = await timed(
+    `${version} control plane start`,
+    () => startCluster({}),
+  );
   const controllers = startFakeControllers(cluster.kube);
   const work = await Deno.makeTempDir({ prefix: `kfplan-kf-${version}-` });
   const checkpointDir = `${work}/checkpoints`;
@@ -62,55 +90,133 @@ export async function installScenario(version: KubeflowVersion): Promise<void> {
   const logLines: string[] = [];
   const events: string[] = [];
   const env = plantedEnv();
+  let served: ServedWebhooks | undefined;
   try {
     const kube = cluster.kube;
     await provideStorage(kube);
-    const input = { ...nonDefaultOptions(version), exclude: WEBHOOK_EXCLUDES, timeoutSeconds: 600 };
-    const steps = (registrationFlow: boolean) => [
+    const input = {
+      ...nonDefaultOptions(version),
+      exclude: webhooks === "exclude" ? WEBHOOK_EXCLUDES : [],
+      timeoutSeconds: 600,
+    };
+    const rendered = await renderKubeflow(kubeflowOptionsSchema.parse(input), {
+      env,
+    });
+    if (webhooks === "serve") served = await serveWebhooks(rendered.objects);
+    const postRender = served?.postRender;
+    const steps = (registrationFlow: boolean, stepEnv = env) => [
       kubeflowStep(
         { ...input, dashboard: { registrationFlow } },
-        { source: "kfplan.yaml", prefix: ["kubeflow"], env },
+        {
+          source: "kfplan.yaml",
+          prefix: ["kubeflow"],
+          env: stepEnv,
+          postRender,
+        },
       ),
       usersStep(USERS, { source: "kfplan.yaml", prefix: ["users"] }),
     ];
 
     // What the plan must list: every rendered object (minus the excluded webhooks).
-    const expected = await renderKubeflow(kubeflowOptionsSchema.parse(input), { env });
+    const expected = {
+      ...rendered,
+      objects: postRender ? postRender(rendered.objects) : rendered.objects,
+    };
     const expectedKeys = expected.objects.map((o) =>
       `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`
     ).sort();
 
     // 1. First plan: every object is a create; custom resources are known after their CRD.
-    const first = await timed(`${version} plan #1 (${expected.objects.length} objects)`, () =>
-      planSteps(steps(true), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    const first = await timed(
+      `${version} plan #1 (${expected.objects.length} objects)`,
+      () =>
+        planSteps(steps(true), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+        }),
+    );
     artifacts["plan1.json"] = serializePlanDocument(first.document);
     artifacts["plan1.txt"] = renderPlan(first.document);
     const kf = first.document.steps.find((s) => s.id === "kubeflow")!;
     assertEquals(kf.error, undefined, `plan error: ${kf.error}`);
-    const planned = kf.changes.map((c) => `${c.kind}/${c.namespace ?? ""}/${c.name}`).sort();
+    const planned = kf.changes.map((c) =>
+      `${c.kind}/${c.namespace ?? ""}/${c.name}`
+    ).sort();
     assertEquals(planned, expectedKeys);
-    assert(kf.changes.every((c) => c.action === "create"), "all objects are created on an empty cluster");
+    assert(
+      kf.changes.every((c) => c.action === "create"),
+      "all objects are created on an empty cluster",
+    );
     assert(
       kf.changes.some((c) => c.kind === "Certificate" && c.known_after_apply),
       "cert-manager Certificates are known after their CRD is applied",
     );
-    const excludedWarning = kf.warnings.find((w) => w.startsWith("excluded "));
-    assert(excludedWarning?.includes("MutatingWebhookConfiguration"), "the plan lists excluded webhooks");
+    if (webhooks === "exclude") {
+      const excludedWarning = kf.warnings.find((w) =>
+        w.startsWith("excluded ")
+      );
+      assert(
+        excludedWarning?.includes("MutatingWebhookConfiguration"),
+        "the plan lists excluded webhooks",
+      );
+    } else {
+      assert(
+        kf.changes.some((c) => c.kind === "ValidatingWebhookConfiguration"),
+        "webhook configurations planned",
+      );
+    }
     console.log(
-      `[count] ${version}: planned ${kf.changes.length} objects, excluded ${expected.excluded.length} webhook configurations`,
+      `[count] ${version}: planned ${kf.changes.length} objects, excluded ${expected.excluded.length} objects (webhooks: ${webhooks})`,
     );
 
     // 2. Apply in one pass, then verify (the executor runs both).
-    const result = await timed(`${version} apply + verify`, () =>
-      applySteps(steps(true), {
-        kube,
-        checkpointDir,
-        workDir,
-        log: collectingLogger(logLines),
-        onEvent: (e) => events.push(JSON.stringify(e)),
-      }));
-    assertEquals(result.summary.failed, [], JSON.stringify(result.summary.failed));
+    const result = await timed(
+      `${version} apply + verify`,
+      () =>
+        applySteps(steps(true), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+          onEvent: (e) => events.push(JSON.stringify(e)),
+        }),
+    );
+    assertEquals(
+      result.summary.failed,
+      [],
+      JSON.stringify(result.summary.failed),
+    );
     assert(result.ok, "apply ok");
+    if (served) {
+      // The API server really called the webhooks for the guarded resources.
+      const kinds = (key: string) =>
+        new Set(served!.servers.get(key)?.requests.map((r) => r.kind.kind));
+      assert(
+        kinds("cert-manager/cert-manager-webhook").has("Certificate"),
+        "cert-manager webhook saw Certificates",
+      );
+      assert(
+        kinds("kubeflow/kserve-webhook-server-service").has(
+          "ClusterServingRuntime",
+        ),
+        "KServe webhook saw ClusterServingRuntimes",
+      );
+      const calls = [...served.servers.values()].reduce(
+        (n, s) => n + s.requests.length,
+        0,
+      );
+      console.log(
+        `[webhooks] ${version}: ${calls} admission requests served by ${served.servers.size} test servers`,
+      );
+    }
+    const applyLine = logLines.find((l) =>
+      /applied \d+ objects in \d+ ms/.test(l)
+    );
+    console.log(
+      `[timing] ${version} apply alone (from the step log): ${applyLine}`,
+    );
     const outputs = result.outputs.kubeflow;
     assertEquals(outputs.version, version);
     console.log(`[count] ${version}: applied ${outputs.applied} objects`);
@@ -122,7 +228,10 @@ export async function installScenario(version: KubeflowVersion): Promise<void> {
       namespace: "istio-system",
       name: "istio-ingressgateway",
     });
-    assertEquals((gateway?.spec as { type?: string } | undefined)?.type, "LoadBalancer");
+    assertEquals(
+      (gateway?.spec as { type?: string } | undefined)?.type,
+      "LoadBalancer",
+    );
     for (const ns of ["alice", "bob"]) {
       const pd = await kube.get({
         apiVersion: "kubeflow.org/v1alpha1",
@@ -132,45 +241,127 @@ export async function installScenario(version: KubeflowVersion): Promise<void> {
       });
       assert(pd, `PodDefault in ${ns}`);
     }
-    const alice = await kube.get({ apiVersion: "kubeflow.org/v1", kind: "Profile", name: "alice" });
-    // deno-lint-ignore no-explicit-any
-    assertEquals((alice?.spec as any)?.resourceQuotaSpec?.hard?.["requests.nvidia.com/gpu"], "1");
+    const alice = await kube.get({
+      apiVersion: "kubeflow.org/v1",
+      kind: "Profile",
+      name: "alice",
+    });
+    assertEquals(
+      (alice?.spec as Any)?.resourceQuotaSpec?.hard
+        ?.["requests.nvidia.com/gpu"],
+      "1",
+    );
     // The planted client secret really is in the cluster, so the searches below mean something.
-    const client = await kube.get({ apiVersion: "v1", kind: "Secret", namespace: "auth", name: "dex-oidc-client" });
-    // deno-lint-ignore no-explicit-any
-    assertEquals(atob((client as any).data.OIDC_CLIENT_SECRET), PLANTED.clientSecret);
+    const client = await kube.get({
+      apiVersion: "v1",
+      kind: "Secret",
+      namespace: "auth",
+      name: "dex-oidc-client",
+    });
+    assertEquals(
+      atob((client as Any).data.OIDC_CLIENT_SECRET),
+      PLANTED.clientSecret,
+    );
 
     // 3. Second plan: nothing to do.
-    const second = await timed(`${version} plan #2 (no changes expected)`, () =>
-      planSteps(steps(true), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    const second = await timed(
+      `${version} plan #2 (no changes expected)`,
+      () =>
+        planSteps(steps(true), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+        }),
+    );
     artifacts["plan2.json"] = serializePlanDocument(second.document);
     artifacts["plan2.txt"] = renderPlan(second.document);
     const changed2 = second.document.steps.flatMap((s) =>
-      s.changes.filter((c) => c.action !== "no-op").map((c) => `${s.id}: ${c.action} ${c.kind} ${c.namespace}/${c.name}`)
+      s.changes.filter((c) => c.action !== "no-op").map((c) =>
+        `${s.id}: ${c.action} ${c.kind} ${c.namespace}/${c.name}`
+      )
     );
     assertEquals(changed2, []);
     assertEquals(hasChanges(second.document), false);
 
     // 4. Registration flow off: exactly the parameter ConfigMap and the dashboard Deployment.
-    const third = await timed(`${version} plan #3 (registration flow changed)`, () =>
-      planSteps(steps(false), { kube, checkpointDir, workDir, log: collectingLogger(logLines) }));
+    const third = await timed(
+      `${version} plan #3 (registration flow changed)`,
+      () =>
+        planSteps(steps(false), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+        }),
+    );
     artifacts["plan3.json"] = serializePlanDocument(third.document);
     artifacts["plan3.txt"] = renderPlan(third.document);
     const changed3 = third.document.steps.flatMap((s) =>
-      s.changes.filter((c) => c.action !== "no-op").map((c) => `${c.action} ${c.kind} ${c.namespace}/${c.name}`)
+      s.changes.filter((c) => c.action !== "no-op").map((c) =>
+        `${c.action} ${c.kind} ${c.namespace}/${c.name}`
+      )
     ).sort();
     assertEquals(changed3, [
       "update ConfigMap kubeflow/centraldashboard-parameters",
       "update Deployment kubeflow/centraldashboard",
     ]);
 
-    // 5. No planted secret anywhere: plans (text and JSON), checkpoints, events, logs, scratch files.
+    // 5. A rotated client secret: the Secrets change (diffed as sensitive), Dex and
+    // oauth2-proxy roll (Dex through its config-digest annotation).
+    const rotated = "PLANTED-rotated-secret-c41d07";
+    const fourth = await timed(
+      `${version} plan #4 (client secret rotated)`,
+      () =>
+        planSteps(steps(true, { ...env, KF_CLIENT_SECRET: rotated }), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+        }),
+    );
+    artifacts["plan4.json"] = serializePlanDocument(fourth.document);
+    artifacts["plan4.txt"] = renderPlan(fourth.document);
+    const changed4 = fourth.document.steps.flatMap((s) =>
+      s.changes.filter((c) => c.action !== "no-op")
+    );
+    const summary4 = changed4.map((c) =>
+      `${c.action} ${c.kind} ${c.namespace}/${
+        c.name.replace(/-[a-z0-9]{10}$/, "-<hash>")
+      }`
+    ).sort();
+    assertEquals(summary4, [
+      "create Secret oauth2-proxy/oauth2-proxy-<hash>",
+      "update Deployment auth/dex",
+      "update Deployment oauth2-proxy/oauth2-proxy",
+      "update Secret auth/dex-oidc-client",
+    ]);
+    const secretDiffs = changed4.filter((c) => c.kind === "Secret").flatMap((
+      c,
+    ) => c.diff);
+    assert(
+      secretDiffs.every((d) => d.sensitive === true),
+      `Secret diffs are sensitive: ${JSON.stringify(secretDiffs)}`,
+    );
+
+    // 6. No planted secret anywhere: plans (text and JSON), checkpoints, events, logs, scratch files.
     artifacts["events.jsonl"] = events.join("\n");
     artifacts["log.txt"] = logLines.join("\n");
-    Object.assign(artifacts, await readTree(checkpointDir), await readTree(workDir));
-    assert(Object.keys(artifacts).some((k) => k.includes("checkpoints/")), "a checkpoint was written");
-    assertEquals(findLeaks(artifacts, Object.values(PLANTED)), []);
+    Object.assign(
+      artifacts,
+      await readTree(checkpointDir),
+      await readTree(workDir),
+    );
+    assert(
+      Object.keys(artifacts).some((k) => k.includes("checkpoints/")),
+      "a checkpoint was written",
+    );
+    assertEquals(
+      findLeaks(artifacts, [...Object.values(PLANTED), rotated]),
+      [],
+    );
   } finally {
+    await served?.close();
     await controllers.stop();
     await cluster.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});

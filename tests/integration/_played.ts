@@ -12,9 +12,39 @@
 
 import type { StepContext } from "../../lib/engine/types.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+import {
+  type ClosableKubeClient,
+  createKubeClient,
+} from "../../lib/kube/client.ts";
+import { type ClusterHandle, startCluster } from "../cluster/harness.ts";
+
+/**
+ * A control plane of its own (one kwok node) for a test that changes cluster-wide
+ * behaviour other tests rely on: which StorageClass is the default, who answers
+ * LoadBalancer Services. The shared cluster of `deno task test` runs the Kubeflow
+ * scenario in parallel, with its own default class and LoadBalancer stand-in.
+ */
+export function privateCluster(): Promise<ClusterHandle> {
+  return startCluster({ nodes: [{ name: "kwok-node-0" }] });
+}
+
+/**
+ * A client for the played controllers and test fixtures, under its own field manager:
+ * server-side apply under kfplan's manager would otherwise drop fields kfplan applied
+ * earlier (and the other way round).
+ */
+export function playedClient(kubeconfig: string): ClosableKubeClient {
+  return createKubeClient({
+    kubeconfig,
+    fieldManager: "kfplan-test-controller",
+  });
+}
 
 /** A step context for tests, logging to the test output. */
-export function testContext(kube: KubeClient | undefined, outputs: StepContext["outputs"] = {}): StepContext {
+export function testContext(
+  kube: KubeClient | undefined,
+  outputs: StepContext["outputs"] = {},
+): StepContext {
   return {
     kube,
     offline: !kube,
@@ -35,7 +65,10 @@ export function tag(): string {
 }
 
 /** Runs `tick` every `intervalMs` until stopped; errors are kept and rethrown by `stop`. */
-function loop(tick: () => Promise<void>, intervalMs = 200): () => Promise<void> {
+function loop(
+  tick: () => Promise<void>,
+  intervalMs = 200,
+): () => Promise<void> {
   let running = true;
   let lastError: unknown;
   const done = (async () => {
@@ -52,7 +85,11 @@ function loop(tick: () => Promise<void>, intervalMs = 200): () => Promise<void> 
   return async () => {
     running = false;
     await done;
-    if (lastError) console.log(`  [played controller] last error: ${(lastError as Error).message}`);
+    if (lastError) {
+      console.log(
+        `  [played controller] last error: ${(lastError as Error).message}`,
+      );
+    }
   };
 }
 
@@ -62,24 +99,52 @@ function loop(tick: () => Promise<void>, intervalMs = 200): () => Promise<void> 
  */
 export function playNfsProvisioner(
   kube: KubeClient,
-  options: { storageClass: string; provisioner: string; server: string; path: string },
+  options: {
+    storageClass: string;
+    provisioner: string;
+    server: string;
+    path: string;
+  },
 ): () => Promise<void> {
-  return loop(async () => {
+  const created = new Set<string>();
+  const stop = loop(async () => {
     for (const pvc of await kube.list("v1", "PersistentVolumeClaim")) {
-      const spec = pvc.spec as { storageClassName?: string; accessModes: string[]; volumeName?: string };
-      if (spec.storageClassName !== options.storageClass || spec.volumeName) continue;
-      const sc = await kube.get({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: options.storageClass });
+      const spec = pvc.spec as {
+        storageClassName?: string;
+        accessModes: string[];
+        volumeName?: string;
+      };
+      if (spec.storageClassName !== options.storageClass || spec.volumeName) {
+        continue;
+      }
+      const sc = await kube.get({
+        apiVersion: "storage.k8s.io/v1",
+        kind: "StorageClass",
+        name: options.storageClass,
+      });
       const name = `pvc-${pvc.metadata.uid}`;
+      created.add(name);
       await kube.apply({
         apiVersion: "v1",
         kind: "PersistentVolume",
-        metadata: { name, annotations: { "pv.kubernetes.io/provisioned-by": options.provisioner } },
+        metadata: {
+          name,
+          annotations: {
+            "pv.kubernetes.io/provisioned-by": options.provisioner,
+          },
+        },
         spec: {
           capacity: { storage: "1Mi" },
           accessModes: spec.accessModes,
           storageClassName: options.storageClass,
-          persistentVolumeReclaimPolicy: (sc as { reclaimPolicy?: string } | undefined)?.reclaimPolicy ?? "Delete",
-          nfs: { server: options.server, path: `${options.path}/${pvc.metadata.namespace}-${pvc.metadata.name}-${name}` },
+          persistentVolumeReclaimPolicy:
+            (sc as { reclaimPolicy?: string } | undefined)?.reclaimPolicy ??
+              "Delete",
+          nfs: {
+            server: options.server,
+            path:
+              `${options.path}/${pvc.metadata.namespace}-${pvc.metadata.name}-${name}`,
+          },
           claimRef: {
             apiVersion: "v1",
             kind: "PersistentVolumeClaim",
@@ -91,6 +156,14 @@ export function playNfsProvisioner(
       });
     }
   });
+  return async () => {
+    await stop();
+    // No real provisioner deletes released volumes here: clean up what was "provisioned".
+    for (const name of created) {
+      await kube.delete({ apiVersion: "v1", kind: "PersistentVolume", name })
+        .catch(() => false);
+    }
+  };
 }
 
 /**
@@ -102,21 +175,38 @@ export function playLoadBalancer(
   options: { label: string; address: string },
 ): () => Promise<void> {
   return loop(async () => {
-    for (const svc of await kube.list("v1", "Service", { labelSelector: options.label })) {
-      const ingress = (svc.status as { loadBalancer?: { ingress?: unknown[] } })?.loadBalancer?.ingress ?? [];
-      if ((svc.spec as { type?: string }).type !== "LoadBalancer" || ingress.length > 0) continue;
+    for (
+      const svc of await kube.list("v1", "Service", {
+        labelSelector: options.label,
+      })
+    ) {
+      const ingress =
+        (svc.status as { loadBalancer?: { ingress?: unknown[] } })?.loadBalancer
+          ?.ingress ?? [];
+      if (
+        (svc.spec as { type?: string }).type !== "LoadBalancer" ||
+        ingress.length > 0
+      ) continue;
       await kube.apply({
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: svc.metadata.name, namespace: svc.metadata.namespace },
-        status: { loadBalancer: { ingress: [{ ip: options.address, ipMode: "VIP" }] } },
+        metadata: {
+          name: svc.metadata.name,
+          namespace: svc.metadata.namespace,
+        },
+        status: {
+          loadBalancer: { ingress: [{ ip: options.address, ipMode: "VIP" }] },
+        },
       }, { subresource: "status" });
     }
   });
 }
 
 /** Plays the GPU operator: ClusterPolicy `ready` and a validator pod on `node`. */
-export async function playGpuOperator(kube: KubeClient, options: { namespace: string; node: string }): Promise<void> {
+export async function playGpuOperator(
+  kube: KubeClient,
+  options: { namespace: string; node: string },
+): Promise<void> {
   await kube.apply({
     apiVersion: "nvidia.com/v1",
     kind: "ClusterPolicy",
@@ -143,7 +233,10 @@ export async function playGpuOperator(kube: KubeClient, options: { namespace: st
     },
     spec: {
       nodeName: options.node,
-      containers: [{ name: "nvidia-operator-validator", image: "nvcr.io/nvidia/gpu-operator:v26.3.3" }],
+      containers: [{
+        name: "nvidia-operator-validator",
+        image: "nvcr.io/nvidia/gpu-operator:v26.3.3",
+      }],
     },
   });
 }
@@ -155,13 +248,21 @@ export async function playGpuOperator(kube: KubeClient, options: { namespace: st
  */
 export async function playDevicePlugin(
   kube: KubeClient,
-  nodes: KubeObject[],
-  replicasFor: (node: KubeObject) => { resource: string; replicas: number },
+  options: {
+    nodes: KubeObject[];
+    replicasFor: (node: KubeObject) => { resource: string; replicas: number };
+  },
 ): Promise<void> {
+  const { nodes, replicasFor } = options;
   for (const node of nodes) {
-    const physical = Number(node.metadata.labels?.["nvidia.com/gpu.count"] ?? 0);
+    const physical = Number(
+      node.metadata.labels?.["nvidia.com/gpu.count"] ?? 0,
+    );
     const { resource, replicas } = replicasFor(node);
-    const status = node.status as { capacity: Record<string, string>; allocatable: Record<string, string> };
+    const status = node.status as {
+      capacity: Record<string, string>;
+      allocatable: Record<string, string>;
+    };
     const amount = String(physical * replicas);
     const capacity = { ...status.capacity, [resource]: amount };
     const allocatable = { ...status.allocatable, [resource]: amount };
@@ -176,7 +277,9 @@ export async function playDevicePlugin(
       kind: "Node",
       metadata: {
         name: node.metadata.name,
+        // Same field manager as the fixture that created the node: keep its labels.
         labels: {
+          ...node.metadata.labels,
           "nvidia.com/gpu.replicas": String(replicas),
           "nvidia.com/gpu.sharing-strategy": "time-slicing",
         },

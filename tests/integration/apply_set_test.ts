@@ -8,6 +8,7 @@ import {
 } from "../../lib/kube/apply_set.ts";
 import { deploymentAvailable } from "../../lib/kube/wait.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
+import { parseAllDocuments } from "yaml";
 
 function deployment(
   namespace: string,
@@ -226,4 +227,129 @@ Deno.test("applyObjects names the object that failed and what was applied before
   assert(err.message.includes("Service"), err.message);
   assert(err.message.includes("70000"), err.message);
   assertEquals(err.applied.map((a) => a.name), ["ok"]);
+});
+
+Deno.test("objects in a namespace the same set creates plan as creates", async () => {
+  const { kube } = await useCluster();
+  const ns = `planned-${crypto.randomUUID().slice(0, 8)}`;
+  const plan = await planObjects(kube, [
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c", namespace: ns },
+      data: { a: "1" },
+    },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+  ], {});
+  assertEquals(plan.changes.map((c) => [c.kind, c.action]), [
+    ["Namespace", "create"],
+    ["ConfigMap", "create"],
+  ]);
+  assertEquals(plan.observed.map((o) => o.resourceVersion), [
+    undefined,
+    undefined,
+  ]);
+  assertEquals(
+    await kube.get({ apiVersion: "v1", kind: "Namespace", name: ns }),
+    undefined,
+    "planning must not create anything",
+  );
+});
+
+Deno.test("a change to an immutable field plans as replace and applies only when allowed", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("immutable");
+  const cm = (value: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "frozen", namespace: ns },
+    immutable: true,
+    data: { value },
+  });
+  await applyObjects(kube, [cm("1")], {});
+  const plan = await planObjects(kube, [cm("2")], {});
+  assertEquals(plan.changes[0].action, "replace");
+  assert(plan.changes[0].reason?.includes("immutable"), plan.changes[0].reason);
+
+  const err = await assertRejects(
+    () => applyObjects(kube, [cm("2")], {}),
+    ApplyObjectsError,
+  );
+  assert(err.message.includes("immutable"), err.message);
+
+  const events: ApplyEvent[] = [];
+  await applyObjects(kube, [cm("2")], {
+    replaceImmutable: true,
+    timeoutMs: 30_000,
+    onProgress: (e) => events.push(e),
+  });
+  assert(events.some((e) => e.type === "replaced" && e.ref.name === "frozen"));
+  const live = await kube.get({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace: ns,
+    name: "frozen",
+  });
+  assertEquals(live?.data, { value: "2" });
+});
+
+Deno.test("KubeRay's RayJob CRD from Kubeflow v1.10.2 (over 256 KiB) applies and plans as no-op", async () => {
+  const { kube } = await useCluster();
+  // The read-only manifests trees next to the repository (as tests/steps/kubeflow uses).
+  const root = Deno.env.get("KFPLAN_MANIFESTS_DIR") ??
+    new URL("../../../shared/kubeflow-manifests", import.meta.url).pathname;
+  const path =
+    `${root}/v1.10.2/experimental/ray/kuberay-operator/base/resources.yaml`;
+  const crd = parseAllDocuments(await Deno.readTextFile(path))
+    .map((d) => d.toJS() as KubeObject)
+    .find((o) => o?.metadata?.name === "rayjobs.ray.io")!;
+  // Too large for client-side apply's last-applied annotation (262144 bytes).
+  assert(JSON.stringify(crd).length > 262_144);
+  // Same schema under a unique group: the shared cluster may hold the real one too.
+  const group = uniqueGroup();
+  // deno-lint-ignore no-explicit-any
+  const spec = crd.spec as any;
+  spec.group = group;
+  crd.metadata = { name: `${spec.names.plural}.${group}` };
+  await applyObjects(kube, [crd], { timeoutMs: 120_000 });
+  assertEquals(
+    (await kube.resourceFor(`${group}/v1`, "RayJob"))?.resource,
+    "rayjobs",
+  );
+  const plan = await planObjects(kube, [crd], {});
+  assertEquals([plan.changes[0].action, plan.changes[0].diff], ["no-op", []]);
+  await kube.delete({
+    apiVersion: crd.apiVersion,
+    kind: crd.kind,
+    name: crd.metadata.name,
+  });
+});
+
+Deno.test("a workload that cannot become ready fails the bounded wait naming it and its state", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("unschedulable");
+  const greedy = deployment(ns, "greedy", 1);
+  // deno-lint-ignore no-explicit-any
+  (greedy.spec as any).template.spec.containers[0].resources = {
+    limits: { "nvidia.com/gpu": "64" },
+  };
+  const events: ApplyEvent[] = [];
+  const err = await assertRejects(
+    () =>
+      applyObjects(kube, [greedy, deployment(ns, "fine", 1)], {
+        waitForWorkloads: true,
+        timeoutMs: 8000,
+        onProgress: (e) => events.push(e),
+      }),
+    ApplyObjectsError,
+  );
+  assertEquals([err.ref.kind, err.ref.name, err.phase], [
+    "Deployment",
+    "greedy",
+    "workloads",
+  ]);
+  assert(err.message.includes("timed out after 8s"), err.message);
+  assert(err.message.includes("0/1 available"), err.message);
+  assert(events.some((e) => e.type === "ready" && e.ref.name === "fine"));
+  assertEquals(err.applied.map((a) => a.name).sort(), ["fine", "greedy"]);
 });

@@ -38,7 +38,7 @@ Deno.test("a pod requesting GPUs is scheduled onto a GPU node and runs", async (
       containers: [{
         name: "cuda",
         image: "nvidia/cuda:12.4.0-base-ubuntu22.04",
-        resources: { limits: { "nvidia.com/gpu": "2" } },
+        resources: { limits: { "nvidia.com/gpu": "1" } },
       }],
     },
   };
@@ -57,6 +57,13 @@ Deno.test("a pod requesting GPUs is scheduled onto a GPU node and runs", async (
     name: (running?.spec as Any).nodeName,
   });
   assertEquals(node?.metadata.labels?.["nvidia.com/gpu.present"], "true");
+  // Free the GPU for other tests sharing the cluster.
+  await kube.delete({
+    apiVersion: "v1",
+    kind: "Pod",
+    namespace: ns,
+    name: "trainer",
+  });
 });
 
 Deno.test("the control plane serves the pinned Kubernetes version and the CLIs are built", async () => {

@@ -126,3 +126,23 @@ Deno.test("apply holds the lock for the whole run and a concurrent apply is refu
     "released at the end",
   );
 });
+
+Deno.test("waitMs waits for the holder to release instead of refusing", async () => {
+  const { kube } = await useCluster();
+  const name = unique("kfplan-lock");
+  const first = await acquireLock(kube, { name, holder: "first@ci pid 1" });
+  const waited: string[] = [];
+  const second = acquireLock(kube, {
+    name,
+    holder: "second@ci pid 2",
+    waitMs: 60_000,
+    onWait: (info) => waited.push(info.holder),
+  });
+  // Release only once the second one is known to be waiting.
+  while (waited.length === 0) await new Promise((r) => setTimeout(r, 20));
+  await first.release();
+  const lock = await second;
+  assertEquals(waited, ["first@ci pid 1"]);
+  assertEquals((await readLock(kube, { name }))?.holder, "second@ci pid 2");
+  await lock.release();
+});

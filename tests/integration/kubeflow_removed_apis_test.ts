@@ -10,7 +10,11 @@ import { renderPlan } from "../../lib/engine/render.ts";
 import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
 import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
 import { useCluster } from "../cluster/harness.ts";
-import { nonDefaultOptions, PLANTED, plantedEnv } from "../steps/kubeflow/_fixtures.ts";
+import {
+  nonDefaultOptions,
+  PLANTED,
+  plantedEnv,
+} from "../steps/kubeflow/_fixtures.ts";
 import { findLeaks, timed } from "./_kubeflow.ts";
 
 const EXPECTED: Record<string, { count: number; patterns: RegExp[] }> = {
@@ -38,7 +42,8 @@ const EXPECTED: Record<string, { count: number; patterns: RegExp[] }> = {
 
 for (const version of ["v1.5.0", "v1.6.1"] as KubeflowVersion[]) {
   Deno.test({
-    name: `kubeflow ${version} on Kubernetes 1.33: plan fails before any write, listing removed APIs`,
+    name:
+      `kubeflow ${version} on Kubernetes 1.33: plan fails before any write, listing removed APIs`,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
@@ -48,18 +53,32 @@ for (const version of ["v1.5.0", "v1.6.1"] as KubeflowVersion[]) {
         prefix: ["kubeflow"],
         env: plantedEnv(),
       });
-      const namespacesBefore = (await kube.list("v1", "Namespace")).map((n) => n.metadata.name).sort();
-      const { document } = await timed(`${version} plan (expected to fail)`, () => planSteps([step], { kube }));
+      const namespacesBefore = (await kube.list("v1", "Namespace")).map((n) =>
+        n.metadata.name
+      ).sort();
+      const { document } = await timed(
+        `${version} plan (expected to fail)`,
+        () => planSteps([step], { kube }),
+      );
       const entry = document.steps[0];
       assertEquals(entry.action, "error");
       const error = entry.error ?? "";
-      assertMatch(error, new RegExp(`kubeflow ${version.replaceAll(".", "\\.")}: \\d+ preflight error`));
-      const removed = error.split("\n").filter((l) => /was removed in Kubernetes/.test(l));
+      assertMatch(
+        error,
+        new RegExp(
+          `kubeflow ${version.replaceAll(".", "\\.")}: \\d+ preflight error`,
+        ),
+      );
+      const removed = error.split("\n").filter((l) =>
+        /was removed in Kubernetes/.test(l)
+      );
       assertEquals(removed.length, EXPECTED[version].count, error);
       for (const p of EXPECTED[version].patterns) assertMatch(error, p);
       assertEquals(entry.changes, []);
       // Nothing was written.
-      const namespacesAfter = (await kube.list("v1", "Namespace")).map((n) => n.metadata.name).sort();
+      const namespacesAfter = (await kube.list("v1", "Namespace")).map((n) =>
+        n.metadata.name
+      ).sort();
       assertEquals(namespacesAfter, namespacesBefore);
       assert(!namespacesAfter.includes("kubeflow"));
       const leaks = findLeaks({

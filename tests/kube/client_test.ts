@@ -19,37 +19,16 @@ const config = (server: string, contexts: string[]) =>
     "current-context": contexts[0],
   });
 
-async function withEnv(
-  vars: Record<string, string | undefined>,
-  fn: () => Promise<void>,
-) {
-  const saved = Object.fromEntries(
-    Object.keys(vars).map((k) => [k, Deno.env.get(k)]),
-  );
-  for (const [k, v] of Object.entries(vars)) {
-    v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-  }
-  try {
-    await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-    }
-  }
-}
-
 Deno.test("no kubeconfig at all means offline, with the reason", async () => {
   const home = await Deno.makeTempDir();
   try {
-    await withEnv({ KUBECONFIG: undefined, HOME: home }, async () => {
-      assertEquals(kubeconfigPaths(), []);
-      const result = await connect({});
-      assertEquals(result, {
-        offline:
-          "no kubeconfig (KUBECONFIG is not set and ~/.kube/config does not exist)",
-      });
-      throws(() => createKubeClient({}), Error, "no kubeconfig");
+    const env = { HOME: home };
+    assertEquals(kubeconfigPaths({ env }), []);
+    assertEquals(await connect({ env }), {
+      offline:
+        "no kubeconfig (KUBECONFIG is not set and ~/.kube/config does not exist)",
     });
+    throws(() => createKubeClient({ env }), Error, "no kubeconfig");
   } finally {
     await Deno.remove(home, { recursive: true });
   }
@@ -62,26 +41,24 @@ Deno.test("KUBECONFIG lists are merged and --context is honoured", async () => {
       `${dir}/a`,
       config("https://a.example:6443", ["first", "second"]),
     );
-    await withEnv({ KUBECONFIG: `${dir}/missing:${dir}/a` }, async () => {
-      assertEquals(kubeconfigPaths(), [`${dir}/a`]);
-      assertEquals(loadKubeConfig()?.getCurrentContext(), "first");
-      assertEquals(
-        loadKubeConfig({ context: "second" })?.getCurrentContext(),
-        "second",
-      );
-      const kube = createKubeClient({ context: "second" });
-      assertEquals([kube.context, kube.server], [
-        "second",
-        "https://a.example:6443",
-      ]);
-      kube.close();
-      const e = throws(() => loadKubeConfig({ context: "third" }), Error);
-      assertMatch(
-        e.message,
-        /context "third" does not exist .*contexts: first, second/,
-      );
-      await Promise.resolve();
-    });
+    const env = { KUBECONFIG: `${dir}/missing:${dir}/a`, HOME: dir };
+    assertEquals(kubeconfigPaths({ env }), [`${dir}/a`]);
+    assertEquals(loadKubeConfig({ env })?.getCurrentContext(), "first");
+    assertEquals(
+      loadKubeConfig({ env, context: "second" })?.getCurrentContext(),
+      "second",
+    );
+    const kube = createKubeClient({ env, context: "second" });
+    assertEquals([kube.context, kube.server], [
+      "second",
+      "https://a.example:6443",
+    ]);
+    kube.close();
+    const e = throws(() => loadKubeConfig({ env, context: "third" }), Error);
+    assertMatch(
+      e.message,
+      /context "third" does not exist .*contexts: first, second/,
+    );
     throws(
       () => loadKubeConfig({ kubeconfig: `${dir}/nope` }),
       Error,

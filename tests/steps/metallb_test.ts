@@ -1,6 +1,10 @@
 import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
-import { metallbObjects, metallbOptionsSchema, metallbStep } from "../../lib/steps/metallb.ts";
+import {
+  metallbObjects,
+  metallbOptionsSchema,
+  metallbStep,
+} from "../../lib/steps/metallb.ts";
 import { validateOptions } from "../../lib/engine/options.ts";
 
 const at = { source: "kfplan.yaml", prefix: ["metallb"] };
@@ -9,7 +13,10 @@ Deno.test("metallb: bad address names the field and what is valid", () => {
   const e = throws(
     () =>
       metallbStep({
-        pools: [{ name: "default", addresses: ["10.0.0.0/28", "10.0.0.300/32"] }],
+        pools: [{
+          name: "default",
+          addresses: ["10.0.0.0/28", "10.0.0.300/32"],
+        }],
       }, at),
     OptionsError,
   );
@@ -21,10 +28,17 @@ Deno.test("metallb: bad address names the field and what is valid", () => {
 
 Deno.test("metallb: reversed range 10.0.0.5-10.0.0.1 fails at plan time", () => {
   const e = throws(
-    () => metallbStep({ pools: [{ name: "p", addresses: ["10.0.0.5-10.0.0.1"] }] }, at),
+    () =>
+      metallbStep(
+        { pools: [{ name: "p", addresses: ["10.0.0.5-10.0.0.1"] }] },
+        at,
+      ),
     OptionsError,
   );
-  assertMatch(e.message, /metallb\.pools\[0\]\.addresses\[0\]: "10\.0\.0\.5-10\.0\.0\.1": first address 10\.0\.0\.5 is after last address 10\.0\.0\.1/);
+  assertMatch(
+    e.message,
+    /metallb\.pools\[0\]\.addresses\[0\]: "10\.0\.0\.5-10\.0\.0\.1": first address 10\.0\.0\.5 is after last address 10\.0\.0\.1/,
+  );
 });
 
 Deno.test("metallb: two overlapping pools are rejected naming both", () => {
@@ -38,14 +52,21 @@ Deno.test("metallb: two overlapping pools are rejected naming both", () => {
       }, at),
     OptionsError,
   );
-  assertMatch(e.message, /metallb\.pools\[1\]\.addresses\[0\]: .*overlaps pools\[0\]\.addresses\[0\] \("192\.168\.1\.0\/24"\)/);
+  assertMatch(
+    e.message,
+    /metallb\.pools\[1\]\.addresses\[0\]: .*overlaps pools\[0\]\.addresses\[0\] \("192\.168\.1\.0\/24"\)/,
+  );
 });
 
 Deno.test("metallb: IPv6 ranges and CIDRs, disjoint families do not overlap", () => {
   const o = validateOptions(metallbOptionsSchema, {
     pools: [
       { name: "v4", addresses: ["10.0.0.0/28"], avoidBuggyIPs: true },
-      { name: "v6", addresses: ["fd00::10-fd00::20", "fd00:1::/120"], autoAssign: false },
+      {
+        name: "v6",
+        addresses: ["fd00::10-fd00::20", "fd00:1::/120"],
+        autoAssign: false,
+      },
     ],
   });
   const objs = metallbObjects(o);
@@ -59,14 +80,22 @@ Deno.test("metallb: IPv6 ranges and CIDRs, disjoint families do not overlap", ()
     autoAssign: false,
     avoidBuggyIPs: false,
   });
-  assertEquals((objs[2].spec as { ipAddressPools: string[] }).ipAddressPools, ["v4", "v6"]);
+  assertEquals((objs[2].spec as { ipAddressPools: string[] }).ipAddressPools, [
+    "v4",
+    "v6",
+  ]);
   const bad = throws(
-    () => metallbStep({ pools: [{ name: "x", addresses: ["fd00::20-fd00::10"] }] }),
+    () =>
+      metallbStep({ pools: [{ name: "x", addresses: ["fd00::20-fd00::10"] }] }),
     OptionsError,
   );
-  assertMatch(bad.message, /first address fd00::20 is after last address fd00::10/);
+  assertMatch(
+    bad.message,
+    /first address fd00::20 is after last address fd00::10/,
+  );
   const mixed = throws(
-    () => metallbStep({ pools: [{ name: "x", addresses: ["10.0.0.1-fd00::1"] }] }),
+    () =>
+      metallbStep({ pools: [{ name: "x", addresses: ["10.0.0.1-fd00::1"] }] }),
     OptionsError,
   );
   assertMatch(mixed.message, /mixes IPv4 and IPv6/);
@@ -81,12 +110,23 @@ Deno.test("metallb: L2Advertisement naming an unknown pool, unknown value, bad p
       }, at),
     OptionsError,
   );
-  assertMatch(e.message, /metallb\.l2Advertisements\[0\]\.ipAddressPools\[0\]: no pool named "b"/);
+  assertMatch(
+    e.message,
+    /metallb\.l2Advertisements\[0\]\.ipAddressPools\[0\]: no pool named "b"/,
+  );
   const v = throws(
-    () => metallbStep({ pools: [{ name: "a", addresses: ["10.0.0.0/30"] }], values: { speakr: {} } as never }, at),
+    () =>
+      metallbStep({
+        pools: [{ name: "a", addresses: ["10.0.0.0/30"] }],
+        values: { speakr: {} } as never,
+      }, at),
     OptionsError,
   );
   assertMatch(v.message, /metallb\.values: unknown field "speakr"/);
-  const p = throws(() => metallbStep({ pools: [{ name: "a", addresses: ["10.0.0.0/33"] }] }, at), OptionsError);
+  const p = throws(
+    () =>
+      metallbStep({ pools: [{ name: "a", addresses: ["10.0.0.0/33"] }] }, at),
+    OptionsError,
+  );
   assertMatch(p.message, /prefix length must be 0\.\.32/);
 });

@@ -16,7 +16,10 @@ import type { Finding, StepContext } from "../../lib/engine/types.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 
-async function inspect(name: string, runtime?: "auto" | "k3s"): Promise<NvidiaHostReport> {
+async function inspect(
+  name: string,
+  runtime?: "auto" | "k3s",
+): Promise<NvidiaHostReport> {
   return await inspectNvidiaHost(name, await fixtureRunner(FIXTURES + name), {
     runtime: runtime ?? "auto",
     cudaVersion: "12.4",
@@ -34,8 +37,16 @@ Deno.test("nvidia-smi CSV: names, driver, memory per GPU", () => {
     "NVIDIA A100-SXM4-40GB, 570.172.08, 40960 MiB\nNVIDIA H100 80GB HBM3, 570.172.08, [N/A]\n",
   );
   assertEquals(gpus, [
-    { name: "NVIDIA A100-SXM4-40GB", driverVersion: "570.172.08", memoryMiB: 40960 },
-    { name: "NVIDIA H100 80GB HBM3", driverVersion: "570.172.08", memoryMiB: undefined },
+    {
+      name: "NVIDIA A100-SXM4-40GB",
+      driverVersion: "570.172.08",
+      memoryMiB: 40960,
+    },
+    {
+      name: "NVIDIA H100 80GB HBM3",
+      driverVersion: "570.172.08",
+      memoryMiB: undefined,
+    },
   ]);
 });
 
@@ -44,7 +55,10 @@ Deno.test("nvidia-smi documented exit codes each map to a remediation", () => {
     const state = parseSmi({ code, stdout: "", stderr: "" }, "n1");
     assertEquals(state.finding.severity, "error");
     assertMatch(state.finding.seen, new RegExp(`exit ${code}`));
-    assert(state.finding.fix && state.finding.fix.length > 20, `fix for ${code}`);
+    assert(
+      state.finding.fix && state.finding.fix.length > 20,
+      `fix for ${code}`,
+    );
   }
   const unknown = parseSmi({ code: 42, stdout: "", stderr: "weird" }, "n1");
   assertMatch(unknown.finding.seen, /exited 42: weird/);
@@ -95,10 +109,16 @@ Deno.test("toolkit missing: warning with install steps; operator keeps toolkit, 
   assertMatch(f.fix!, /apt-get install -y nvidia-container-toolkit/);
   const runtime = finding(report, "nvidia.runtime.containerd");
   assertEquals(runtime.severity, "error");
-  assertMatch(runtime.seen, /no runtime nvidia under plugins."io.containerd.grpc.v1.cri"/);
+  assertMatch(
+    runtime.seen,
+    /no runtime nvidia under plugins."io.containerd.grpc.v1.cri"/,
+  );
   const choices = operatorChoices([report]);
   assertEquals([choices.driverEnabled, choices.toolkitEnabled], [false, true]);
-  assertMatch(choices.reasons.join("\n"), /driver\.enabled=false: host driver 535\.247\.01/);
+  assertMatch(
+    choices.reasons.join("\n"),
+    /driver\.enabled=false: host driver 535\.247\.01/,
+  );
 });
 
 Deno.test("docker without nvidia runtime: error with nvidia-ctk configure", async () => {
@@ -107,7 +127,10 @@ Deno.test("docker without nvidia runtime: error with nvidia-ctk configure", asyn
   const f = finding(report, "nvidia.runtime.docker");
   assertEquals(f.severity, "error");
   assertMatch(f.seen, /no "runtimes.nvidia"/);
-  assertMatch(f.fix!, /nvidia-ctk runtime configure --runtime=docker --set-as-default/);
+  assertMatch(
+    f.fix!,
+    /nvidia-ctk runtime configure --runtime=docker --set-as-default/,
+  );
   const d = finding(report, "nvidia.runtime.default");
   assertEquals(d.severity, "warning");
   assertMatch(d.seen, /default runtime is runc/);
@@ -124,11 +147,20 @@ Deno.test("containerd v3 drop-in configured: ok, operator installs neither drive
   const report = await inspect("containerd-v3-dropin");
   const runtime = finding(report, "nvidia.runtime.containerd");
   assertEquals(runtime.severity, "ok");
-  assertMatch(runtime.seen, /conf\.d\/99-nvidia\.toml.*version 3.*io\.containerd\.cri\.v1\.runtime/);
+  assertMatch(
+    runtime.seen,
+    /conf\.d\/99-nvidia\.toml.*version 3.*io\.containerd\.cri\.v1\.runtime/,
+  );
   assertEquals(finding(report, "nvidia.runtime.default").severity, "ok");
   assertEquals(finding(report, "nvidia.cuda").severity, "ok");
-  assertEquals(finding(report, "nvidia.toolkit").seen, "NVIDIA Container Toolkit 1.18.0");
-  assertMatch(finding(report, "nvidia.driver").seen, /2 x NVIDIA A100-SXM4-40GB \(40960 MiB\)/);
+  assertEquals(
+    finding(report, "nvidia.toolkit").seen,
+    "NVIDIA Container Toolkit 1.18.0",
+  );
+  assertMatch(
+    finding(report, "nvidia.driver").seen,
+    /2 x NVIDIA A100-SXM4-40GB \(40960 MiB\)/,
+  );
   assertEquals(blockingFindings(report.findings, "warning"), []);
   const choices = operatorChoices([report]);
   assertEquals([choices.driverEnabled, choices.toolkitEnabled], [false, false]);
@@ -138,7 +170,10 @@ Deno.test("containerd drop-in present but not imported: error naming the import 
   const report = await inspect("containerd-dropin-not-imported");
   const f = finding(report, "nvidia.runtime.containerd");
   assertEquals(f.severity, "error");
-  assertMatch(f.seen, /99-nvidia\.toml exist but \/etc\/containerd\/config\.toml does not import/);
+  assertMatch(
+    f.seen,
+    /99-nvidia\.toml exist but \/etc\/containerd\/config\.toml does not import/,
+  );
   assertMatch(f.fix!, /imports = \["\/etc\/containerd\/conf\.d\/\*\.toml"\]/);
 });
 
@@ -155,15 +190,25 @@ Deno.test("k3s template: nvidia runtime and default set, operator gets k3s paths
     value: "/run/k3s/containerd/containerd.sock",
   });
   // Same host, toolkit missing: the operator's toolkit must target k3s' containerd.
-  const choices = operatorChoices([{ ...report, toolkit: { installed: false } }]);
+  const choices = operatorChoices([{
+    ...report,
+    toolkit: { installed: false },
+  }]);
   assertEquals(choices.toolkitEnabled, true);
-  assertEquals(choices.toolkitEnv.map((e) => e.name), ["CONTAINERD_CONFIG", "CONTAINERD_SOCKET"]);
+  assertEquals(choices.toolkitEnv.map((e) => e.name), [
+    "CONTAINERD_CONFIG",
+    "CONTAINERD_SOCKET",
+  ]);
 });
 
 Deno.test("CUDA compatibility: old driver is an error naming the minimum", async () => {
-  const report = await inspectNvidiaHost("n", await fixtureRunner(FIXTURES + "toolkit-missing"), {
-    cudaVersion: "13.0",
-  });
+  const report = await inspectNvidiaHost(
+    "n",
+    await fixtureRunner(FIXTURES + "toolkit-missing"),
+    {
+      cudaVersion: "13.0",
+    },
+  );
   const f = finding(report, "nvidia.cuda");
   assertEquals(f.severity, "error");
   assertMatch(f.seen, /535\.247\.01 is older than 580/);
@@ -176,7 +221,10 @@ Deno.test("nvidia-ctk version parsing", () => {
     stderr: "",
   });
   assertEquals(ok.version, "1.17.8");
-  assertEquals(parseCtkVersion({ code: 1, stdout: "", stderr: "boom" }).finding.severity, "error");
+  assertEquals(
+    parseCtkVersion({ code: 1, stdout: "", stderr: "boom" }).finding.severity,
+    "error",
+  );
 });
 
 Deno.test("step: plan findings are data; apply fails on blocking findings naming the fix", async () => {
@@ -191,7 +239,11 @@ Deno.test("step: plan findings are data; apply fails on blocking findings naming
     hosts: [{ name: "gpu-1", fixture: FIXTURES + "driver-not-loaded" }],
   });
   const plan = await step.plan(ctx);
-  assert(plan.findings.some((f) => f.check === "nvidia.driver" && f.severity === "error"));
+  assert(
+    plan.findings.some((f) =>
+      f.check === "nvidia.driver" && f.severity === "error"
+    ),
+  );
   assertMatch(plan.warnings.join("\n"), /gpu-1: nvidia\.driver/);
   let message = "";
   try {
@@ -199,25 +251,117 @@ Deno.test("step: plan findings are data; apply fails on blocking findings naming
   } catch (error) {
     message = (error as Error).message;
   }
-  assertMatch(message, /gpu-1: nvidia\.driver.*\n\s+fix: load the kernel module/);
+  assertMatch(
+    message,
+    /gpu-1: nvidia\.driver.*\n\s+fix: load the kernel module/,
+  );
   const ok = nvidiaToolkitStep({
     hosts: [{ name: "gpu-1", fixture: FIXTURES + "containerd-v3-dropin" }],
   });
   const outputs = await ok.apply(ctx, await ok.plan(ctx));
-  assertEquals((outputs.choices as { driverEnabled: boolean }).driverEnabled, false);
+  assertEquals(
+    (outputs.choices as { driverEnabled: boolean }).driverEnabled,
+    false,
+  );
   const verify = await ok.verify(ctx);
   assert(verify.checks.length > 5 && verify.checks.every((c) => c.ok));
 });
 
 Deno.test("step options: unknown runtime and address+fixture rejected naming the field", () => {
   const e = throws(
-    () => nvidiaToolkitStep({ runtime: "podman" as "docker" }, { prefix: ["nvidiaToolkit"] }),
+    () =>
+      nvidiaToolkitStep({ runtime: "podman" as "docker" }, {
+        prefix: ["nvidiaToolkit"],
+      }),
     OptionsError,
   );
   assertMatch(e.message, /nvidiaToolkit\.runtime: use one of "auto", "docker"/);
   const e2 = throws(
-    () => nvidiaToolkitStep({ hosts: [{ name: "a", address: "h", fixture: "f" }] }),
+    () =>
+      nvidiaToolkitStep({ hosts: [{ name: "a", address: "h", fixture: "f" }] }),
     OptionsError,
   );
   assertMatch(e2.message, /hosts\[0\].*either address/);
+});
+
+Deno.test("unreachable host: one error finding, no pile of failed checks", async () => {
+  const calls: string[][] = [];
+  const report = await inspectNvidiaHost("gpu-9", {
+    target: "ssh:10.0.0.19",
+    run(argv) {
+      calls.push(argv);
+      return Promise.resolve({
+        code: 255,
+        stdout: "",
+        stderr:
+          "ssh: connect to host 10.0.0.19 port 22: Connection timed out\n",
+      });
+    },
+  });
+  assertEquals(calls, [["true"]]);
+  assertEquals(report.findings.length, 1);
+  const f = report.findings[0];
+  assertEquals([f.check, f.severity, f.target], [
+    "host.reachable",
+    "error",
+    "gpu-9",
+  ]);
+  assertMatch(
+    f.seen,
+    /exit 255\): ssh: connect to host 10\.0\.0\.19 port 22: Connection timed out/,
+  );
+  assertMatch(f.fix!, /ssh -o BatchMode=yes/);
+});
+
+Deno.test("unreadable runtime config: says permission, not 'missing'", async () => {
+  const runner = {
+    target: "ssh:gpu-3",
+    run(argv: string[]) {
+      if (argv[0] === "cat" && argv[1] === "/etc/containerd/config.toml") {
+        return Promise.resolve({
+          code: 1,
+          stdout: "",
+          stderr: "cat: /etc/containerd/config.toml: Permission denied\n",
+        });
+      }
+      if (argv[0] === "true") {
+        return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+      }
+      return Promise.resolve({
+        code: 127,
+        stdout: "",
+        stderr: `${argv[0]}: not found`,
+      });
+    },
+  };
+  const report = await inspectNvidiaHost("gpu-3", runner, { inotify: false });
+  assertEquals(report.runtime.runtime, "containerd");
+  const f = finding(report, "nvidia.runtime.containerd");
+  assertMatch(
+    f.seen,
+    /config\.toml exists but cannot be read: .*Permission denied/,
+  );
+  assertMatch(f.fix!, /run the checks as a user that can read/);
+});
+
+Deno.test("RKE2 (config v3): nvidia runtime found, not default: warning with the agent flag", async () => {
+  const report = await inspect("rke2-not-default");
+  assertEquals(report.runtime.runtime, "rke2");
+  assertEquals(finding(report, "nvidia.runtime.rke2").severity, "ok");
+  const d = finding(report, "nvidia.runtime.default");
+  assertEquals(d.severity, "warning");
+  assertMatch(
+    d.seen,
+    /rke2\/agent\/etc\/containerd\/config\.toml: default runtime is runc, not nvidia/,
+  );
+  assertMatch(d.fix!, /--default-runtime=nvidia/);
+  assertMatch(d.fix!, /config\.toml\.tmpl/);
+  assertMatch(
+    finding(report, "nvidia.driver").seen,
+    /4 x NVIDIA H100 80GB HBM3 \(81559 MiB\)/,
+  );
+  assertEquals(
+    finding(report, "host.fs.inotify.max_user_watches").severity,
+    "warning",
+  );
 });

@@ -27,7 +27,7 @@ Deno.test("local runner: timeout kills the command and reports 124", async () =>
 });
 
 Deno.test("shellQuote survives a POSIX shell", async () => {
-  const args = ["plain", "with space", "it's", "$HOME", "a\"b"];
+  const args = ["plain", "with space", "it's", "$HOME", 'a"b'];
   const r = await localRunner().run([
     "sh",
     "-c",
@@ -38,10 +38,17 @@ Deno.test("shellQuote survives a POSIX shell", async () => {
 
 Deno.test("ssh runner passes a quoted command line to ssh in batch mode", async () => {
   // `echo` stands in for ssh so the argv ssh would receive can be inspected.
-  const runner = sshRunner("gpu-1", { user: "ubuntu", port: 2222, ssh: "echo" });
+  const runner = sshRunner("gpu-1", {
+    user: "ubuntu",
+    port: 2222,
+    ssh: "echo",
+  });
   assertEquals(runner.target, "ssh:gpu-1");
   const r = await runner.run(["cat", "/etc/my file"]);
-  assertEquals(r.stdout, "-o BatchMode=yes -p 2222 ubuntu@gpu-1 -- cat '/etc/my file'\n");
+  assertEquals(
+    r.stdout,
+    "-o BatchMode=yes -o ConnectTimeout=10 -p 2222 ubuntu@gpu-1 -- cat '/etc/my file'\n",
+  );
 });
 
 Deno.test("fixture runner replays commands, files and directory listings", async () => {
@@ -56,6 +63,8 @@ Deno.test("fixture runner replays commands, files and directory listings", async
   const missing = await readHostFile(runner, "/etc/docker/daemon.json");
   assertEquals(missing.text, undefined);
   assertMatch(missing.error!, /No such file/);
-  assertEquals(await listHostDir(runner, "/etc/containerd/conf.d"), ["99-nvidia.toml"]);
+  assertEquals(await listHostDir(runner, "/etc/containerd/conf.d"), [
+    "99-nvidia.toml",
+  ]);
   assertEquals(await listHostDir(runner, "/nope"), undefined);
 });

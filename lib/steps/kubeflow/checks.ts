@@ -11,13 +11,22 @@ import { parse } from "yaml";
 import type { KubeObject } from "../../kube/types.ts";
 import type { AuthStack } from "./version.ts";
 
-function decodeSecret(object: KubeObject | undefined, key: string): string | undefined {
+// Kubernetes objects are untyped JSON here.
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+function decodeSecret(
+  object: KubeObject | undefined,
+  key: string,
+): string | undefined {
   if (!object) return undefined;
   const stringData = object.stringData as Record<string, string> | undefined;
   if (stringData && key in stringData) return stringData[key];
   const data = object.data as Record<string, string> | undefined;
   if (data && key in data) {
-    return new TextDecoder().decode(Uint8Array.from(atob(data[key]), (c) => c.charCodeAt(0)));
+    return new TextDecoder().decode(
+      Uint8Array.from(atob(data[key]), (c) => c.charCodeAt(0)),
+    );
   }
   return undefined;
 }
@@ -28,7 +37,9 @@ function find(
   namespace: string,
   match: (o: KubeObject) => boolean,
 ): KubeObject | undefined {
-  return objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && match(o));
+  return objects.find((o) =>
+    o.kind === kind && o.metadata.namespace === namespace && match(o)
+  );
 }
 
 function cfgValue(cfg: string, key: string): string | undefined {
@@ -45,69 +56,125 @@ function cfgValue(cfg: string, key: string): string | undefined {
  * if (problems.length) throw new Error(problems.join("\n"));
  * ```
  */
-export function crossCheckAuth(objects: KubeObject[], auth: AuthStack): string[] {
+export function crossCheckAuth(
+  objects: KubeObject[],
+  auth: AuthStack,
+): string[] {
   const problems: string[] = [];
-  const dexCm = find(objects, "ConfigMap", "auth", (o) => o.metadata.name === "dex");
-  const dexConfigText = (dexCm?.data as Record<string, string> | undefined)?.["config.yaml"];
+  const dexCm = find(
+    objects,
+    "ConfigMap",
+    "auth",
+    (o) => o.metadata.name === "dex",
+  );
+  const dexConfigText = (dexCm?.data as Record<string, string> | undefined)
+    ?.["config.yaml"];
   if (!dexConfigText) return ["ConfigMap auth/dex has no config.yaml"];
-  // deno-lint-ignore no-explicit-any
-  const dex = parse(dexConfigText) as any;
+  const dex = parse(dexConfigText) as Any;
   const issuer: string | undefined = dex?.issuer;
   const redirectURIs: string[] = dex?.staticClients?.[0]?.redirectURIs ?? [];
-  const dexClient = find(objects, "Secret", "auth", (o) => o.metadata.name === "dex-oidc-client");
+  const dexClient = find(
+    objects,
+    "Secret",
+    "auth",
+    (o) => o.metadata.name === "dex-oidc-client",
+  );
   const dexClientId = decodeSecret(dexClient, "OIDC_CLIENT_ID");
   const dexClientSecret = decodeSecret(dexClient, "OIDC_CLIENT_SECRET");
 
   if (auth === "oauth2-proxy") {
-    const cm = find(objects, "ConfigMap", "oauth2-proxy", (o) =>
-      typeof (o.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] === "string");
-    const cfg = (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ?? "";
+    const cm = find(
+      objects,
+      "ConfigMap",
+      "oauth2-proxy",
+      (o) =>
+        typeof (o.data as Record<string, string> | undefined)
+          ?.["oauth2_proxy.cfg"] === "string",
+    );
+    const cfg =
+      (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ??
+        "";
     const proxyIssuer = cfgValue(cfg, "oidc_issuer_url");
     if (proxyIssuer !== issuer) {
       problems.push(
-        `issuer mismatch: ConfigMap oauth2-proxy/${cm?.metadata.name ?? "oauth2-proxy"} oidc_issuer_url is ` +
-          `${JSON.stringify(proxyIssuer)} but Dex (ConfigMap auth/dex) issuer is ${JSON.stringify(issuer)}`,
+        `issuer mismatch: ConfigMap oauth2-proxy/${
+          cm?.metadata.name ?? "oauth2-proxy"
+        } oidc_issuer_url is ` +
+          `${
+            JSON.stringify(proxyIssuer)
+          } but Dex (ConfigMap auth/dex) issuer is ${JSON.stringify(issuer)}`,
       );
     }
-    const ra = find(objects, "RequestAuthentication", "istio-system", (o) => o.metadata.name === "dex-jwt");
-    // deno-lint-ignore no-explicit-any
-    const raIssuers: string[] = ((ra?.spec as any)?.jwtRules ?? []).map((r: any) => r.issuer);
+    const ra = find(
+      objects,
+      "RequestAuthentication",
+      "istio-system",
+      (o) => o.metadata.name === "dex-jwt",
+    );
+    const raIssuers: string[] = ((ra?.spec as Any)?.jwtRules ?? []).map((
+      r: Any,
+    ) => r.issuer);
     if (ra && !raIssuers.includes(issuer ?? "")) {
       problems.push(
-        `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${JSON.stringify(raIssuers)} ` +
+        `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${
+          JSON.stringify(raIssuers)
+        } ` +
           `do not include the Dex issuer ${JSON.stringify(issuer)}`,
       );
     }
-    const secret = find(objects, "Secret", "oauth2-proxy", (o) => decodeSecret(o, "client-secret") !== undefined);
+    const secret = find(
+      objects,
+      "Secret",
+      "oauth2-proxy",
+      (o) => decodeSecret(o, "client-secret") !== undefined,
+    );
     if (decodeSecret(secret, "client-secret") !== dexClientSecret) {
       problems.push(
-        `client secret mismatch: Secret oauth2-proxy/${secret?.metadata.name ?? "oauth2-proxy"} client-secret ` +
+        `client secret mismatch: Secret oauth2-proxy/${
+          secret?.metadata.name ?? "oauth2-proxy"
+        } client-secret ` +
           "differs from Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
       );
     }
     if (decodeSecret(secret, "client-id") !== dexClientId) {
       problems.push(
-        `client id mismatch: Secret oauth2-proxy/${secret?.metadata.name ?? "oauth2-proxy"} client-id ` +
+        `client id mismatch: Secret oauth2-proxy/${
+          secret?.metadata.name ?? "oauth2-proxy"
+        } client-id ` +
           "differs from Secret auth/dex-oidc-client OIDC_CLIENT_ID",
       );
     }
     const redirect = cfgValue(cfg, "redirect_url");
     if (redirect && !redirectURIs.includes(redirect)) {
       problems.push(
-        `redirect URI mismatch: oauth2-proxy redirect_url ${JSON.stringify(redirect)} is not in Dex ` +
+        `redirect URI mismatch: oauth2-proxy redirect_url ${
+          JSON.stringify(redirect)
+        } is not in Dex ` +
           `staticClients[0].redirectURIs ${JSON.stringify(redirectURIs)}`,
       );
     }
   } else {
-    const params = find(objects, "ConfigMap", "istio-system", (o) => o.metadata.name === "oidc-authservice-parameters");
+    const params = find(
+      objects,
+      "ConfigMap",
+      "istio-system",
+      (o) => o.metadata.name === "oidc-authservice-parameters",
+    );
     const data = (params?.data ?? {}) as Record<string, string>;
     if (data.OIDC_PROVIDER !== issuer) {
       problems.push(
         `issuer mismatch: ConfigMap istio-system/oidc-authservice-parameters OIDC_PROVIDER is ` +
-          `${JSON.stringify(data.OIDC_PROVIDER)} but Dex issuer is ${JSON.stringify(issuer)}`,
+          `${JSON.stringify(data.OIDC_PROVIDER)} but Dex issuer is ${
+            JSON.stringify(issuer)
+          }`,
       );
     }
-    const secret = find(objects, "Secret", "istio-system", (o) => o.metadata.name === "oidc-authservice-client");
+    const secret = find(
+      objects,
+      "Secret",
+      "istio-system",
+      (o) => o.metadata.name === "oidc-authservice-client",
+    );
     if (decodeSecret(secret, "CLIENT_SECRET") !== dexClientSecret) {
       problems.push(
         "client secret mismatch: Secret istio-system/oidc-authservice-client CLIENT_SECRET differs from " +
@@ -122,7 +189,9 @@ export function crossCheckAuth(objects: KubeObject[], auth: AuthStack): string[]
     }
     if (data.REDIRECT_URL && !redirectURIs.includes(data.REDIRECT_URL)) {
       problems.push(
-        `redirect URI mismatch: oidc-authservice REDIRECT_URL ${JSON.stringify(data.REDIRECT_URL)} is not in ` +
+        `redirect URI mismatch: oidc-authservice REDIRECT_URL ${
+          JSON.stringify(data.REDIRECT_URL)
+        } is not in ` +
           `Dex staticClients[0].redirectURIs ${JSON.stringify(redirectURIs)}`,
       );
     }

@@ -91,14 +91,24 @@ function hex(bytes: Uint8Array): string {
  * ```
  */
 export async function deriveUserId(email: string): Promise<string> {
-  return hex(await sha256(`kfplan-dex-user\0${email.toLowerCase()}`)).slice(0, 32);
+  return hex(await sha256(`kfplan-dex-user\0${email.toLowerCase()}`)).slice(
+    0,
+    32,
+  );
 }
 
 /**
  * bcrypt salt (cost 12) derived from issuer and email; see the module docs for why.
  */
-export async function deriveSalt(issuer: string, email: string): Promise<string> {
-  const bytes = (await sha256(`kfplan-dex-salt\0${issuer}\0${email.toLowerCase()}`)).slice(0, 16);
+export async function deriveSalt(
+  issuer: string,
+  email: string,
+): Promise<string> {
+  const bytes =
+    (await sha256(`kfplan-dex-salt\0${issuer}\0${email.toLowerCase()}`)).slice(
+      0,
+      16,
+    );
   return `$2b$${BCRYPT_COST}$${bcrypt.encodeBase64(Array.from(bytes), 16)}`;
 }
 
@@ -113,25 +123,33 @@ export async function deriveSalt(issuer: string, email: string): Promise<string>
  */
 export async function hashPassword(password: string): Promise<string> {
   if (bcrypt.truncates(password)) {
-    throw new Error("password longer than 72 bytes: bcrypt would silently ignore the rest");
+    throw new Error(
+      "password longer than 72 bytes: bcrypt would silently ignore the rest",
+    );
   }
   return await bcrypt.hash(password, BCRYPT_COST);
 }
 
 /** Environment variable Dex reads a connector's client secret from. */
 export function connectorSecretEnv(connectorId: string): string {
-  return `DEX_CONNECTOR_${connectorId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_CLIENT_SECRET`;
+  return `DEX_CONNECTOR_${
+    connectorId.toUpperCase().replace(/[^A-Z0-9]/g, "_")
+  }_CLIENT_SECRET`;
 }
 
 /**
  * Reads the hashes of a live Dex `config.yaml` by lower-case email. Unparseable
  * input gives an empty map (the plan then shows the hashes as changed).
  */
-export function liveHashesFromConfig(config: string | undefined): Record<string, string> {
+export function liveHashesFromConfig(
+  config: string | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   if (!config) return out;
   try {
-    const parsed = parse(config) as { staticPasswords?: { email?: string; hash?: string }[] };
+    const parsed = parse(config) as {
+      staticPasswords?: { email?: string; hash?: string }[];
+    };
     for (const p of parsed?.staticPasswords ?? []) {
       if (typeof p.email === "string" && typeof p.hash === "string") {
         out[p.email.toLowerCase()] = p.hash;
@@ -146,7 +164,10 @@ export function liveHashesFromConfig(config: string | undefined): Record<string,
 function connectorConfig(connector: Connector): Record<string, unknown> {
   // Dex expands $VARS inside connectors[].config only: the secret goes through env.
   const { clientSecret: _secret, ...rest } = connector.config;
-  const config: Record<string, unknown> = { ...rest, clientSecret: `$${connectorSecretEnv(connector.id)}` };
+  const config: Record<string, unknown> = {
+    ...rest,
+    clientSecret: `$${connectorSecretEnv(connector.id)}`,
+  };
   return config;
 }
 
@@ -161,14 +182,21 @@ function connectorConfig(connector: Connector): Record<string, unknown> {
  * });
  * ```
  */
-export async function renderDexConfig(input: DexRenderInput): Promise<DexRenderResult> {
+export async function renderDexConfig(
+  input: DexRenderInput,
+): Promise<DexRenderResult> {
   const field = input.field ?? "dex";
   // deno-lint-ignore no-explicit-any
   let base: any;
   try {
     base = parse(input.baseConfig);
   } catch (e) {
-    throw new OptionsError([{ path: field, message: `the manifests' Dex config does not parse: ${(e as Error).message}` }]);
+    throw new OptionsError([{
+      path: field,
+      message: `the manifests' Dex config does not parse: ${
+        (e as Error).message
+      }`,
+    }]);
   }
   if (!base || typeof base !== "object") base = {};
   const dex = input.dex;
@@ -186,15 +214,22 @@ export async function renderDexConfig(input: DexRenderInput): Promise<DexRenderR
       if (bcrypt.truncates(user.password)) {
         throw new OptionsError([{
           path: `${field}.staticUsers[${i}].password`,
-          message: "password longer than 72 bytes: bcrypt would silently ignore the rest",
+          message:
+            "password longer than 72 bytes: bcrypt would silently ignore the rest",
         }]);
       }
       const live = input.liveHashes?.[user.email.toLowerCase()];
-      if (live && /^\$2[aby]\$/.test(live) && await bcrypt.compare(user.password, live)) {
+      if (
+        live && /^\$2[aby]\$/.test(live) &&
+        await bcrypt.compare(user.password, live)
+      ) {
         hash = live;
         reused.push(user.email);
       } else {
-        hash = await bcrypt.hash(user.password, await deriveSalt(dex.issuer, user.email));
+        hash = await bcrypt.hash(
+          user.password,
+          await deriveSalt(dex.issuer, user.email),
+        );
       }
     }
     staticPasswords.push({
@@ -208,9 +243,14 @@ export async function renderDexConfig(input: DexRenderInput): Promise<DexRenderR
   for (const c of dex.connectors) {
     connectorEnv[connectorSecretEnv(c.id)] = input.connectorSecrets[c.id];
   }
-  const clients = Array.isArray(base.staticClients) && base.staticClients.length > 0
-    ? base.staticClients
-    : [{ idEnv: "OIDC_CLIENT_ID", secretEnv: "OIDC_CLIENT_SECRET", name: "Dex Login Application" }];
+  const clients =
+    Array.isArray(base.staticClients) && base.staticClients.length > 0
+      ? base.staticClients
+      : [{
+        idEnv: "OIDC_CLIENT_ID",
+        secretEnv: "OIDC_CLIENT_SECRET",
+        name: "Dex Login Application",
+      }];
   const staticClients = clients.map((c: Record<string, unknown>, i: number) =>
     i === 0 ? { ...c, redirectURIs: input.redirectURIs } : c
   );
@@ -258,7 +298,12 @@ export interface DexConfigSummary {
  * malformed or too cheap hashes, unknown connector types).
  */
 export function inspectDexConfig(text: string): DexConfigSummary {
-  const summary: DexConfigSummary = { users: [], connectors: [], redirectURIs: [], problems: [] };
+  const summary: DexConfigSummary = {
+    users: [],
+    connectors: [],
+    redirectURIs: [],
+    problems: [],
+  };
   // deno-lint-ignore no-explicit-any
   let c: any;
   try {
@@ -280,16 +325,31 @@ export function inspectDexConfig(text: string): DexConfigSummary {
       const m = p.hash.match(/^\$2[aby]\$(\d\d)\$/);
       if (!m) summary.problems.push(`user ${p.email}: malformed bcrypt hash`);
       else if (Number(m[1]) < 10 || Number(m[1]) > 16) {
-        summary.problems.push(`user ${p.email}: bcrypt cost ${m[1]} outside 10..16`);
+        summary.problems.push(
+          `user ${p.email}: bcrypt cost ${m[1]} outside 10..16`,
+        );
       }
-    } else if (typeof p.hashFromEnv !== "string") summary.problems.push(`user ${p.email}: no hash`);
+    } else if (typeof p.hashFromEnv !== "string") {
+      summary.problems.push(`user ${p.email}: no hash`);
+    }
   }
   if (summary.users.length > 0 && c.enablePasswordDB !== true) {
     summary.problems.push("static users without enablePasswordDB: true");
   }
   for (const k of c.connectors ?? []) {
     summary.connectors.push({ type: k.type, id: k.id });
-    if (!["github", "oidc", "ldap", "saml", "gitlab", "google", "microsoft", "oauth"].includes(k.type)) {
+    if (
+      ![
+        "github",
+        "oidc",
+        "ldap",
+        "saml",
+        "gitlab",
+        "google",
+        "microsoft",
+        "oauth",
+      ].includes(k.type)
+    ) {
       summary.problems.push(`connector ${k.id}: unknown type ${k.type}`);
     }
   }

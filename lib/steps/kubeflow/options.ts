@@ -12,11 +12,16 @@ import { KUBEFLOW_VERSIONS } from "./version.ts";
 
 /** Where a secret comes from: an environment variable or a file (trailing newline trimmed). */
 export const secretRefSchema = z.union([
-  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name") })
+  z.object({
+    env: z.string().regex(
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+      "an environment variable name",
+    ),
+  })
     .strict(),
   z.object({ file: z.string().min(1, "a file path") }).strict(),
 ], {
-  error: 'a secret is given as { env: NAME } or { file: PATH }, never inline',
+  error: "a secret is given as { env: NAME } or { file: PATH }, never inline",
 });
 
 /** A reference to a secret value. */
@@ -31,7 +36,8 @@ export const bcryptHashSchema = z.string().superRefine((value, ctx) => {
   if (!m) {
     ctx.addIssue({
       code: "custom",
-      message: "not a bcrypt hash: expected $2a$, $2b$ or $2y$, a two-digit cost and 53 characters " +
+      message:
+        "not a bcrypt hash: expected $2a$, $2b$ or $2y$, a two-digit cost and 53 characters " +
         "(make one with `deno task hash-password`)",
     });
     return;
@@ -40,13 +46,16 @@ export const bcryptHashSchema = z.string().superRefine((value, ctx) => {
   if (cost < 10 || cost > 16) {
     ctx.addIssue({
       code: "custom",
-      message: `bcrypt cost ${cost} is outside 10..16: Dex refuses logins with it ` +
-        "(\"does not meet minimum cost requirement\"); re-hash with `deno task hash-password` (cost 12)",
+      message:
+        `bcrypt cost ${cost} is outside 10..16: Dex refuses logins with it ` +
+        '("does not meet minimum cost requirement"); re-hash with `deno task hash-password` (cost 12)',
     });
   }
 });
 
-const urlString = z.url({ error: "a URL such as https://kubeflow.example.com/dex" });
+const urlString = z.url({
+  error: "a URL such as https://kubeflow.example.com/dex",
+});
 
 /** A static Dex user: a password (hashed at render, cost 12) or an existing hash. */
 export const staticUserSchema = z.object({
@@ -94,7 +103,8 @@ export const githubConnectorConfigSchema = z.object({
     ctx.addIssue({
       code: "custom",
       path: ["org"],
-      message: "set either org (deprecated, one organisation) or orgs (list), not both",
+      message:
+        "set either org (deprecated, one organisation) or orgs (list), not both",
     });
   }
 });
@@ -152,29 +162,45 @@ export const dexSchema = z.object({
   d.staticUsers.forEach((u, i) => {
     const key = u.email.toLowerCase();
     if (emails.has(key)) {
-      ctx.addIssue({ code: "custom", path: ["staticUsers", i, "email"], message: `duplicate user ${u.email}` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["staticUsers", i, "email"],
+        message: `duplicate user ${u.email}`,
+      });
     }
     emails.add(key);
   });
-  if (d.enablePasswordDB === false && (d.staticUsers.length > 0 || d.keepDefaultUser)) {
+  if (
+    d.enablePasswordDB === false &&
+    (d.staticUsers.length > 0 || d.keepDefaultUser)
+  ) {
     ctx.addIssue({
       code: "custom",
       path: ["enablePasswordDB"],
-      message: "static users need enablePasswordDB: true (Dex refuses to start otherwise)",
+      message:
+        "static users need enablePasswordDB: true (Dex refuses to start otherwise)",
     });
   }
   const ids = new Set<string>();
   d.connectors.forEach((c, i) => {
     if (ids.has(c.id)) {
-      ctx.addIssue({ code: "custom", path: ["connectors", i, "id"], message: `duplicate connector id ${c.id}` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["connectors", i, "id"],
+        message: `duplicate connector id ${c.id}`,
+      });
     }
     ids.add(c.id);
   });
-  if (d.staticUsers.length === 0 && !d.keepDefaultUser && d.connectors.length === 0) {
+  if (
+    d.staticUsers.length === 0 && !d.keepDefaultUser &&
+    d.connectors.length === 0
+  ) {
     ctx.addIssue({
       code: "custom",
       path: ["staticUsers"],
-      message: "nobody could log in: give staticUsers, connectors, or keepDefaultUser: true",
+      message:
+        "nobody could log in: give staticUsers, connectors, or keepDefaultUser: true",
     });
   }
 });
@@ -204,7 +230,11 @@ export const authserviceSchema = z.object({
   /** `OIDC_AUTH_URL`. */
   authUrl: z.string().min(1).default("/dex/auth"),
   /** `OIDC_SCOPES`. */
-  scopes: z.array(z.string().min(1)).min(1).default(["profile", "email", "groups"]),
+  scopes: z.array(z.string().min(1)).min(1).default([
+    "profile",
+    "email",
+    "groups",
+  ]),
   /** `REDIRECT_URL`: must be one of Dex's redirect URIs for the client. */
   redirectUrl: z.string().min(1).default("/login/oidc"),
   /** Override the client secret (must match Dex's; default `oidcClient.secret`). */
@@ -263,15 +293,20 @@ export const kubeflowOptionsSchema = z.object({
     ctx.addIssue({
       code: "custom",
       path: ["oauth2Proxy", "issuer"],
-      message: `issuer mismatch: "${o.oauth2Proxy.issuer}" differs from dex.issuer "${issuer}"; ` +
+      message:
+        `issuer mismatch: "${o.oauth2Proxy.issuer}" differs from dex.issuer "${issuer}"; ` +
         "oauth2-proxy, Dex and RequestAuthentication dex-jwt must use the same issuer",
     });
   }
-  if (o.authservice?.providerUrl !== undefined && o.authservice.providerUrl !== issuer) {
+  if (
+    o.authservice?.providerUrl !== undefined &&
+    o.authservice.providerUrl !== issuer
+  ) {
     ctx.addIssue({
       code: "custom",
       path: ["authservice", "providerUrl"],
-      message: `issuer mismatch: "${o.authservice.providerUrl}" differs from dex.issuer "${issuer}"; ` +
+      message:
+        `issuer mismatch: "${o.authservice.providerUrl}" differs from dex.issuer "${issuer}"; ` +
         "OIDC_PROVIDER must equal the Dex issuer",
     });
   }

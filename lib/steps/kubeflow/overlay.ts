@@ -66,7 +66,11 @@ function envFile(values: Record<string, string>, field: string): string {
   const lines: string[] = [];
   for (const [key, value] of Object.entries(values)) {
     if (/[\r\n]/.test(value)) {
-      throw new OptionsError([{ path: field, message: `the secret for ${key} contains a line break; give a single-line value` }]);
+      throw new OptionsError([{
+        path: field,
+        message:
+          `the secret for ${key} contains a line break; give a single-line value`,
+      }]);
     }
     lines.push(`${key}=${value}`);
   }
@@ -77,7 +81,10 @@ function envFile(values: Record<string, string>, field: string): string {
  * Replaces `oidc_issuer_url` in an `oauth2_proxy.cfg`, keeping everything else
  * (comments included) as the manifests have it.
  */
-export function renderOauth2ProxyConfig(baseConfig: string, issuer: string): string {
+export function renderOauth2ProxyConfig(
+  baseConfig: string,
+  issuer: string,
+): string {
   const line = `oidc_issuer_url = ${JSON.stringify(issuer)}`;
   if (/^oidc_issuer_url\s*=.*$/m.test(baseConfig)) {
     return baseConfig.replace(/^oidc_issuer_url\s*=.*$/m, line);
@@ -121,8 +128,15 @@ export function buildOverlay(input: OverlayInput): Overlay {
       fieldPath: "data.CD_REGISTRATION_FLOW",
     },
     targets: [{
-      select: { group: "apps", kind: "Deployment", name: "centraldashboard", namespace: "kubeflow" },
-      fieldPaths: ["spec.template.spec.containers.[name=centraldashboard].env.[name=REGISTRATION_FLOW].value"],
+      select: {
+        group: "apps",
+        kind: "Deployment",
+        name: "centraldashboard",
+        namespace: "kubeflow",
+      },
+      fieldPaths: [
+        "spec.template.spec.containers.[name=centraldashboard].env.[name=REGISTRATION_FLOW].value",
+      ],
     }],
   });
 
@@ -149,11 +163,20 @@ export function buildOverlay(input: OverlayInput): Overlay {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name: "dex", namespace: "auth" },
-    spec: { template: { metadata: { annotations: { [DEX_CONFIG_DIGEST_ANNOTATION]: input.dexDigest } } } },
+    spec: {
+      template: {
+        metadata: {
+          annotations: { [DEX_CONFIG_DIGEST_ANNOTATION]: input.dexDigest },
+        },
+      },
+    },
   });
   patches.push({ path: "patches/dex-deployment.yaml" });
   if (Object.keys(input.secrets.connectorEnv).length > 0) {
-    secretFiles["secrets/dex-connectors.env"] = envFile(input.secrets.connectorEnv, "dex.connectors");
+    secretFiles["secrets/dex-connectors.env"] = envFile(
+      input.secrets.connectorEnv,
+      "dex.connectors",
+    );
     secretGenerator.push({
       name: CONNECTOR_SECRET_NAME,
       namespace: "auth",
@@ -169,7 +192,13 @@ export function buildOverlay(input: OverlayInput): Overlay {
     }]);
     patches.push({
       path: "patches/dex-deployment-connectors.yaml",
-      target: { group: "apps", version: "v1", kind: "Deployment", name: "dex", namespace: "auth" },
+      target: {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        name: "dex",
+        namespace: "auth",
+      },
     });
   }
   if (release.dexPasswordsSecret && !options.dex.keepDefaultUser) {
@@ -180,7 +209,12 @@ export function buildOverlay(input: OverlayInput): Overlay {
     ]);
     patches.push({
       path: "patches/dex-passwords.yaml",
-      target: { version: "v1", kind: "Secret", name: "dex-passwords", namespace: "auth" },
+      target: {
+        version: "v1",
+        kind: "Secret",
+        name: "dex-passwords",
+        namespace: "auth",
+      },
     });
   }
 
@@ -190,7 +224,8 @@ export function buildOverlay(input: OverlayInput): Overlay {
     if (!proxy) {
       throw new OptionsError([{
         path: "oauth2Proxy",
-        message: `required for ${release.version} (oauth2-proxy): give at least cookieSecret ({ env } or { file })`,
+        message:
+          `required for ${release.version} (oauth2-proxy): give at least cookieSecret ({ env } or { file })`,
       }]);
     }
     configMapGenerator.push({
@@ -210,7 +245,8 @@ export function buildOverlay(input: OverlayInput): Overlay {
     }
     secretFiles["secrets/oauth2-proxy.env"] = envFile({
       "client-id": input.secrets.clientId,
-      "client-secret": input.secrets.proxyClientSecret ?? input.secrets.clientSecret,
+      "client-secret": input.secrets.proxyClientSecret ??
+        input.secrets.clientSecret,
       "cookie-secret": input.secrets.cookieSecret ?? "",
     }, "oauth2Proxy");
     secretGenerator.push({
@@ -224,7 +260,12 @@ export function buildOverlay(input: OverlayInput): Overlay {
     ]);
     patches.push({
       path: "patches/requestauthentication-dex-jwt.yaml",
-      target: { group: "security.istio.io", kind: "RequestAuthentication", name: "dex-jwt", namespace: "istio-system" },
+      target: {
+        group: "security.istio.io",
+        kind: "RequestAuthentication",
+        name: "dex-jwt",
+        namespace: "istio-system",
+      },
     });
   } else {
     const auth = options.authservice ?? {
@@ -246,7 +287,8 @@ export function buildOverlay(input: OverlayInput): Overlay {
     });
     secretFiles["secrets/oidc-authservice-client.env"] = envFile({
       CLIENT_ID: input.secrets.clientId,
-      CLIENT_SECRET: input.secrets.proxyClientSecret ?? input.secrets.clientSecret,
+      CLIENT_SECRET: input.secrets.proxyClientSecret ??
+        input.secrets.clientSecret,
     }, "authservice");
     secretGenerator.push({
       name: "oidc-authservice-client",
@@ -293,7 +335,12 @@ export function buildOverlay(input: OverlayInput): Overlay {
     patches,
     replacements,
   };
-  return { files, secretFiles, kustomization, manifestsRoot: input.manifestsRoot.replace(/\/+$/, "") };
+  return {
+    files,
+    secretFiles,
+    kustomization,
+    manifestsRoot: input.manifestsRoot.replace(/\/+$/, ""),
+  };
 }
 
 /**
@@ -311,23 +358,38 @@ export function renderKustomization(overlay: Overlay, dir: string): string {
     stringify(k, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** Writes an overlay's files under `dir` (secret files with mode 0600). */
+/** Options for {@linkcode writeOverlay}. */
+export interface WriteOverlayOptions {
+  /** Also write `secrets/*.env` (mode 0600); never for directories kept in Git. */
+  includeSecrets: boolean;
+}
+
+/** Writes an overlay's files under `dir` (secret files with mode 0600); returns their paths. */
 export async function writeOverlay(
   dir: string,
   overlay: Overlay,
-  options: { includeSecrets: boolean },
+  options: WriteOverlayOptions,
 ): Promise<string[]> {
   const written: string[] = [];
   const all: [string, string, boolean][] = [
     ["kustomization.yaml", renderKustomization(overlay, dir), false],
-    ...Object.entries(overlay.files).map(([p, c]) => [p, c, false] as [string, string, boolean]),
+    ...Object.entries(overlay.files).map(([p, c]) =>
+      [p, c, false] as [string, string, boolean]
+    ),
   ];
   if (options.includeSecrets) {
-    all.push(...Object.entries(overlay.secretFiles).map(([p, c]) => [p, c, true] as [string, string, boolean]));
+    all.push(
+      ...Object.entries(overlay.secretFiles).map(([p, c]) =>
+        [p, c, true] as [string, string, boolean]
+      ),
+    );
   }
   for (const [path, content, secret] of all) {
     const full = `${dir}/${path}`;
-    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true, mode: secret ? 0o700 : 0o755 });
+    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), {
+      recursive: true,
+      mode: secret ? 0o700 : 0o755,
+    });
     await Deno.writeTextFile(full, content, { mode: secret ? 0o600 : 0o644 });
     written.push(path);
   }

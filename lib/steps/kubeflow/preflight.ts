@@ -11,6 +11,10 @@ import type { Finding } from "../../engine/types.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import { kubernetesMinor, type ReleaseInfo } from "./version.ts";
 
+// Kubernetes objects are untyped JSON here.
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
 /**
  * Built-in API versions Kubernetes stopped serving, with the release that removed
  * them (from the Kubernetes deprecated API migration guide).
@@ -43,7 +47,12 @@ export const REMOVED_APIS: Record<string, string> = {
 };
 
 /** Namespaces that exist on every cluster and need not be created. */
-export const SYSTEM_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+export const SYSTEM_NAMESPACES = new Set([
+  "default",
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+]);
 
 /** Input of {@linkcode preflight}. */
 export interface PreflightInput {
@@ -54,7 +63,9 @@ export interface PreflightInput {
 }
 
 function ref(o: KubeObject): string {
-  return `${o.apiVersion} ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
+  return `${o.apiVersion} ${o.kind} ${
+    o.metadata.namespace ? `${o.metadata.namespace}/` : ""
+  }${o.metadata.name}`;
 }
 
 function groupOf(apiVersion: string): string {
@@ -66,8 +77,7 @@ export function crdServedVersions(objects: KubeObject[]): Set<string> {
   const out = new Set<string>();
   for (const o of objects) {
     if (o.kind !== "CustomResourceDefinition") continue;
-    // deno-lint-ignore no-explicit-any
-    const spec = o.spec as any;
+    const spec = o.spec as Any;
     const group = spec?.group;
     for (const v of spec?.versions ?? []) {
       if (v.served !== false) out.add(`${group}/${v.name}`);
@@ -77,6 +87,14 @@ export function crdServedVersions(objects: KubeObject[]): Set<string> {
   return out;
 }
 
+/** What the server serves, for {@linkcode unservedApiFindings}. */
+export interface ServedApis {
+  /** `group/version`s from discovery (`v1` for core). */
+  served: Set<string>;
+  /** The server's `gitVersion`, for messages. */
+  serverVersion: string;
+}
+
 /**
  * Objects whose API version the server does not serve and no CRD in the set will
  * serve, as error findings naming each object and, for built-in APIs, the Kubernetes
@@ -84,16 +102,17 @@ export function crdServedVersions(objects: KubeObject[]): Set<string> {
  */
 export function unservedApiFindings(
   objects: KubeObject[],
-  served: Set<string>,
-  serverVersion: string,
+  server: ServedApis,
 ): Finding[] {
+  const { served, serverVersion } = server;
   const fromCrds = crdServedVersions(objects);
   const crdGroups = new Set([...fromCrds].map(groupOf));
   const findings: Finding[] = [];
   for (const o of objects) {
     if (served.has(o.apiVersion) || fromCrds.has(o.apiVersion)) continue;
     const removed = REMOVED_APIS[o.apiVersion];
-    const custom = crdGroups.has(groupOf(o.apiVersion)) || (!removed && groupOf(o.apiVersion).includes("."));
+    const custom = crdGroups.has(groupOf(o.apiVersion)) ||
+      (!removed && groupOf(o.apiVersion).includes("."));
     findings.push({
       check: "kubeflow.api-served",
       severity: "error",
@@ -112,13 +131,20 @@ export function unservedApiFindings(
 }
 
 /** Namespaces the objects use that the set does not create, minus system namespaces. */
-export function uncreatedNamespaces(objects: KubeObject[]): Map<string, string[]> {
-  const created = new Set(objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name));
+export function uncreatedNamespaces(
+  objects: KubeObject[],
+): Map<string, string[]> {
+  const created = new Set(
+    objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name),
+  );
   const missing = new Map<string, string[]>();
   for (const o of objects) {
     const ns = o.metadata.namespace;
     if (!ns || created.has(ns) || SYSTEM_NAMESPACES.has(ns)) continue;
-    missing.set(ns, [...(missing.get(ns) ?? []), `${o.kind} ${o.metadata.name}`]);
+    missing.set(ns, [
+      ...(missing.get(ns) ?? []),
+      `${o.kind} ${o.metadata.name}`,
+    ]);
   }
   return missing;
 }
@@ -127,8 +153,8 @@ export function uncreatedNamespaces(objects: KubeObject[]): Map<string, string[]
 export function needsStorage(objects: KubeObject[]): boolean {
   return objects.some((o) =>
     o.kind === "PersistentVolumeClaim" ||
-    // deno-lint-ignore no-explicit-any
-    (o.kind === "StatefulSet" && ((o.spec as any)?.volumeClaimTemplates?.length ?? 0) > 0)
+    (o.kind === "StatefulSet" &&
+      ((o.spec as Any)?.volumeClaimTemplates?.length ?? 0) > 0)
   );
 }
 
@@ -141,38 +167,55 @@ export function needsStorage(objects: KubeObject[]): boolean {
  * const findings = await preflight(kube, { release, objects, defaultStorageClassFromPlan: false });
  * ```
  */
-export async function preflight(kube: KubeClient, input: PreflightInput): Promise<Finding[]> {
+export async function preflight(
+  kube: KubeClient,
+  input: PreflightInput,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   const { release, objects } = input;
   const version = await kube.serverVersion();
   const minor = kubernetesMinor(version.minor);
   const range = `1.${release.kubernetes.min} to 1.${release.kubernetes.max}`;
-  if (version.major === 1 && minor >= release.kubernetes.min && minor <= release.kubernetes.max) {
+  if (
+    version.major === 1 && minor >= release.kubernetes.min &&
+    minor <= release.kubernetes.max
+  ) {
     findings.push({
       check: "kubeflow.kubernetes-version",
       severity: "ok",
-      seen: `server ${version.gitVersion} is within ${release.version}'s supported range ${range}`,
+      seen:
+        `server ${version.gitVersion} is within ${release.version}'s supported range ${range}`,
     });
   } else {
     findings.push({
       check: "kubeflow.kubernetes-version",
       severity: "warning",
-      seen: `server ${version.gitVersion} is outside ${release.version}'s supported range ${range}`,
-      fix: "prefer a release tested on this Kubernetes version; API compatibility is checked object by object below",
+      seen:
+        `server ${version.gitVersion} is outside ${release.version}'s supported range ${range}`,
+      fix:
+        "prefer a release tested on this Kubernetes version; API compatibility is checked object by object below",
     });
   }
-  findings.push(...unservedApiFindings(objects, await kube.servedApiVersions(), version.gitVersion));
+  findings.push(
+    ...unservedApiFindings(objects, {
+      served: await kube.servedApiVersions(),
+      serverVersion: version.gitVersion,
+    }),
+  );
 
   if (needsStorage(objects)) {
     const classes = await kube.list("storage.k8s.io/v1", "StorageClass");
     const defaults = classes.filter((c) =>
-      c.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true"
+      c.metadata.annotations
+        ?.["storageclass.kubernetes.io/is-default-class"] === "true"
     );
     if (defaults.length > 0) {
       findings.push({
         check: "kubeflow.default-storageclass",
         severity: "ok",
-        seen: `default StorageClass ${defaults.map((d) => d.metadata.name).join(", ")}`,
+        seen: `default StorageClass ${
+          defaults.map((d) => d.metadata.name).join(", ")
+        }`,
       });
     } else if (input.defaultStorageClassFromPlan) {
       findings.push({
@@ -181,25 +224,35 @@ export async function preflight(kube: KubeClient, input: PreflightInput): Promis
         seen: "no default StorageClass yet; a step of this plan creates one",
       });
     } else {
-      const pvcs = objects.filter((o) => o.kind === "PersistentVolumeClaim").map(ref);
+      const pvcs = objects.filter((o) => o.kind === "PersistentVolumeClaim")
+        .map(ref);
       findings.push({
         check: "kubeflow.default-storageclass",
         severity: "error",
-        seen: `no default StorageClass: PVCs would stay Pending (${pvcs.join(", ")})`,
-        fix: "add a storage step (e.g. the NFS provisioner) to the plan, or mark a StorageClass default " +
+        seen: `no default StorageClass: PVCs would stay Pending (${
+          pvcs.join(", ")
+        })`,
+        fix:
+          "add a storage step (e.g. the NFS provisioner) to the plan, or mark a StorageClass default " +
           "(annotation storageclass.kubernetes.io/is-default-class=true)",
       });
     }
   }
 
   for (const [ns, users] of uncreatedNamespaces(objects)) {
-    const live = await kube.get({ apiVersion: "v1", kind: "Namespace", name: ns });
+    const live = await kube.get({
+      apiVersion: "v1",
+      kind: "Namespace",
+      name: ns,
+    });
     if (live) continue;
     findings.push({
       check: "kubeflow.namespace-created",
       severity: "error",
       target: ns,
-      seen: `namespace ${ns} is used by ${users.length} object(s) (${users.slice(0, 5).join(", ")}${
+      seen: `namespace ${ns} is used by ${users.length} object(s) (${
+        users.slice(0, 5).join(", ")
+      }${
         users.length > 5 ? ", ..." : ""
       }) but neither exists nor is created by these manifests`,
       fix: `create namespace ${ns} first or exclude those objects`,
@@ -215,7 +268,11 @@ export class PreflightError extends Error {
     const errors = findings.filter((f) => f.severity === "error");
     super(
       `kubeflow ${version}: ${errors.length} preflight error(s), nothing was written:\n` +
-        errors.map((f) => `  - ${f.target ? `${f.target}: ` : ""}${f.seen}${f.fix ? `\n    fix: ${f.fix}` : ""}`)
+        errors.map((f) =>
+          `  - ${f.target ? `${f.target}: ` : ""}${f.seen}${
+            f.fix ? `\n    fix: ${f.fix}` : ""
+          }`
+        )
           .join("\n"),
     );
     this.name = "PreflightError";

@@ -7,16 +7,36 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parse } from "yaml";
 import { OptionsError } from "../../engine/options.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import { type Kustomize, kustomizeBuild } from "../../tools/kustomize.ts";
 import { crossCheckAuth } from "./checks.ts";
-import { type DexRenderResult, liveHashesFromConfig, renderDexConfig, type ResolvedUser } from "./dex.ts";
-import type { KubeflowOptions } from "./options.ts";
-import { buildOverlay, type Overlay, renderOauth2ProxyConfig, writeOverlay } from "./overlay.ts";
+import {
+  type DexRenderResult,
+  liveHashesFromConfig,
+  renderDexConfig,
+  type ResolvedUser,
+} from "./dex.ts";
+import type { KubeflowOptions, SecretRef } from "./options.ts";
+import {
+  buildOverlay,
+  type Overlay,
+  renderOauth2ProxyConfig,
+  writeOverlay,
+} from "./overlay.ts";
 import { describeSecretRef, readSecret, secretDigest } from "./secrets.ts";
-import { detectVersion, type DetectedVersion, releaseInfo, type ReleaseInfo } from "./version.ts";
+import {
+  type DetectedVersion,
+  detectVersion,
+  type ReleaseInfo,
+  releaseInfo,
+} from "./version.ts";
+
+// Kubernetes objects are untyped JSON here.
+// deno-lint-ignore no-explicit-any
+type Any = any;
 
 /** Options for {@linkcode prepareOverlay} and {@linkcode renderKubeflow}. */
 export interface RenderOptions {
@@ -24,6 +44,8 @@ export interface RenderOptions {
   kube?: KubeClient;
   /** Environment for `{ env }` secrets; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /** Directory relative `manifests` and `{ file }` paths are resolved against (the config file's). */
+  baseDir?: string;
   /** Config file named in errors. */
   source?: string;
   /** Path of the options in the config file, e.g. `["kubeflow"]`. */
@@ -69,7 +91,10 @@ function prefixed(e: unknown, options: RenderOptions): unknown {
   if (!(e instanceof OptionsError)) return e;
   const prefix = (options.prefix ?? []).join(".");
   return new OptionsError(
-    e.issues.map((i) => ({ path: prefix ? `${prefix}.${i.path}` : i.path, message: i.message })),
+    e.issues.map((i) => ({
+      path: prefix ? `${prefix}.${i.path}` : i.path,
+      message: i.message,
+    })),
     options.source ?? e.source,
   );
 }
@@ -78,21 +103,40 @@ async function resolveRoot(path: string): Promise<string> {
   try {
     return await Deno.realPath(path);
   } catch {
-    throw new OptionsError([{ path: "manifests", message: `${path} does not exist (path of your kubeflow/manifests checkout)` }]);
+    throw new OptionsError([{
+      path: "manifests",
+      message:
+        `${path} does not exist (path of your kubeflow/manifests checkout)`,
+    }]);
   }
 }
 
-async function readTreeFile(root: string, rel: string, field: string): Promise<string> {
+async function readTreeFile(
+  root: string,
+  rel: string,
+  field: string,
+): Promise<string> {
   try {
     return await Deno.readTextFile(`${root}/${rel}`);
   } catch {
-    throw new OptionsError([{ path: field, message: `${root}/${rel} is missing: the checkout does not look like an unmodified release tree` }]);
+    throw new OptionsError([{
+      path: field,
+      message:
+        `${root}/${rel} is missing: the checkout does not look like an unmodified release tree`,
+    }]);
   }
 }
 
-async function liveDexConfig(kube: KubeClient | undefined): Promise<string | undefined> {
+async function liveDexConfig(
+  kube: KubeClient | undefined,
+): Promise<string | undefined> {
   if (!kube) return undefined;
-  const cm = await kube.get({ apiVersion: "v1", kind: "ConfigMap", namespace: "auth", name: "dex" });
+  const cm = await kube.get({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace: "auth",
+    name: "dex",
+  });
   return (cm?.data as Record<string, string> | undefined)?.["config.yaml"];
 }
 
@@ -112,13 +156,20 @@ export async function prepareOverlay(
   }
 }
 
-async function prepare(options: KubeflowOptions, ro: RenderOptions): Promise<PreparedOverlay> {
-  const root = await resolveRoot(options.manifests);
+async function prepare(
+  options: KubeflowOptions,
+  ro: RenderOptions,
+): Promise<PreparedOverlay> {
+  const base = ro.baseDir ?? Deno.cwd();
+  const root = await resolveRoot(resolve(base, options.manifests));
   const detected = await detectVersion(root);
   if (options.version && options.version !== detected.version) {
     throw new OptionsError([{
       path: "version",
-      message: `says ${options.version} but ${root} is ${detected.version} (${detected.evidence.join("; ")}); ` +
+      message:
+        `says ${options.version} but ${root} is ${detected.version} (${
+          detected.evidence.join("; ")
+        }); ` +
         "fix the version or the manifests path",
     }]);
   }
@@ -126,48 +177,74 @@ async function prepare(options: KubeflowOptions, ro: RenderOptions): Promise<Pre
   if (release.auth === "oauth2-proxy" && options.authservice) {
     throw new OptionsError([{
       path: "authservice",
-      message: `${release.version} uses oauth2-proxy, not oidc-authservice: use oauth2Proxy instead`,
+      message:
+        `${release.version} uses oauth2-proxy, not oidc-authservice: use oauth2Proxy instead`,
     }]);
   }
   if (release.auth === "oidc-authservice" && options.oauth2Proxy) {
     throw new OptionsError([{
       path: "oauth2Proxy",
-      message: `${release.version} uses oidc-authservice: use authservice instead (oauth2-proxy is v1.9+)`,
+      message:
+        `${release.version} uses oidc-authservice: use authservice instead (oauth2-proxy is v1.9+)`,
     }]);
   }
   if (release.auth === "oauth2-proxy" && !options.oauth2Proxy) {
     throw new OptionsError([{
       path: "oauth2Proxy",
-      message: `required for ${release.version}: give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
+      message:
+        `required for ${release.version}: give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
     }]);
   }
-  const env = ro.env;
   const warnings: string[] = [];
-  const clientSecret = await readSecret(options.oidcClient.secret, { field: "oidcClient.secret", env });
+  const env = ro.env;
+  const read = (ref: SecretRef, field: string) =>
+    readSecret("file" in ref ? { file: resolve(base, ref.file) } : ref, {
+      field,
+      env,
+    });
+  const clientSecret = await read(
+    options.oidcClient.secret,
+    "oidcClient.secret",
+  );
   let proxyClientSecret: string | undefined;
   let cookieSecret: string | undefined;
   if (options.oauth2Proxy) {
-    cookieSecret = await readSecret(options.oauth2Proxy.cookieSecret, { field: "oauth2Proxy.cookieSecret", env });
+    cookieSecret = await read(
+      options.oauth2Proxy.cookieSecret,
+      "oauth2Proxy.cookieSecret",
+    );
     const bytes = new TextEncoder().encode(cookieSecret).length;
     if (![16, 24, 32].includes(bytes)) {
       throw new OptionsError([{
         path: "oauth2Proxy.cookieSecret",
-        message: `is ${bytes} bytes (from ${describeSecretRef(options.oauth2Proxy.cookieSecret)}); ` +
+        message:
+          `is ${bytes} bytes (from ${
+            describeSecretRef(options.oauth2Proxy.cookieSecret)
+          }); ` +
           "oauth2-proxy needs exactly 16, 24 or 32 bytes (e.g. `openssl rand -hex 16`)",
       }]);
     }
     if (options.oauth2Proxy.clientSecret) {
-      proxyClientSecret = await readSecret(options.oauth2Proxy.clientSecret, { field: "oauth2Proxy.clientSecret", env });
+      proxyClientSecret = await read(
+        options.oauth2Proxy.clientSecret,
+        "oauth2Proxy.clientSecret",
+      );
     }
   }
   if (options.authservice?.clientSecret) {
-    proxyClientSecret = await readSecret(options.authservice.clientSecret, { field: "authservice.clientSecret", env });
+    proxyClientSecret = await read(
+      options.authservice.clientSecret,
+      "authservice.clientSecret",
+    );
   }
   if (proxyClientSecret !== undefined && proxyClientSecret !== clientSecret) {
-    const field = options.oauth2Proxy ? "oauth2Proxy.clientSecret" : "authservice.clientSecret";
+    const field = options.oauth2Proxy
+      ? "oauth2Proxy.clientSecret"
+      : "authservice.clientSecret";
     throw new OptionsError([{
       path: field,
-      message: "client secret mismatch: differs from oidcClient.secret, which Dex uses for the same client; " +
+      message:
+        "client secret mismatch: differs from oidcClient.secret, which Dex uses for the same client; " +
         "logins would fail with invalid_client",
     }]);
   }
@@ -179,17 +256,21 @@ async function prepare(options: KubeflowOptions, ro: RenderOptions): Promise<Pre
       username: u.username,
       userID: u.userID,
       hash: u.hash,
-      password: u.password ? await readSecret(u.password, { field: `dex.staticUsers[${i}].password`, env }) : undefined,
+      password: u.password
+        ? await read(u.password, `dex.staticUsers[${i}].password`)
+        : undefined,
     });
   }
   const connectorSecrets: Record<string, string> = {};
   for (const [i, c] of options.dex.connectors.entries()) {
-    connectorSecrets[c.id] = await readSecret(c.config.clientSecret, {
-      field: `dex.connectors[${i}].config.clientSecret`,
-      env,
-    });
+    connectorSecrets[c.id] = await read(
+      c.config.clientSecret,
+      `dex.connectors[${i}].config.clientSecret`,
+    );
   }
-  const baseDexCm = parse(await readTreeFile(root, release.dexConfigFile, "manifests"));
+  const baseDexCm = parse(
+    await readTreeFile(root, release.dexConfigFile, "manifests"),
+  );
   const dex = await renderDexConfig({
     baseConfig: baseDexCm?.data?.["config.yaml"] ?? "",
     dex: options.dex,
@@ -214,7 +295,12 @@ async function prepare(options: KubeflowOptions, ro: RenderOptions): Promise<Pre
   }
   // Restart Dex when (and only when) its config or the secrets it reads change.
   const dexDigest = await secretDigest(
-    JSON.stringify([dex.config, options.oidcClient.id, clientSecret, dex.connectorEnv]),
+    JSON.stringify([
+      dex.config,
+      options.oidcClient.id,
+      clientSecret,
+      dex.connectorEnv,
+    ]),
     "dex-config",
   );
   const overlay = buildOverlay({
@@ -248,11 +334,31 @@ function toBase64(text: string): string {
  * server-side dry-run diffs compare like with like.
  */
 export function normaliseSecret(object: KubeObject): KubeObject {
-  if (object.kind !== "Secret" || object.stringData === undefined) return object;
+  if (object.kind !== "Secret" || object.stringData === undefined) {
+    return object;
+  }
   const { stringData, ...rest } = object;
-  const data: Record<string, string> = { ...(rest.data as Record<string, string> | undefined ?? {}) };
-  for (const [k, v] of Object.entries(stringData as Record<string, string>)) data[k] = toBase64(String(v));
+  const data: Record<string, string> = {
+    ...(rest.data as Record<string, string> | undefined ?? {}),
+  };
+  for (const [k, v] of Object.entries(stringData as Record<string, string>)) {
+    data[k] = toBase64(String(v));
+  }
   return { ...rest, data } as KubeObject;
+}
+
+/**
+ * Removes `rules` from ClusterRoles that have an `aggregationRule`: Kubernetes'
+ * aggregation controller owns those rules, and applying the manifests' `rules: []`
+ * would wipe them on every apply and show the role as changed on every plan.
+ */
+export function dropAggregatedRules(object: KubeObject): KubeObject {
+  if (
+    object.kind !== "ClusterRole" || object.aggregationRule === undefined ||
+    !("rules" in object)
+  ) return object;
+  const { rules: _rules, ...rest } = object;
+  return rest as KubeObject;
 }
 
 /**
@@ -271,7 +377,10 @@ export async function renderKubeflow(
   renderOptions: RenderOptions = {},
 ): Promise<RenderedKubeflow> {
   const prepared = await prepareOverlay(options, renderOptions);
-  const dir = await Deno.makeTempDir({ dir: renderOptions.tempDir, prefix: "kfplan-overlay-" });
+  const dir = await Deno.makeTempDir({
+    dir: renderOptions.tempDir,
+    prefix: "kfplan-overlay-",
+  });
   let built: KubeObject[];
   try {
     await Deno.chmod(dir, 0o700);
@@ -287,7 +396,7 @@ export async function renderKubeflow(
   const objects: KubeObject[] = [];
   const excluded: ExcludedObject[] = [];
   for (const raw of built) {
-    const o = normaliseSecret(raw);
+    const o = dropAggregatedRules(normaliseSecret(raw));
     const rule = options.exclude.find((e) =>
       e.kind === o.kind && (!e.name || e.name === o.metadata.name) &&
       (!e.namespace || e.namespace === o.metadata.namespace)
@@ -302,10 +411,26 @@ export async function renderKubeflow(
       });
     } else objects.push(o);
   }
+  if (!options.dex.keepDefaultUser) {
+    for (const o of objects) {
+      if (
+        o.kind === "Profile" &&
+        (o.spec as Any)?.owner?.name === "user@example.com"
+      ) {
+        prepared.warnings.push(
+          `Profile ${o.metadata.name} is owned by user@example.com, whose login was removed; ` +
+            `exclude it ({ kind: Profile, name: ${o.metadata.name} }) or give that user a password`,
+        );
+      }
+    }
+  }
   const problems = crossCheckAuth(objects, prepared.release.auth);
   if (problems.length > 0) {
     throw new OptionsError(
-      problems.map((message) => ({ path: [...(renderOptions.prefix ?? []), "(rendered)"].join("."), message })),
+      problems.map((message) => ({
+        path: [...(renderOptions.prefix ?? []), "(rendered)"].join("."),
+        message,
+      })),
       renderOptions.source,
     );
   }

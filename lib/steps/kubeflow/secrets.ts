@@ -29,14 +29,18 @@ export interface ReadSecretOptions {
  * const secret = await readSecret({ env: "KF_CLIENT_SECRET" }, { field: "oidcClient.secret" });
  * ```
  */
-export async function readSecret(ref: SecretRef, options: ReadSecretOptions): Promise<string> {
+export async function readSecret(
+  ref: SecretRef,
+  options: ReadSecretOptions,
+): Promise<string> {
   let value: string | undefined;
   if ("env" in ref) {
     value = options.env ? options.env[ref.env] : Deno.env.get(ref.env);
     if (!value) {
       throw new OptionsError([{
         path: options.field,
-        message: `environment variable ${ref.env} is not set or empty (export it before plan/apply)`,
+        message:
+          `environment variable ${ref.env} is not set or empty (export it before plan/apply)`,
       }], options.source);
     }
   } else {
@@ -49,7 +53,10 @@ export async function readSecret(ref: SecretRef, options: ReadSecretOptions): Pr
       }], options.source);
     }
     if (!value) {
-      throw new OptionsError([{ path: options.field, message: `secret file ${ref.file} is empty` }], options.source);
+      throw new OptionsError([{
+        path: options.field,
+        message: `secret file ${ref.file} is empty`,
+      }], options.source);
     }
   }
   return value;
@@ -65,8 +72,12 @@ export function describeSecretRef(ref: SecretRef): string {
  * hex characters, salted with a purpose label so equal secrets in different roles
  * do not look equal.
  */
-export async function secretDigest(value: string, purpose = "kfplan"): Promise<string> {
+export async function secretDigest(
+  value: string,
+  purpose = "kfplan",
+): Promise<string> {
   const bytes = new TextEncoder().encode(`${purpose}\0${value}`);
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(hash.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(hash.slice(0, 6), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }

@@ -17,12 +17,27 @@
 
 import { digestOf } from "../../engine/digest.ts";
 import { defineStep, type DefineStepOptions } from "../../engine/step.ts";
-import { emptyPlan, type Step, type StepContext, type StepPlan, type VerifyCheck } from "../../engine/types.ts";
+import {
+  emptyPlan,
+  type Step,
+  type StepContext,
+  type StepPlan,
+  type VerifyCheck,
+} from "../../engine/types.ts";
 import { applyObjects, planObjects } from "../../kube/apply_set.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
-import { crdEstablished, deploymentAvailable, loadBalancerAddress, statefulSetReady } from "../../kube/wait.ts";
+import {
+  crdEstablished,
+  deploymentAvailable,
+  loadBalancerAddress,
+  statefulSetReady,
+} from "../../kube/wait.ts";
 import { inspectDexConfig } from "./dex.ts";
-import { type KubeflowOptions, type KubeflowOptionsInput, kubeflowOptionsSchema } from "./options.ts";
+import {
+  type KubeflowOptions,
+  type KubeflowOptionsInput,
+  kubeflowOptionsSchema,
+} from "./options.ts";
 import { preflight, PreflightError } from "./preflight.ts";
 import { type RenderedKubeflow, renderKubeflow } from "./render.ts";
 
@@ -37,10 +52,20 @@ export interface KubeflowStepOptions extends DefineStepOptions {
   needs?: string[];
   /** Environment for `{ env }` secrets; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /** Directory relative paths in the options are resolved against (the config file's). */
+  baseDir?: string;
+  /**
+   * Transforms the rendered objects before they are planned and applied, like Helm's
+   * `--post-renderer` (add labels, route webhooks elsewhere, ...). Its result is what
+   * the plan shows and the desired digest covers.
+   */
+  postRender?: (objects: KubeObject[]) => KubeObject[] | Promise<KubeObject[]>;
 }
 
 function sortRef(o: KubeObject): string {
-  return `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ""}|${o.metadata.name}`;
+  return `${o.apiVersion}|${o.kind}|${
+    o.metadata.namespace ?? ""
+  }|${o.metadata.name}`;
 }
 
 /**
@@ -48,7 +73,9 @@ function sortRef(o: KubeObject): string {
  * Secret values (so a changed secret changes it) without exposing them.
  */
 export function renderedDigest(rendered: RenderedKubeflow): string {
-  const objects = [...rendered.objects].sort((a, b) => sortRef(a) < sortRef(b) ? -1 : 1);
+  const objects = [...rendered.objects].sort((a, b) =>
+    sortRef(a) < sortRef(b) ? -1 : 1
+  );
   return digestOf({ version: rendered.release.version, objects });
 }
 
@@ -58,11 +85,20 @@ function summarizeExcluded(rendered: RenderedKubeflow): string[] {
     const ref = `${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name}`;
     byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), ref]);
   }
-  return [...byReason].map(([reason, refs]) => `excluded ${refs.length} object(s) (${reason}): ${refs.join(", ")}`);
+  return [...byReason].map(([reason, refs]) =>
+    `excluded ${refs.length} object(s) (${reason}): ${refs.join(", ")}`
+  );
 }
 
-async function ingressOutputs(kube: KubeClient): Promise<Record<string, unknown>> {
-  const svc = await kube.get({ apiVersion: "v1", kind: "Service", namespace: "istio-system", name: "istio-ingressgateway" });
+async function ingressOutputs(
+  kube: KubeClient,
+): Promise<Record<string, unknown>> {
+  const svc = await kube.get({
+    apiVersion: "v1",
+    kind: "Service",
+    namespace: "istio-system",
+    name: "istio-ingressgateway",
+  });
   if (!svc) return {};
   // deno-lint-ignore no-explicit-any
   const spec = svc.spec as any;
@@ -71,7 +107,9 @@ async function ingressOutputs(kube: KubeClient): Promise<Record<string, unknown>
   if (address) out.ingressAddress = address;
   if (spec?.type === "NodePort" || spec?.type === "LoadBalancer") {
     const ports: Record<string, number> = {};
-    for (const p of spec.ports ?? []) if (p.nodePort) ports[p.name ?? String(p.port)] = p.nodePort;
+    for (const p of spec.ports ?? []) {
+      if (p.nodePort) ports[p.name ?? String(p.port)] = p.nodePort;
+    }
     out.ingressNodePorts = ports;
   }
   return out;
@@ -100,15 +138,22 @@ export function kubeflowStep(
   const renders = new Map<string, RenderedKubeflow>();
   let last: RenderedKubeflow | undefined;
 
-  async function render(ctx: StepContext, o: KubeflowOptions): Promise<RenderedKubeflow> {
+  async function render(
+    ctx: StepContext,
+    o: KubeflowOptions,
+  ): Promise<RenderedKubeflow> {
     const rendered = await renderKubeflow(o, {
       kube: ctx.kube,
       env: stepOptions.env,
+      baseDir: stepOptions.baseDir,
       source: stepOptions.source,
       prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
       tempDir: ctx.workDir,
       signal: ctx.signal,
     });
+    if (stepOptions.postRender) {
+      rendered.objects = await stepOptions.postRender(rendered.objects);
+    }
     renders.set(renderedDigest(rendered), rendered);
     last = rendered;
     return rendered;
@@ -135,17 +180,39 @@ export function kubeflowStep(
         }
         plan.findings.push(...findings);
         for (const f of findings) {
-          if (f.severity === "warning") plan.warnings.push(`${f.seen}${f.fix ? ` (${f.fix})` : ""}`);
+          if (f.severity === "warning") {
+            plan.warnings.push(`${f.seen}${f.fix ? ` (${f.fix})` : ""}`);
+          }
         }
       }
-      const objects = await planObjects(ctx.kube, rendered.objects, { signal: ctx.signal });
+      const objects = await planObjects(ctx.kube, rendered.objects, {
+        signal: ctx.signal,
+      });
       plan.changes = objects.changes;
       plan.observed = objects.observed;
       plan.desiredDigest = renderedDigest(rendered);
-      if (o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)) {
-        plan.unknowns.push("istio-ingressgateway LoadBalancer address (known after verify)");
+      let ingressAddress: string | undefined;
+      if (
+        o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)
+      ) {
+        const live = ctx.kube
+          ? await ctx.kube.get({
+            apiVersion: "v1",
+            kind: "Service",
+            namespace: "istio-system",
+            name: "istio-ingressgateway",
+          })
+          : undefined;
+        // An address already assigned stays: only a missing one is unknown.
+        ingressAddress = loadBalancerAddress(live);
+        if (!ingressAddress) {
+          plan.unknowns.push(
+            "istio-ingressgateway LoadBalancer address (known after verify)",
+          );
+        }
       }
       plan.facts = {
+        ...(ingressAddress ? { ingressAddress } : {}),
         version: rendered.release.version,
         detectedFrom: rendered.detected.evidence,
         auth: rendered.release.auth,
@@ -160,7 +227,9 @@ export function kubeflowStep(
     },
     async apply(ctx, plan, o) {
       if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
-      let rendered = plan.desiredDigest ? renders.get(plan.desiredDigest) : undefined;
+      let rendered = plan.desiredDigest
+        ? renders.get(plan.desiredDigest)
+        : undefined;
       if (!rendered) {
         rendered = await render(ctx, o);
         const digest = renderedDigest(rendered);
@@ -176,11 +245,18 @@ export function kubeflowStep(
         timeoutMs: o.timeoutSeconds * 1000,
         signal: ctx.signal,
         onProgress: (e) => {
-          if (e.type === "phase") ctx.log.info(`phase ${e.phase}: ${e.count} objects`);
-          else if (e.type === "waiting") ctx.log.debug(`waiting for ${e.ref.kind} ${e.ref.name}: ${e.condition}`);
+          if (e.type === "phase") {
+            ctx.log.info(`phase ${e.phase}: ${e.count} objects`);
+          } else if (e.type === "waiting") {
+            ctx.log.debug(
+              `waiting for ${e.ref.kind} ${e.ref.name}: ${e.condition}`,
+            );
+          }
         },
       });
-      ctx.log.info(`applied ${result.applied.length} objects in ${Date.now() - start} ms`);
+      ctx.log.info(
+        `applied ${result.applied.length} objects in ${Date.now() - start} ms`,
+      );
       return {
         version: rendered.release.version,
         applied: result.applied.length,
@@ -188,7 +264,11 @@ export function kubeflowStep(
       };
     },
     async verify(ctx, o) {
-      if (!ctx.kube) return { checks: [{ name: "cluster reachable", ok: false, detail: "offline" }] };
+      if (!ctx.kube) {
+        return {
+          checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
+        };
+      }
       const kube = ctx.kube;
       const rendered = last ?? await render(ctx, o);
       const checks: VerifyCheck[] = [];
@@ -210,11 +290,17 @@ export function kubeflowStep(
         return fn ? [{ x, fn }] : [];
       });
       const results = await Promise.all(waitChecks.map(async ({ x, fn }) => {
-        const name = `${x.kind} ${x.metadata.namespace ? `${x.metadata.namespace}/` : ""}${x.metadata.name} ${
+        const name = `${x.kind} ${
+          x.metadata.namespace ? `${x.metadata.namespace}/` : ""
+        }${x.metadata.name} ${
           x.kind === "CustomResourceDefinition" ? "Established" : "Available"
         }`;
         try {
-          await kube.waitFor(ref(x), fn, { timeoutMs, intervalMs: 1000, signal: ctx.signal });
+          await kube.waitFor(ref(x), fn, {
+            timeoutMs,
+            intervalMs: 1000,
+            signal: ctx.signal,
+          });
           return { name, ok: true };
         } catch (e) {
           return { name, ok: false, detail: (e as Error).message };
@@ -222,40 +308,83 @@ export function kubeflowStep(
       }));
       checks.push(...results);
 
-      const cm = await kube.get({ apiVersion: "v1", kind: "ConfigMap", namespace: "auth", name: "dex" });
-      const dexText = (cm?.data as Record<string, string> | undefined)?.["config.yaml"] ?? "";
+      const cm = await kube.get({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: "auth",
+        name: "dex",
+      });
+      const dexText =
+        (cm?.data as Record<string, string> | undefined)?.["config.yaml"] ?? "";
       const dex = inspectDexConfig(dexText);
-      const wantUsers = [...(o.dex.keepDefaultUser ? ["user@example.com"] : []), ...o.dex.staticUsers.map((u) => u.email)];
+      const wantUsers = [
+        ...(o.dex.keepDefaultUser ? ["user@example.com"] : []),
+        ...o.dex.staticUsers.map((u) => u.email),
+      ];
       const wantConnectors = o.dex.connectors.map((c) => `${c.type}:${c.id}`);
       const gotConnectors = dex.connectors.map((c) => `${c.type}:${c.id}`);
-      const usersOk = JSON.stringify([...dex.users].sort()) === JSON.stringify([...wantUsers].sort());
-      const connectorsOk = JSON.stringify(gotConnectors.sort()) === JSON.stringify([...wantConnectors].sort());
+      const usersOk = JSON.stringify([...dex.users].sort()) ===
+        JSON.stringify([...wantUsers].sort());
+      const connectorsOk = JSON.stringify(gotConnectors.sort()) ===
+        JSON.stringify([...wantConnectors].sort());
       checks.push({
         name: "Dex config parses with the users and connectors asked for",
-        ok: dex.problems.length === 0 && usersOk && connectorsOk && dex.issuer === o.dex.issuer,
-        detail: `issuer ${dex.issuer}; users ${dex.users.join(", ") || "none"}; connectors ${
-          gotConnectors.join(", ") || "none"
-        }${dex.problems.length ? `; problems: ${dex.problems.join("; ")}` : ""}`,
+        ok: dex.problems.length === 0 && usersOk && connectorsOk &&
+          dex.issuer === o.dex.issuer,
+        detail: `issuer ${dex.issuer}; users ${
+          dex.users.join(", ") || "none"
+        }; connectors ${gotConnectors.join(", ") || "none"}${
+          dex.problems.length ? `; problems: ${dex.problems.join("; ")}` : ""
+        }`,
       });
 
-      const svcRef = { apiVersion: "v1", kind: "Service", namespace: "istio-system", name: "istio-ingressgateway" };
+      const svcRef = {
+        apiVersion: "v1",
+        kind: "Service",
+        namespace: "istio-system",
+        name: "istio-ingressgateway",
+      };
       const svc = await kube.get(svcRef);
       // deno-lint-ignore no-explicit-any
       const type = (svc?.spec as any)?.type;
-      checks.push({ name: `istio-ingressgateway is ${o.ingress.type}`, ok: type === o.ingress.type, detail: `type ${type}` });
-      if (o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)) {
+      checks.push({
+        name: `istio-ingressgateway is ${o.ingress.type}`,
+        ok: type === o.ingress.type,
+        detail: `type ${type}`,
+      });
+      if (
+        o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)
+      ) {
         try {
           const live = await kube.waitFor(
             svcRef,
-            (s) => loadBalancerAddress(s) ? true : "no LoadBalancer ingress address yet",
-            { timeoutMs: o.ingress.timeoutSeconds * 1000, intervalMs: 1000, signal: ctx.signal },
+            (s) =>
+              loadBalancerAddress(s)
+                ? true
+                : "no LoadBalancer ingress address yet",
+            {
+              timeoutMs: o.ingress.timeoutSeconds * 1000,
+              intervalMs: 1000,
+              signal: ctx.signal,
+            },
           );
-          checks.push({ name: "istio-ingressgateway has a LoadBalancer address", ok: true, detail: loadBalancerAddress(live) });
+          checks.push({
+            name: "istio-ingressgateway has a LoadBalancer address",
+            ok: true,
+            detail: loadBalancerAddress(live),
+          });
         } catch (e) {
-          checks.push({ name: "istio-ingressgateway has a LoadBalancer address", ok: false, detail: (e as Error).message });
+          checks.push({
+            name: "istio-ingressgateway has a LoadBalancer address",
+            ok: false,
+            detail: (e as Error).message,
+          });
         }
       }
       return { checks, outputs: await ingressOutputs(kube) };
     },
-  }, { source: stepOptions.source, prefix: stepOptions.prefix ?? ["kubeflow"] });
+  }, {
+    source: stepOptions.source,
+    prefix: stepOptions.prefix ?? ["kubeflow"],
+  });
 }

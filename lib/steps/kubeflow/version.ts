@@ -6,7 +6,12 @@
  */
 
 /** The releases kfplan knows. */
-export const KUBEFLOW_VERSIONS = ["v1.5.0", "v1.6.1", "v1.9.1", "v1.10.2"] as const;
+export const KUBEFLOW_VERSIONS = [
+  "v1.5.0",
+  "v1.6.1",
+  "v1.9.1",
+  "v1.10.2",
+] as const;
 
 /** A known kubeflow/manifests release tag. */
 export type KubeflowVersion = typeof KUBEFLOW_VERSIONS[number];
@@ -142,7 +147,11 @@ export async function detectVersion(root: string): Promise<DetectedVersion> {
   const hasOauth2Proxy = await exists(`${root}/common/oauth2-proxy`);
   const hasAuthservice = await exists(`${root}/common/oidc-authservice`);
   evidence.push(
-    hasApplications ? "applications/ present" : hasApps ? "apps/ present" : "neither apps/ nor applications/",
+    hasApplications
+      ? "applications/ present"
+      : hasApps
+      ? "apps/ present"
+      : "neither apps/ nor applications/",
   );
   evidence.push(
     hasOauth2Proxy
@@ -168,7 +177,9 @@ export async function detectVersion(root: string): Promise<DetectedVersion> {
     return { version: "v1.5.0", evidence };
   }
   throw new ManifestsTreeError(
-    `${root}: layout matches no known kubeflow/manifests release (${evidence.join("; ")}); ` +
+    `${root}: layout matches no known kubeflow/manifests release (${
+      evidence.join("; ")
+    }); ` +
       `known: ${KUBEFLOW_VERSIONS.join(", ")}`,
   );
 }

@@ -8,7 +8,11 @@
 
 import { parse as parseToml } from "smol-toml";
 import type { Finding } from "../../engine/types.ts";
-import { type CommandRunner, listHostDir, readHostFile } from "../../tools/host.ts";
+import {
+  type CommandRunner,
+  listHostDir,
+  readHostFile,
+} from "../../tools/host.ts";
 
 /** Which container runtime the checks look at. `auto` inspects the files present. */
 export type RuntimeKind = "auto" | "docker" | "containerd" | "k3s" | "rke2";
@@ -64,7 +68,9 @@ export async function checkRuntime(
   kind = detected === "unknown" ? "auto" : detected;
   if (kind === "docker") return await checkDocker(runner, target);
   if (kind === "containerd") return await checkContainerd(runner, target);
-  if (kind === "k3s" || kind === "rke2") return await checkRancher(runner, kind, target);
+  if (kind === "k3s" || kind === "rke2") {
+    return await checkRancher(runner, kind, target);
+  }
   return {
     runtime: "unknown",
     nvidiaConfigured: false,
@@ -74,29 +80,53 @@ export async function checkRuntime(
       check: "nvidia.runtime",
       severity: "warning",
       target,
-      seen: `no container runtime configuration found (looked for ${PATHS.k3sConfig}, ${PATHS.rke2Config}, ` +
+      seen:
+        `no container runtime configuration found (looked for ${PATHS.k3sConfig}, ${PATHS.rke2Config}, ` +
         `${PATHS.containerd}, ${PATHS.docker})`,
-      fix: "set nvidiaToolkit.runtime to docker, containerd, k3s or rke2, or let the GPU operator configure " +
+      fix:
+        "set nvidiaToolkit.runtime to docker, containerd, k3s or rke2, or let the GPU operator configure " +
         "the runtime (gpuOperator.toolkit.enabled: true)",
     }],
   };
 }
 
+const READ_FIX =
+  "run the checks as a user that can read the runtime configuration " +
+  "(e.g. root, or ssh as a user in the docker group)";
+
+/** A message when a file exists but could not be read (permissions), else undefined. */
+function unreadable(path: string, error?: string): string | undefined {
+  return error && /Permission denied/i.test(error)
+    ? `${path} exists but cannot be read: ${error}`
+    : undefined;
+}
+
 async function exists(runner: CommandRunner, path: string): Promise<boolean> {
-  return (await readHostFile(runner, path)).text !== undefined;
+  const file = await readHostFile(runner, path);
+  // An unreadable file still tells which runtime the host uses.
+  return file.text !== undefined || unreadable(path, file.error) !== undefined;
 }
 
 async function detectRuntime(
   runner: CommandRunner,
 ): Promise<Exclude<RuntimeKind, "auto"> | "unknown"> {
-  if (await exists(runner, PATHS.k3sConfig) || await exists(runner, PATHS.k3sTemplate)) return "k3s";
-  if (await exists(runner, PATHS.rke2Config) || await exists(runner, PATHS.rke2Template)) return "rke2";
+  if (
+    await exists(runner, PATHS.k3sConfig) ||
+    await exists(runner, PATHS.k3sTemplate)
+  ) return "k3s";
+  if (
+    await exists(runner, PATHS.rke2Config) ||
+    await exists(runner, PATHS.rke2Template)
+  ) return "rke2";
   if (await exists(runner, PATHS.containerd)) return "containerd";
   if (await exists(runner, PATHS.docker)) return "docker";
   return "unknown";
 }
 
-async function checkDocker(runner: CommandRunner, target: string): Promise<RuntimeState> {
+async function checkDocker(
+  runner: CommandRunner,
+  target: string,
+): Promise<RuntimeState> {
   const state: RuntimeState = {
     runtime: "docker",
     nvidiaConfigured: false,
@@ -105,15 +135,17 @@ async function checkDocker(runner: CommandRunner, target: string): Promise<Runti
     findings: [],
   };
   const file = await readHostFile(runner, PATHS.docker);
-  const configure = "sudo nvidia-ctk runtime configure --runtime=docker --set-as-default && " +
+  const configure =
+    "sudo nvidia-ctk runtime configure --runtime=docker --set-as-default && " +
     "sudo systemctl restart docker";
   if (file.text === undefined) {
     state.findings.push({
       check: "nvidia.runtime.docker",
       severity: "error",
       target,
-      seen: `${PATHS.docker} not found: docker has no nvidia runtime`,
-      fix: configure,
+      seen: unreadable(PATHS.docker, file.error) ??
+        `${PATHS.docker} not found: docker has no nvidia runtime`,
+      fix: unreadable(PATHS.docker, file.error) ? READ_FIX : configure,
     });
     return state;
   }
@@ -126,7 +158,8 @@ async function checkDocker(runner: CommandRunner, target: string): Promise<Runti
       severity: "error",
       target,
       seen: `${PATHS.docker} is not valid JSON: ${(error as Error).message}`,
-      fix: "fix the JSON syntax (docker refuses to start with it), then " + configure,
+      fix: "fix the JSON syntax (docker refuses to start with it), then " +
+        configure,
     });
     return state;
   }
@@ -153,7 +186,15 @@ async function checkDocker(runner: CommandRunner, target: string): Promise<Runti
         fix: configure,
       },
   );
-  state.findings.push(defaultFinding(state, target, PATHS.docker, String(config["default-runtime"] ?? "runc"), configure));
+  state.findings.push(
+    defaultFinding(
+      state,
+      target,
+      PATHS.docker,
+      String(config["default-runtime"] ?? "runc"),
+      configure,
+    ),
+  );
   return state;
 }
 
@@ -177,7 +218,8 @@ function defaultFinding(
     severity: "warning",
     target,
     seen: `${where}: default runtime is ${current}, not nvidia`,
-    fix: "pods without runtimeClassName nvidia will not see GPUs (device plugin: \"did you set the " +
+    fix:
+      'pods without runtimeClassName nvidia will not see GPUs (device plugin: "did you set the ' +
       `default runtime to nvidia?\"): ${fix}`,
   };
 }
@@ -189,7 +231,9 @@ interface ContainerdDoc {
 }
 
 function criTable(d: ContainerdDoc): Record<string, unknown> | undefined {
-  const plugins = d.doc.plugins as Record<string, Record<string, unknown>> | undefined;
+  const plugins = d.doc.plugins as
+    | Record<string, Record<string, unknown>>
+    | undefined;
   return plugins?.[CRI_PLUGIN[d.version] ?? CRI_PLUGIN[2]]?.containerd as
     | Record<string, unknown>
     | undefined;
@@ -202,10 +246,14 @@ function parseContainerd(
 ): ContainerdDoc | string {
   try {
     const doc = parseToml(stripTemplate(text)) as Record<string, unknown>;
-    const version = typeof doc.version === "number" ? doc.version : fallbackVersion;
+    const version = typeof doc.version === "number"
+      ? doc.version
+      : fallbackVersion;
     return { file, version, doc };
   } catch (error) {
-    return `${file} is not valid TOML: ${(error as Error).message.split("\n")[0]}`;
+    return `${file} is not valid TOML: ${
+      (error as Error).message.split("\n")[0]
+    }`;
   }
 }
 
@@ -214,23 +262,32 @@ function parseContainerd(
  * `{{ template "base" . }}`) so the TOML the user added can be parsed.
  */
 export function stripTemplate(text: string): string {
-  return text.split("\n").filter((line) => !/^\s*\{\{.*\}\}\s*$/.test(line)).join("\n")
+  return text.split("\n").filter((line) => !/^\s*\{\{.*\}\}\s*$/.test(line))
+    .join("\n")
     // A value such as `enable_selinux = {{ .NodeConfig.SELinux }}` must stay parseable.
     .replace(/\{\{[^}]*\}\}/g, "0");
 }
 
 /** Expands a containerd `imports` entry (a path or a `dir/*.toml` glob) against a listing. */
-async function expandImport(runner: CommandRunner, pattern: string): Promise<string[]> {
+async function expandImport(
+  runner: CommandRunner,
+  pattern: string,
+): Promise<string[]> {
   const slash = pattern.lastIndexOf("/");
   const dir = pattern.slice(0, slash);
   const base = pattern.slice(slash + 1);
   if (!base.includes("*")) return [pattern];
   const names = await listHostDir(runner, dir) ?? [];
-  const re = new RegExp(`^${base.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+  const re = new RegExp(
+    `^${base.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`,
+  );
   return names.filter((n) => re.test(n)).map((n) => `${dir}/${n}`);
 }
 
-async function checkContainerd(runner: CommandRunner, target: string): Promise<RuntimeState> {
+async function checkContainerd(
+  runner: CommandRunner,
+  target: string,
+): Promise<RuntimeState> {
   const state: RuntimeState = {
     runtime: "containerd",
     nvidiaConfigured: false,
@@ -238,7 +295,8 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
     toolkitEnv: [],
     findings: [],
   };
-  const configure = "sudo nvidia-ctk runtime configure --runtime=containerd --set-as-default && " +
+  const configure =
+    "sudo nvidia-ctk runtime configure --runtime=containerd --set-as-default && " +
     "sudo systemctl restart containerd";
   const main = await readHostFile(runner, PATHS.containerd);
   if (main.text === undefined) {
@@ -246,8 +304,9 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
       check: "nvidia.runtime.containerd",
       severity: "error",
       target,
-      seen: `${PATHS.containerd} not found`,
-      fix: configure,
+      seen: unreadable(PATHS.containerd, main.error) ??
+        `${PATHS.containerd} not found`,
+      fix: unreadable(PATHS.containerd, main.error) ? READ_FIX : configure,
     });
     return state;
   }
@@ -259,12 +318,15 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
       severity: "error",
       target,
       seen: parsed,
-      fix: "fix the TOML syntax (containerd refuses to start with it), then " + configure,
+      fix: "fix the TOML syntax (containerd refuses to start with it), then " +
+        configure,
     });
     return state;
   }
   const docs: ContainerdDoc[] = [parsed];
-  const imports = Array.isArray(parsed.doc.imports) ? parsed.doc.imports as string[] : [];
+  const imports = Array.isArray(parsed.doc.imports)
+    ? parsed.doc.imports as string[]
+    : [];
   const imported = new Set<string>();
   for (const pattern of imports) {
     for (const path of await expandImport(runner, pattern)) {
@@ -288,8 +350,10 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
       check: "nvidia.runtime.containerd",
       severity: "error",
       target,
-      seen: `${PATHS.containerd} has no \`version = 2\` or \`version = 3\` (containerd reads it as version 1)`,
-      fix: "regenerate it with `containerd config default | sudo tee /etc/containerd/config.toml`, then " +
+      seen:
+        `${PATHS.containerd} has no \`version = 2\` or \`version = 3\` (containerd reads it as version 1)`,
+      fix:
+        "regenerate it with `containerd config default | sudo tee /etc/containerd/config.toml`, then " +
         configure,
     });
     return state;
@@ -299,7 +363,9 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
   let defaultFrom = PATHS.containerd as string;
   for (const d of docs) {
     const table = criTable(d);
-    const runtimes = table?.runtimes as Record<string, Record<string, unknown>> | undefined;
+    const runtimes = table?.runtimes as
+      | Record<string, Record<string, unknown>>
+      | undefined;
     if (runtimes?.nvidia) {
       state.nvidiaConfigured = true;
       state.configuredIn = d.file;
@@ -318,8 +384,11 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
       check: "nvidia.runtime.containerd",
       severity: "error",
       target,
-      seen: `${orphan.join(", ")} exist but ${PATHS.containerd} does not import them`,
-      fix: `add \`imports = ["${PATHS.containerdDropIns}/*.toml"]\` at the top of ${PATHS.containerd} ` +
+      seen: `${
+        orphan.join(", ")
+      } exist but ${PATHS.containerd} does not import them`,
+      fix:
+        `add \`imports = ["${PATHS.containerdDropIns}/*.toml"]\` at the top of ${PATHS.containerd} ` +
         "(nvidia-ctk 1.18+ does this), then `sudo systemctl restart containerd`",
     });
   } else {
@@ -329,20 +398,26 @@ async function checkContainerd(runner: CommandRunner, target: string): Promise<R
           check: "nvidia.runtime.containerd",
           severity: "ok",
           target,
-          seen: `runtime nvidia configured in ${state.configuredIn} (config version ${parsed.version}, ` +
+          seen:
+            `runtime nvidia configured in ${state.configuredIn} (config version ${parsed.version}, ` +
             `table plugins."${CRI_PLUGIN[parsed.version]}")`,
         }
         : {
           check: "nvidia.runtime.containerd",
           severity: "error",
           target,
-          seen: `no runtime nvidia under plugins."${CRI_PLUGIN[parsed.version]}".containerd.runtimes in ` +
+          seen:
+            `no runtime nvidia under plugins."${
+              CRI_PLUGIN[parsed.version]
+            }".containerd.runtimes in ` +
             docs.map((d) => d.file).join(", "),
           fix: configure,
         },
     );
   }
-  state.findings.push(defaultFinding(state, target, defaultFrom, defaultName, configure));
+  state.findings.push(
+    defaultFinding(state, target, defaultFrom, defaultName, configure),
+  );
   return state;
 }
 
@@ -365,19 +440,33 @@ async function checkRancher(
     findings: [],
   };
   const check = `nvidia.runtime.${kind}`;
-  const restart = kind === "k3s" ? "sudo systemctl restart k3s (or k3s-agent)" : `sudo systemctl restart rke2-server (or rke2-agent)`;
-  const templateFix = `start the ${kind} agent with \`--default-runtime=nvidia\` (k3s 1.27+, RKE2), or copy ` +
+  const restart = kind === "k3s"
+    ? "sudo systemctl restart k3s (or k3s-agent)"
+    : `sudo systemctl restart rke2-server (or rke2-agent)`;
+  const templateFix =
+    `start the ${kind} agent with \`--default-runtime=nvidia\` (k3s 1.27+, RKE2), or copy ` +
     `${config} to ${template} and add \`default_runtime_name = "nvidia"\` under its ` +
     `[plugins."io.containerd.grpc.v1.cri".containerd] table (never edit config.toml: ${kind} ` +
     `regenerates it), then ${restart}`;
   const generated = await readHostFile(runner, config);
   const tmpl = await readHostFile(runner, template);
   const docs: ContainerdDoc[] = [];
-  for (const [file, text] of [[config, generated.text], [template, tmpl.text]] as const) {
+  for (
+    const [file, text] of [[config, generated.text], [
+      template,
+      tmpl.text,
+    ]] as const
+  ) {
     if (text === undefined) continue;
     const doc = parseContainerd(file, text, 2);
     if (typeof doc === "string") {
-      state.findings.push({ check, severity: "error", target, seen: doc, fix: `fix ${file}, then ${restart}` });
+      state.findings.push({
+        check,
+        severity: "error",
+        target,
+        seen: doc,
+        fix: `fix ${file}, then ${restart}`,
+      });
     } else docs.push(doc);
   }
   let defaultName = "runc";
@@ -400,26 +489,38 @@ async function checkRancher(
       check,
       severity: "error",
       target,
-      seen: `neither ${config} nor ${template} exists: ${kind} has not started its containerd on this host`,
+      seen:
+        `neither ${config} nor ${template} exists: ${kind} has not started its containerd on this host`,
       fix: `start ${kind} on the node first, then re-run the checks`,
     });
     return state;
   }
   state.findings.push(
     state.nvidiaConfigured
-      ? { check, severity: "ok", target, seen: `runtime nvidia configured in ${state.configuredIn}` }
+      ? {
+        check,
+        severity: "ok",
+        target,
+        seen: `runtime nvidia configured in ${state.configuredIn}`,
+      }
       : {
         check,
         severity: "error",
         target,
         seen: `no runtime nvidia in ${docs.map((d) => d.file).join(", ")}`,
-        fix: `install nvidia-container-toolkit on the host and ${restart}: ${kind} adds the nvidia runtime ` +
+        fix:
+          `install nvidia-container-toolkit on the host and ${restart}: ${kind} adds the nvidia runtime ` +
           "to its generated config.toml when it finds nvidia-container-runtime",
       },
   );
   state.findings.push(
     state.nvidiaDefault
-      ? { check: "nvidia.runtime.default", severity: "ok", target, seen: `${defaultFrom}: default runtime is nvidia` }
+      ? {
+        check: "nvidia.runtime.default",
+        severity: "ok",
+        target,
+        seen: `${defaultFrom}: default runtime is nvidia`,
+      }
       : {
         check: "nvidia.runtime.default",
         severity: "warning",
@@ -444,7 +545,8 @@ export async function checkInotify(runner: CommandRunner): Promise<Finding[]> {
     const path = `/proc/sys/${key.replaceAll(".", "/")}`;
     const { text, error } = await readHostFile(runner, path);
     const value = Number.parseInt(text ?? "", 10);
-    const fix = `sudo sysctl -w ${key}=${minimum} and persist it: echo ${key}=${minimum} | ` +
+    const fix =
+      `sudo sysctl -w ${key}=${minimum} and persist it: echo ${key}=${minimum} | ` +
       "sudo tee -a /etc/sysctl.d/99-kubeflow.conf";
     if (Number.isNaN(value)) {
       findings.push({
@@ -459,7 +561,8 @@ export async function checkInotify(runner: CommandRunner): Promise<Finding[]> {
         check: `host.${key}`,
         severity: "warning",
         target: runner.target,
-        seen: `${key} = ${value}, below ${minimum} (Kubeflow pods fail with "too many open files")`,
+        seen:
+          `${key} = ${value}, below ${minimum} (Kubeflow pods fail with "too many open files")`,
         fix,
       });
     } else {

@@ -48,21 +48,25 @@ const EXIT_CODES: Record<number, { seen: string; fix: string }> = {
   },
   4: {
     seen: "nvidia-smi lacks permission (exit 4: no permission)",
-    fix: "run the check as root (ssh user with sudo) or fix /dev/nvidia* permissions",
+    fix:
+      "run the check as root (ssh user with sudo) or fix /dev/nvidia* permissions",
   },
   6: {
     seen: "nvidia-smi found no such GPU (exit 6: not found)",
-    fix: "check `lspci | grep -i nvidia`; the GPU may be absent or passed through elsewhere",
+    fix:
+      "check `lspci | grep -i nvidia`; the GPU may be absent or passed through elsewhere",
   },
   9: {
     seen: "NVIDIA driver is not loaded (exit 9)",
-    fix: "load the kernel module with `sudo modprobe nvidia` and check `dmesg | grep -i nvidia`; " +
+    fix:
+      "load the kernel module with `sudo modprobe nvidia` and check `dmesg | grep -i nvidia`; " +
       "with Secure Boot the module must be signed; after a kernel upgrade rebuild it (`dkms status`, " +
       "`sudo dkms autoinstall`) or reinstall the driver package, then reboot",
   },
   12: {
     seen: "NVML shared library not found (exit 12)",
-    fix: "reinstall the driver user-space libraries (`libnvidia-compute-<version>`) matching the kernel module",
+    fix:
+      "reinstall the driver user-space libraries (`libnvidia-compute-<version>`) matching the kernel module",
   },
   13: {
     seen: "NVML function not implemented by this driver (exit 13)",
@@ -70,15 +74,18 @@ const EXIT_CODES: Record<number, { seen: string; fix: string }> = {
   },
   14: {
     seen: "GPU infoROM is corrupted (exit 14)",
-    fix: "the GPU needs service: contact the vendor; do not schedule work on it",
+    fix:
+      "the GPU needs service: contact the vendor; do not schedule work on it",
   },
   15: {
     seen: "GPU has fallen off the bus or is otherwise inaccessible (exit 15)",
-    fix: "check power, cooling and PCIe seating (`dmesg | grep -i xid`), then reboot the node",
+    fix:
+      "check power, cooling and PCIe seating (`dmesg | grep -i xid`), then reboot the node",
   },
   255: {
     seen: "nvidia-smi failed with an internal driver error (exit 255)",
-    fix: "check `dmesg | grep -i nvidia` and the driver installation; reinstall the driver if needed",
+    fix:
+      "check `dmesg | grep -i nvidia` and the driver installation; reinstall the driver if needed",
   },
 };
 
@@ -105,8 +112,10 @@ export function parseSmi(result: CommandResult, target?: string): DriverState {
         check,
         severity: "warning",
         target,
-        seen: "nvidia-smi not found: no NVIDIA driver is installed on the host (exit 127)",
-        fix: "either let the GPU operator install the driver (gpuOperator.driver.enabled: true, the default " +
+        seen:
+          "nvidia-smi not found: no NVIDIA driver is installed on the host (exit 127)",
+        fix:
+          "either let the GPU operator install the driver (gpuOperator.driver.enabled: true, the default " +
           "when no host driver is found), or install it on the host (e.g. `sudo apt install " +
           "nvidia-driver-570-server` or `sudo ubuntu-drivers install --gpgpu`) and reboot",
       },
@@ -122,7 +131,8 @@ export function parseSmi(result: CommandResult, target?: string): DriverState {
         severity: "error",
         target,
         seen: `driver/library version mismatch: ${message}`,
-        fix: "the driver packages were upgraded but the old kernel module is still loaded: reboot the node, " +
+        fix:
+          "the driver packages were upgraded but the old kernel module is still loaded: reboot the node, " +
           "or unload and reload it (`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`)",
       },
     };
@@ -139,7 +149,8 @@ export function parseSmi(result: CommandResult, target?: string): DriverState {
           severity: "error",
           target,
           seen: "nvidia-smi ran but listed no GPU",
-          fix: "check `lspci | grep -i nvidia`; the GPU may be missing or bound to vfio-pci",
+          fix:
+            "check `lspci | grep -i nvidia`; the GPU may be missing or bound to vfio-pci",
         },
       };
     }
@@ -154,12 +165,15 @@ export function parseSmi(result: CommandResult, target?: string): DriverState {
         check,
         severity: "ok",
         target,
-        seen: `driver ${version}, ${gpus.length} GPU${gpus.length > 1 ? "s" : ""}: ${names}`,
+        seen: `driver ${version}, ${gpus.length} GPU${
+          gpus.length > 1 ? "s" : ""
+        }: ${names}`,
       },
     };
   }
   const known = EXIT_CODES[result.code];
-  const couldNotCommunicate = /couldn't communicate with the NVIDIA driver/i.test(text);
+  const couldNotCommunicate = /couldn't communicate with the NVIDIA driver/i
+    .test(text);
   const entry = known ?? (couldNotCommunicate ? EXIT_CODES[9] : undefined);
   return {
     installed: true,
@@ -230,7 +244,10 @@ export const TOOLKIT_DROPIN_VERSION = "1.18.0";
  * Interprets `nvidia-ctk --version`, which prints
  * `NVIDIA Container Toolkit CLI version 1.17.8` and a commit line.
  */
-export function parseCtkVersion(result: CommandResult, target?: string): ToolkitState {
+export function parseCtkVersion(
+  result: CommandResult,
+  target?: string,
+): ToolkitState {
   const check = "nvidia.toolkit";
   if (result.code === 127) {
     return {
@@ -239,8 +256,10 @@ export function parseCtkVersion(result: CommandResult, target?: string): Toolkit
         check,
         severity: "warning",
         target,
-        seen: "nvidia-ctk not found: the NVIDIA Container Toolkit is not installed on the host",
-        fix: "either let the GPU operator install it (gpuOperator.toolkit.enabled: true), or install it: add " +
+        seen:
+          "nvidia-ctk not found: the NVIDIA Container Toolkit is not installed on the host",
+        fix:
+          "either let the GPU operator install it (gpuOperator.toolkit.enabled: true), or install it: add " +
           "NVIDIA's apt repository (https://nvidia.github.io/libnvidia-container) and run " +
           "`sudo apt-get install -y nvidia-container-toolkit`, then `sudo nvidia-ctk runtime configure " +
           "--runtime=containerd --set-as-default` and restart the runtime",
@@ -256,9 +275,11 @@ export function parseCtkVersion(result: CommandResult, target?: string): Toolkit
         severity: "error",
         target,
         seen: `nvidia-ctk --version exited ${result.code}: ${
-          firstLine(`${result.stderr}\n${result.stdout}`) || "no version printed"
+          firstLine(`${result.stderr}\n${result.stdout}`) ||
+          "no version printed"
         }`,
-        fix: "reinstall the toolkit: `sudo apt-get install --reinstall nvidia-container-toolkit`",
+        fix:
+          "reinstall the toolkit: `sudo apt-get install --reinstall nvidia-container-toolkit`",
       },
     };
   }
@@ -287,7 +308,11 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Minimum driver branch for each CUDA major version (NVIDIA's CUDA release notes). */
-export const CUDA_MIN_DRIVER: Record<number, number> = { 11: 450, 12: 525, 13: 580 };
+export const CUDA_MIN_DRIVER: Record<number, number> = {
+  11: 450,
+  12: 525,
+  13: 580,
+};
 
 /**
  * Checks that the host driver can run containers built for `cudaVersion` (e.g. `12.4`).
@@ -295,8 +320,9 @@ export const CUDA_MIN_DRIVER: Record<number, number> = { 11: 450, 12: 525, 13: 5
 export function checkCudaCompat(
   cudaVersion: string,
   driverVersion: string | undefined,
-  target?: string,
+  options: { target?: string } = {},
 ): Finding {
+  const target = options.target;
   const check = "nvidia.cuda";
   const major = Number.parseInt(cudaVersion, 10);
   const minimum = CUDA_MIN_DRIVER[major];
@@ -306,7 +332,9 @@ export function checkCudaCompat(
       severity: "warning",
       target,
       seen: `no known driver minimum for CUDA ${cudaVersion}`,
-      fix: `use one of CUDA ${Object.keys(CUDA_MIN_DRIVER).join(", ")}.x or check NVIDIA's CUDA release notes`,
+      fix: `use one of CUDA ${
+        Object.keys(CUDA_MIN_DRIVER).join(", ")
+      }.x or check NVIDIA's CUDA release notes`,
     };
   }
   if (!driverVersion) {
@@ -314,7 +342,8 @@ export function checkCudaCompat(
       check,
       severity: "info",
       target,
-      seen: `CUDA ${cudaVersion} needs driver >= ${minimum}; no host driver to compare`,
+      seen:
+        `CUDA ${cudaVersion} needs driver >= ${minimum}; no host driver to compare`,
     };
   }
   const branch = Number.parseInt(driverVersion, 10);
@@ -323,14 +352,17 @@ export function checkCudaCompat(
       check,
       severity: "error",
       target,
-      seen: `driver ${driverVersion} is older than ${minimum}, the minimum for CUDA ${major}.x`,
-      fix: `upgrade the host driver to >= ${minimum} (or use CUDA images of a lower major version)`,
+      seen:
+        `driver ${driverVersion} is older than ${minimum}, the minimum for CUDA ${major}.x`,
+      fix:
+        `upgrade the host driver to >= ${minimum} (or use CUDA images of a lower major version)`,
     };
   }
   return {
     check,
     severity: "ok",
     target,
-    seen: `driver ${driverVersion} supports CUDA ${cudaVersion} (needs >= ${minimum})`,
+    seen:
+      `driver ${driverVersion} supports CUDA ${cudaVersion} (needs >= ${minimum})`,
   };
 }

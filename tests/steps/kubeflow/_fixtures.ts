@@ -38,7 +38,9 @@ export function plantedEnv(): Record<string, string> {
 }
 
 /** Non-default options: GitHub connector, two static users, registration flow, LoadBalancer. */
-export function nonDefaultOptions(version: KubeflowVersion): KubeflowOptionsInput {
+export function nonDefaultOptions(
+  version: KubeflowVersion,
+): KubeflowOptionsInput {
   const modern = version === "v1.9.1" || version === "v1.10.2";
   return {
     manifests: tree(version),
@@ -47,7 +49,11 @@ export function nonDefaultOptions(version: KubeflowVersion): KubeflowOptionsInpu
     dex: {
       staticUsers: [
         { email: "alice@example.org", password: { env: "KF_ALICE_PASSWORD" } },
-        { email: "bob@example.org", username: "bob", password: { env: "KF_BOB_PASSWORD" } },
+        {
+          email: "bob@example.org",
+          username: "bob",
+          password: { env: "KF_BOB_PASSWORD" },
+        },
       ],
       connectors: [{
         type: "github",
@@ -64,7 +70,9 @@ export function nonDefaultOptions(version: KubeflowVersion): KubeflowOptionsInpu
         },
       }],
     },
-    ...(modern ? { oauth2Proxy: { cookieSecret: { env: "KF_COOKIE_SECRET" } } } : {}),
+    ...(modern
+      ? { oauth2Proxy: { cookieSecret: { env: "KF_COOKIE_SECRET" } } }
+      : {}),
     dashboard: { registrationFlow: true },
     ingress: { type: "LoadBalancer" },
   };

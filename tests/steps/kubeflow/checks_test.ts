@@ -4,13 +4,23 @@ import { crossCheckAuth } from "../../../lib/steps/kubeflow/checks.ts";
 
 const ISSUER = "http://dex.auth.svc.cluster.local:5556/dex";
 
-function objects(o: { proxyIssuer?: string; raIssuer?: string; proxySecret?: string; redirect?: string }): KubeObject[] {
+function objects(
+  o: {
+    proxyIssuer?: string;
+    raIssuer?: string;
+    proxySecret?: string;
+    redirect?: string;
+  },
+): KubeObject[] {
   return [
     {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "dex", namespace: "auth" },
-      data: { "config.yaml": `issuer: ${ISSUER}\nstaticClients:\n- idEnv: X\n  redirectURIs: ["/oauth2/callback"]\n` },
+      data: {
+        "config.yaml":
+          `issuer: ${ISSUER}\nstaticClients:\n- idEnv: X\n  redirectURIs: ["/oauth2/callback"]\n`,
+      },
     },
     {
       apiVersion: "v1",
@@ -23,14 +33,20 @@ function objects(o: { proxyIssuer?: string; raIssuer?: string; proxySecret?: str
       kind: "ConfigMap",
       metadata: { name: "oauth2-proxy-abc", namespace: "oauth2-proxy" },
       data: {
-        "oauth2_proxy.cfg": `oidc_issuer_url = "${o.proxyIssuer ?? ISSUER}"\nredirect_url = "${o.redirect ?? "/oauth2/callback"}"\n`,
+        "oauth2_proxy.cfg": `oidc_issuer_url = "${
+          o.proxyIssuer ?? ISSUER
+        }"\nredirect_url = "${o.redirect ?? "/oauth2/callback"}"\n`,
       },
     },
     {
       apiVersion: "v1",
       kind: "Secret",
       metadata: { name: "oauth2-proxy-xyz", namespace: "oauth2-proxy" },
-      data: { "client-id": btoa("kf"), "client-secret": btoa(o.proxySecret ?? "s3cret"), "cookie-secret": btoa("c") },
+      data: {
+        "client-id": btoa("kf"),
+        "client-secret": btoa(o.proxySecret ?? "s3cret"),
+        "cookie-secret": btoa("c"),
+      },
     },
     {
       apiVersion: "security.istio.io/v1beta1",
@@ -47,13 +63,26 @@ Deno.test("crossCheckAuth accepts consistent settings", () => {
 
 Deno.test("crossCheckAuth names each inconsistent object and field, never the secret", () => {
   const problems = crossCheckAuth(
-    objects({ proxyIssuer: "https://a/dex", raIssuer: "https://b/dex", proxySecret: "other", redirect: "/cb" }),
+    objects({
+      proxyIssuer: "https://a/dex",
+      raIssuer: "https://b/dex",
+      proxySecret: "other",
+      redirect: "/cb",
+    }),
     "oauth2-proxy",
   );
   assertEquals(problems.length, 4);
-  assertMatch(problems[0], /ConfigMap oauth2-proxy\/oauth2-proxy-abc oidc_issuer_url/);
+  assertMatch(
+    problems[0],
+    /ConfigMap oauth2-proxy\/oauth2-proxy-abc oidc_issuer_url/,
+  );
   assertMatch(problems[1], /RequestAuthentication istio-system\/dex-jwt/);
-  assertMatch(problems[2], /client secret mismatch: Secret oauth2-proxy\/oauth2-proxy-xyz client-secret/);
+  assertMatch(
+    problems[2],
+    /client secret mismatch: Secret oauth2-proxy\/oauth2-proxy-xyz client-secret/,
+  );
   assertMatch(problems[3], /redirect URI mismatch/);
-  for (const p of problems) assertEquals(p.includes("s3cret") || p.includes("other"), false);
+  for (const p of problems) {
+    assertEquals(p.includes("s3cret") || p.includes("other"), false);
+  }
 });

@@ -1,20 +1,36 @@
 import { parse } from "yaml";
-import { assert, assertEquals, assertMatch, assertRejects } from "../../_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../../_assert.ts";
 import { OptionsError, validateOptions } from "../../../lib/engine/options.ts";
 import type { KubeObject } from "../../../lib/kube/types.ts";
 import { crossCheckAuth } from "../../../lib/steps/kubeflow/checks.ts";
 import { kubeflowOptionsSchema } from "../../../lib/steps/kubeflow/options.ts";
 import { DEX_CONFIG_DIGEST_ANNOTATION } from "../../../lib/steps/kubeflow/overlay.ts";
-import { normaliseSecret, renderKubeflow } from "../../../lib/steps/kubeflow/render.ts";
+import {
+  dropAggregatedRules,
+  normaliseSecret,
+  renderKubeflow,
+} from "../../../lib/steps/kubeflow/render.ts";
 import { nonDefaultOptions, PLANTED, plantedEnv, tree } from "./_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-function find(objects: KubeObject[], kind: string, ns: string, name: string | RegExp): Any {
+function find(
+  objects: KubeObject[],
+  kind: string,
+  ns: string,
+  name: string | RegExp,
+): Any {
   return objects.find((o) =>
     o.kind === kind && o.metadata.namespace === ns &&
-    (typeof name === "string" ? o.metadata.name === name : name.test(o.metadata.name))
+    (typeof name === "string"
+      ? o.metadata.name === name
+      : name.test(o.metadata.name))
   );
 }
 
@@ -23,67 +39,140 @@ function nonSecretText(objects: KubeObject[]): string {
 }
 
 Deno.test("v1.10.2 renders with the settings applied through the overlay, checkout untouched", async () => {
-  const before = await Deno.readTextFile(`${tree("v1.10.2")}/common/dex/overlays/oauth2-proxy/config-map.yaml`);
-  const options = validateOptions(kubeflowOptionsSchema, nonDefaultOptions("v1.10.2"));
+  const before = await Deno.readTextFile(
+    `${tree("v1.10.2")}/common/dex/overlays/oauth2-proxy/config-map.yaml`,
+  );
+  const options = validateOptions(
+    kubeflowOptionsSchema,
+    nonDefaultOptions("v1.10.2"),
+  );
   const r = await renderKubeflow(options, { env: plantedEnv() });
   assertEquals(r.release.version, "v1.10.2");
   assert(r.objects.length > 600, `got ${r.objects.length} objects`);
   const dash = find(r.objects, "Deployment", "kubeflow", "centraldashboard");
-  const env = dash.spec.template.spec.containers[0].env.find((e: Any) => e.name === "REGISTRATION_FLOW");
+  const env = dash.spec.template.spec.containers[0].env.find((e: Any) =>
+    e.name === "REGISTRATION_FLOW"
+  );
   assertEquals(env.value, "true");
-  assertEquals(find(r.objects, "ConfigMap", "kubeflow", "centraldashboard-parameters").data.CD_REGISTRATION_FLOW, "true");
-  assertEquals(find(r.objects, "Service", "istio-system", "istio-ingressgateway").spec.type, "LoadBalancer");
-  const dex = parse(find(r.objects, "ConfigMap", "auth", "dex").data["config.yaml"]);
-  assertEquals(dex.staticPasswords.map((p: Any) => p.email), ["alice@example.org", "bob@example.org"]);
+  assertEquals(
+    find(r.objects, "ConfigMap", "kubeflow", "centraldashboard-parameters").data
+      .CD_REGISTRATION_FLOW,
+    "true",
+  );
+  assertEquals(
+    find(r.objects, "Service", "istio-system", "istio-ingressgateway").spec
+      .type,
+    "LoadBalancer",
+  );
+  const dex = parse(
+    find(r.objects, "ConfigMap", "auth", "dex").data["config.yaml"],
+  );
+  assertEquals(dex.staticPasswords.map((p: Any) => p.email), [
+    "alice@example.org",
+    "bob@example.org",
+  ]);
   assertEquals(dex.connectors[0].type, "github");
   const dexDeploy = find(r.objects, "Deployment", "auth", "dex");
-  assertMatch(dexDeploy.spec.template.metadata.annotations[DEX_CONFIG_DIGEST_ANNOTATION], /^[0-9a-f]{12}$/);
+  assertMatch(
+    dexDeploy.spec.template.metadata.annotations[DEX_CONFIG_DIGEST_ANNOTATION],
+    /^[0-9a-f]{12}$/,
+  );
   assertEquals(
-    dexDeploy.spec.template.spec.containers[0].envFrom.map((e: Any) => e.secretRef.name),
+    dexDeploy.spec.template.spec.containers[0].envFrom.map((e: Any) =>
+      e.secretRef.name
+    ),
     ["dex-oidc-client", "dex-passwords", "kfplan-dex-connectors"],
   );
   // The default user's published hash is gone from Secret dex-passwords.
-  assertEquals(find(r.objects, "Secret", "auth", "dex-passwords").data ?? {}, {});
-  const proxySecret = find(r.objects, "Secret", "oauth2-proxy", /^oauth2-proxy-/);
+  assertEquals(
+    find(r.objects, "Secret", "auth", "dex-passwords").data ?? {},
+    {},
+  );
+  const proxySecret = find(
+    r.objects,
+    "Secret",
+    "oauth2-proxy",
+    /^oauth2-proxy-/,
+  );
   assertEquals(atob(proxySecret.data["client-secret"]), PLANTED.clientSecret);
   assertEquals(atob(proxySecret.data["cookie-secret"]), PLANTED.cookieSecret);
   assertEquals(crossCheckAuth(r.objects, "oauth2-proxy"), []);
+  assert(
+    r.warnings.some((w) =>
+      w.startsWith(
+        "Profile kubeflow-user-example-com is owned by user@example.com",
+      )
+    ),
+    "the orphaned example Profile is pointed out",
+  );
   // Secrets live only in Secret objects; nothing else carries them.
   const text = nonSecretText(r.objects);
-  for (const value of Object.values(PLANTED)) assert(!text.includes(value), `planted value leaked outside Secrets`);
-  assert(!r.objects.some((o) => "stringData" in o), "stringData normalised to data");
-  const after = await Deno.readTextFile(`${tree("v1.10.2")}/common/dex/overlays/oauth2-proxy/config-map.yaml`);
+  for (const value of Object.values(PLANTED)) {
+    assert(!text.includes(value), `planted value leaked outside Secrets`);
+  }
+  assert(
+    !r.objects.some((o) => "stringData" in o),
+    "stringData normalised to data",
+  );
+  const after = await Deno.readTextFile(
+    `${tree("v1.10.2")}/common/dex/overlays/oauth2-proxy/config-map.yaml`,
+  );
   assertEquals(after, before);
 });
 
 Deno.test("v1.6.1 renders oidc-authservice settings and excludes objects with a reason", async () => {
   const input = nonDefaultOptions("v1.6.1");
   input.dex.issuer = "https://kubeflow.example.org/dex";
-  input.exclude = [{ kind: "MutatingWebhookConfiguration", reason: "no webhook servers on this cluster" }];
+  input.exclude = [{
+    kind: "MutatingWebhookConfiguration",
+    reason: "no webhook servers on this cluster",
+  }];
   input.ingress = { type: "NodePort" };
   const options = validateOptions(kubeflowOptionsSchema, input);
   const r = await renderKubeflow(options, { env: plantedEnv() });
   assertEquals(r.release.auth, "oidc-authservice");
-  const params = find(r.objects, "ConfigMap", "istio-system", "oidc-authservice-parameters").data;
+  const params =
+    find(r.objects, "ConfigMap", "istio-system", "oidc-authservice-parameters")
+      .data;
   assertEquals(params.OIDC_PROVIDER, "https://kubeflow.example.org/dex");
   assertEquals(params.REDIRECT_URL, "/login/oidc");
-  const dex = parse(find(r.objects, "ConfigMap", "auth", "dex").data["config.yaml"]);
+  const dex = parse(
+    find(r.objects, "ConfigMap", "auth", "dex").data["config.yaml"],
+  );
   assertEquals(dex.issuer, "https://kubeflow.example.org/dex");
   assertEquals(dex.staticClients[0].redirectURIs, ["/login/oidc"]);
-  assertEquals(r.objects.filter((o) => o.kind === "MutatingWebhookConfiguration").length, 0);
+  assertEquals(
+    r.objects.filter((o) => o.kind === "MutatingWebhookConfiguration").length,
+    0,
+  );
   assert(r.excluded.length >= 5, `excluded ${r.excluded.length}`);
   assertEquals(r.excluded[0].reason, "no webhook servers on this cluster");
-  assertEquals(find(r.objects, "Service", "istio-system", "istio-ingressgateway").spec.type, "NodePort");
+  assertEquals(
+    find(r.objects, "Service", "istio-system", "istio-ingressgateway").spec
+      .type,
+    "NodePort",
+  );
   assertEquals(crossCheckAuth(r.objects, "oidc-authservice"), []);
 });
 
 Deno.test("renderKubeflow refuses a path that is not a checkout before running kustomize", async () => {
-  const options = validateOptions(kubeflowOptionsSchema, { ...nonDefaultOptions("v1.10.2"), manifests: "/nonexistent/x" });
+  const options = validateOptions(kubeflowOptionsSchema, {
+    ...nonDefaultOptions("v1.10.2"),
+    manifests: "/nonexistent/x",
+  });
   const err = await assertRejects(
-    () => renderKubeflow(options, { env: plantedEnv(), prefix: ["kubeflow"], source: "kfplan.yaml" }),
+    () =>
+      renderKubeflow(options, {
+        env: plantedEnv(),
+        prefix: ["kubeflow"],
+        source: "kfplan.yaml",
+      }),
     OptionsError,
   );
-  assertMatch(err.message, /kfplan\.yaml: kubeflow\.manifests: \/nonexistent\/x does not exist/);
+  assertMatch(
+    err.message,
+    /kfplan\.yaml: kubeflow\.manifests: \/nonexistent\/x does not exist/,
+  );
 });
 
 Deno.test("normaliseSecret moves stringData into base64 data", () => {
@@ -96,4 +185,22 @@ Deno.test("normaliseSecret moves stringData into base64 data", () => {
   });
   assertEquals(s.data, { b: "Yg==", a: "w6kx" });
   assert(!("stringData" in s));
+});
+
+Deno.test("dropAggregatedRules leaves aggregated ClusterRoles' rules to the aggregation controller", () => {
+  const aggregated = dropAggregatedRules({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name: "kubeflow-admin" },
+    aggregationRule: { clusterRoleSelectors: [{ matchLabels: { a: "true" } }] },
+    rules: [],
+  });
+  assert(!("rules" in aggregated));
+  const plain = dropAggregatedRules({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name: "x" },
+    rules: [{ verbs: ["get"] }],
+  });
+  assertEquals(plain.rules, [{ verbs: ["get"] }]);
 });

@@ -22,13 +22,25 @@ Deno.test("detectVersion recognises all four release trees from layout and conte
 Deno.test("detectVersion rejects a directory that is not a manifests checkout", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const err = await assertRejects(() => detectVersion(dir), ManifestsTreeError);
+    const err = await assertRejects(
+      () => detectVersion(dir),
+      ManifestsTreeError,
+    );
     assertMatch(err.message, /example\/kustomization\.yaml is missing/);
     await Deno.mkdir(`${dir}/example`);
-    await Deno.writeTextFile(`${dir}/example/kustomization.yaml`, "resources: []\n");
+    await Deno.writeTextFile(
+      `${dir}/example/kustomization.yaml`,
+      "resources: []\n",
+    );
     await Deno.mkdir(`${dir}/apps`);
-    const unknown = await assertRejects(() => detectVersion(dir), ManifestsTreeError);
-    assertMatch(unknown.message, /matches no known kubeflow\/manifests release.*apps\/ present/);
+    const unknown = await assertRejects(
+      () => detectVersion(dir),
+      ManifestsTreeError,
+    );
+    assertMatch(
+      unknown.message,
+      /matches no known kubeflow\/manifests release.*apps\/ present/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

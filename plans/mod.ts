@@ -1,0 +1,92 @@
+/**
+ * Ready-made compositions, and {@linkcode stepsFromConfig}, which turns a loaded
+ * `kfplan.yaml` into the full platform's steps in the right order:
+ *
+ * ```
+ * storage ─┐
+ *          ├─> kubeflow ─> users
+ * metallb ─┘
+ * nvidia-toolkit ─> gpu-operator ─> time-slicing      amd-gpu
+ * ```
+ *
+ * Storage comes before anything that creates PVCs (authservice, pipelines, katib),
+ * MetalLB before a `LoadBalancer` ingress. The GPU branch is independent of Kubeflow,
+ * so it applies in parallel.
+ *
+ * @module
+ */
+
+import type { LoadedConfig } from "../lib/config/load.ts";
+import { OptionsError } from "../lib/engine/options.ts";
+import type { Step } from "../lib/engine/types.ts";
+import { gpuSteps } from "./gpu.ts";
+import { kubeflowPlatformSteps } from "./platform.ts";
+import { prerequisiteSteps } from "./prerequisites.ts";
+
+export * from "./gpu.ts";
+export * from "./platform.ts";
+export * from "./prerequisites.ts";
+
+/** Options for {@linkcode stepsFromConfig}. */
+export interface StepsFromConfigOptions {
+  /** Environment for `{ env: NAME }` secrets; default `Deno.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Builds and validates every step the configuration asks for. Problems in several
+ * sections are reported together, each naming the file and the field, before anything
+ * runs.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "../lib/config/load.ts";
+ * import { stepsFromConfig } from "./mod.ts";
+ *
+ * const steps = stepsFromConfig(await loadConfig("examples/kfplan.yaml"));
+ * console.log(steps.map((s) => s.id));
+ * ```
+ */
+export function stepsFromConfig(
+  loaded: LoadedConfig,
+  options: StepsFromConfigOptions = {},
+): Step[] {
+  const { config } = loaded;
+  const context = { source: loaded.path, baseDir: loaded.dir };
+  const issues: OptionsError["issues"] = [];
+  function collect(build: () => Step[]): Step[] {
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      issues.push(...error.issues);
+      return [];
+    }
+  }
+
+  const prerequisites = collect(() =>
+    prerequisiteSteps(
+      // Sections are checked by the steps' own schemas.
+      { storage: config.storage as never, metallb: config.metallb as never },
+      context,
+    )
+  );
+  const platform = collect(() =>
+    kubeflowPlatformSteps(
+      { kubeflow: config.kubeflow as never, users: config.users as never },
+      {
+        ...context,
+        needs: prerequisites.map((step) => step.id),
+        defaultStorageClassFromPlan: config.storage !== undefined,
+        env: options.env,
+      },
+    )
+  );
+  const gpu = config.gpu
+    ? collect(() =>
+      gpuSteps(config.gpu as never, { ...context, prefix: ["gpu"] })
+    )
+    : [];
+  if (issues.length > 0) throw new OptionsError(issues, loaded.path);
+  return [...prerequisites, ...platform, ...gpu];
+}

@@ -1,0 +1,37 @@
+import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { useCluster } from "../cluster/harness.ts";
+import { capturedIO } from "../../lib/cli/io.ts";
+import type { Composition } from "../../lib/cli/session.ts";
+import { main, motdStep } from "../../examples/custom_step.ts";
+
+Deno.test("the example script applies and verifies its custom step on a real cluster", async () => {
+  const cluster = await useCluster();
+  const ns = await cluster.namespace("kfplan-motd");
+  const dir = await Deno.makeTempDir();
+  const session = (message: string) => ({
+    io: capturedIO(),
+    compose: (): Promise<Composition> =>
+      Promise.resolve({ steps: [motdStep({ namespace: ns, message })] }),
+    connect: () => Promise.resolve({ kube: cluster.kube }),
+    lock: { name: `kfplan-lock-${ns}` },
+  });
+  const apply = session("hello");
+  assertEquals(
+    await main(["apply", "--yes", "--checkpoint", dir], apply),
+    0,
+    apply.io.stderr(),
+  );
+  assertMatch(apply.io.stdout(), new RegExp(`\\+ v1 ConfigMap ${ns}/motd`));
+  const verify = session("hello");
+  assertEquals(
+    await main(["verify", "--checkpoint", dir], verify),
+    0,
+    verify.io.stderr(),
+  );
+  const drift = session("bye");
+  assertEquals(await main(["verify", "--checkpoint", dir], drift), 1);
+  assertMatch(drift.io.stdout(), /message is "hello"/);
+  const update = session("bye");
+  assertEquals(await main(["plan", "--checkpoint", dir], update), 2);
+  assertMatch(update.io.stdout(), /~ data\.message: "hello" -> "bye"/);
+});

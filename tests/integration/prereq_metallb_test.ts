@@ -1,0 +1,325 @@
+/**
+ * MetalLB planned, applied and verified on the real control plane.
+ *
+ * No MetalLB controller runs on kwok, so the chart is installed with
+ * `controller.enabled: false` and the test plays the controller's parts through the
+ * API, and says so:
+ * - it serves the validating webhook for real: an HTTPS server on this machine's
+ *   address (tests/cluster/webhook.ts) that validates IPAddressPools; the webhook
+ *   Service loses its selector and gets Endpoints pointing at that server, and the
+ *   webhook configuration gets the server's CA (MetalLB's controller patches
+ *   `caBundle` itself). The step's own wait for ready webhook endpoints is what lets it
+ *   apply the pools only once the webhook answers;
+ * - it assigns LoadBalancer addresses by writing `status.loadBalancer`.
+ */
+
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { startWebhookServer } from "../cluster/webhook.ts";
+import {
+  metallbStep,
+  PROBE_LABEL,
+  WEBHOOK_SERVICE,
+} from "../../lib/steps/metallb.ts";
+import { findHelm, helmStatus, helmUninstall } from "../../lib/tools/helm.ts";
+import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+import {
+  playedClient,
+  playLoadBalancer,
+  privateCluster,
+  testContext,
+} from "./_played.ts";
+
+const CHART = "/work/shared/charts/metallb-0.15.3";
+const namespace = "metallb-system";
+
+function isRange(text: string): boolean {
+  return /^[0-9a-f.:]+(\/\d+|-[0-9a-f.:]+)$/i.test(text) &&
+    !/(^|\.)(25[6-9]|2[6-9]\d|[3-9]\d\d)(\.|\/|-|$)/.test(text);
+}
+
+/** Plays the webhook half of MetalLB's controller until stopped. */
+function playWebhookRouting(
+  kube: KubeClient,
+  server: { hostname: string; port: number; caBundle: string },
+): () => Promise<void> {
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      try {
+        const svc = await kube.get({
+          apiVersion: "v1",
+          kind: "Service",
+          namespace,
+          name: WEBHOOK_SERVICE,
+        });
+        const spec = svc?.spec as { selector?: unknown } | undefined;
+        if (svc && spec?.selector) {
+          delete spec.selector;
+          await kube.replace(svc);
+        }
+        if (svc) {
+          const ep = await kube.get({
+            apiVersion: "v1",
+            kind: "Endpoints",
+            namespace,
+            name: WEBHOOK_SERVICE,
+          });
+          const ours = JSON.stringify(ep?.subsets ?? []).includes(
+            server.hostname,
+          );
+          if (!ours) {
+            if (ep) {
+              await kube.delete({
+                apiVersion: "v1",
+                kind: "Endpoints",
+                namespace,
+                name: WEBHOOK_SERVICE,
+              });
+            }
+            await kube.create({
+              apiVersion: "v1",
+              kind: "Endpoints",
+              metadata: { name: WEBHOOK_SERVICE, namespace },
+              // The chart's Service port has no name, so neither has this one.
+              subsets: [{
+                addresses: [{ ip: server.hostname }],
+                ports: [{ port: server.port, protocol: "TCP" }],
+              }],
+            });
+          }
+        }
+        const vwc = await kube.get({
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingWebhookConfiguration",
+          name: "metallb-webhook-configuration",
+        });
+        const hooks = (vwc?.webhooks ?? []) as {
+          clientConfig: { caBundle?: string };
+        }[];
+        if (
+          vwc && hooks.some((h) => h.clientConfig.caBundle !== server.caBundle)
+        ) {
+          for (const h of hooks) h.clientConfig.caBundle = server.caBundle;
+          await kube.replace(vwc);
+        }
+      } catch { /* retried on the next tick */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await done;
+  };
+}
+
+Deno.test({
+  name:
+    "MetalLB: pools wait for the webhook, a LoadBalancer gets an address from a pool",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const cluster = await privateCluster();
+    const kube = cluster.kube;
+    const played = playedClient(cluster.kubeconfig);
+    const helm = await findHelm();
+    const probeNs = await cluster.namespace("metallb-probe");
+    const server = await startWebhookServer({
+      namespace,
+      name: WEBHOOK_SERVICE,
+    }, {
+      handler(request) {
+        if (request.kind.kind !== "IPAddressPool") return { allowed: true };
+        const addresses =
+          ((request.object?.spec as { addresses?: string[] })?.addresses) ?? [];
+        const bad = addresses.find((a) => !isRange(a));
+        return bad
+          ? { allowed: false, message: `invalid CIDR or range ${bad}` }
+          : { allowed: true };
+      },
+    });
+    console.log(
+      `  the test plays MetalLB's controller: webhook served at ${server.hostname}:${server.port}, LoadBalancer status written by the test`,
+    );
+    const stopWebhook = playWebhookRouting(played, server);
+    const options = {
+      chart: { path: CHART },
+      values: { controller: { enabled: false } },
+      pools: [
+        { name: "kfplan-pool", addresses: ["192.168.250.10-192.168.250.20"] },
+        { name: "kfplan-v6", addresses: ["fd00:10::/120"], autoAssign: false },
+      ],
+      readyTimeoutSeconds: 60,
+      verify: { namespace: probeNs, timeoutSeconds: 20 },
+    };
+    const step = metallbStep(options, {
+      source: "kfplan.yaml",
+      prefix: ["metallb"],
+      kubeconfig: cluster.kubeconfig,
+      helm,
+    });
+    try {
+      await t.step(
+        "plan: chart objects and pools; warnings for node and service addresses",
+        async () => {
+          const plan = await step.plan(testContext(kube));
+          const pool = plan.changes.find((c) =>
+            c.kind === "IPAddressPool" && c.name === "kfplan-pool"
+          );
+          assert(pool, "pool planned");
+          assertEquals(pool.action, "create");
+          assert(
+            plan.changes.some((c) =>
+              c.kind === "ValidatingWebhookConfiguration"
+            ),
+          );
+          assertEquals(
+            plan.warnings.filter((w) => !w.startsWith("offline")),
+            [],
+          );
+          const nodes = await kube.list("v1", "Node");
+          const nodeIp = ((nodes[0].status as {
+            addresses?: { type: string; address: string }[];
+          }).addresses ?? [])
+            .find((a) => a.type === "InternalIP")?.address;
+          assert(nodeIp, "kwok gives its nodes an InternalIP");
+          const risky = metallbStep({
+            ...options,
+            pools: [
+              { name: "svc", addresses: ["10.96.0.100-10.96.0.110"] },
+              { name: "node", addresses: [`${nodeIp}/32`] },
+            ],
+          }, { kubeconfig: cluster.kubeconfig, helm });
+          const warnings = (await risky.plan(testContext(kube))).warnings.join(
+            "\n",
+          );
+          assertMatch(
+            warnings,
+            /metallb\.pools\[0\]\.addresses\[0\] "10\.96\.0\.100-10\.96\.0\.110" overlaps the service CIDR 10\.96\.0\.0\/16/,
+          );
+          assertMatch(
+            warnings,
+            new RegExp(
+              `contains InternalIP ${nodeIp.replaceAll(".", "\\.")} of node`,
+            ),
+          );
+        },
+      );
+
+      await t.step(
+        "apply: helm release, then pools once the webhook endpoint is ready",
+        async () => {
+          const outputs = await step.apply(
+            testContext(kube),
+            await step.plan(testContext(kube)),
+          );
+          assertEquals(
+            (outputs.pools as { name: string }[]).map((p) => p.name),
+            ["kfplan-pool", "kfplan-v6"],
+          );
+          assertEquals(
+            (await helmStatus(helm, {
+              kubeconfig: cluster.kubeconfig,
+              release: "metallb",
+              namespace,
+            }))?.status,
+            "deployed",
+          );
+          const admitted = server.requests.filter((r) =>
+            r.kind.kind === "IPAddressPool"
+          ).map((r) => r.name);
+          assert(
+            admitted.includes("kfplan-pool"),
+            `webhook saw ${admitted.join(", ")}`,
+          );
+          const live = await kube.get({
+            apiVersion: "metallb.io/v1beta1",
+            kind: "IPAddressPool",
+            namespace,
+            name: "kfplan-v6",
+          });
+          assertEquals(live?.spec, {
+            addresses: ["fd00:10::/120"],
+            autoAssign: false,
+            avoidBuggyIPs: false,
+          });
+          const l2 = await kube.get({
+            apiVersion: "metallb.io/v1beta1",
+            kind: "L2Advertisement",
+            namespace,
+            name: "l2",
+          });
+          assertEquals(
+            (l2?.spec as { ipAddressPools: string[] }).ipAddressPools,
+            ["kfplan-pool", "kfplan-v6"],
+          );
+          let denied = "";
+          try {
+            await kube.apply({
+              apiVersion: "metallb.io/v1beta1",
+              kind: "IPAddressPool",
+              metadata: { name: "bad", namespace },
+              spec: { addresses: ["10.0.0.300/32"] },
+            } as KubeObject);
+          } catch (error) {
+            denied = (error as Error).message;
+          }
+          assertMatch(denied, /invalid CIDR or range 10\.0\.0\.300\/32/);
+        },
+      );
+
+      await t.step("re-plan after apply: the pools are no-ops", async () => {
+        const plan = await step.plan(testContext(kube));
+        const pools = plan.changes.filter((c) =>
+          c.kind === "IPAddressPool" || c.kind === "L2Advertisement"
+        );
+        assertEquals(pools.map((c) => c.action), ["no-op", "no-op", "no-op"]);
+      });
+
+      await t.step(
+        "verify: an address outside every pool fails, one inside passes and is output",
+        async () => {
+          const label = `${PROBE_LABEL}=metallb`;
+          let stop = playLoadBalancer(played, { label, address: "10.1.2.3" });
+          const wrong = await step.verify(testContext(kube));
+          await stop();
+          const lbWrong = wrong.checks.find((c) =>
+            c.name.startsWith("a LoadBalancer")
+          );
+          assertEquals(lbWrong?.ok, false);
+          assertMatch(
+            lbWrong!.detail!,
+            /10\.1\.2\.3 is in none of the pools kfplan-pool/,
+          );
+          stop = playLoadBalancer(played, { label, address: "192.168.250.12" });
+          const result = await step.verify(testContext(kube));
+          await stop();
+          for (const c of result.checks) assert(c.ok, `${c.name}: ${c.detail}`);
+          assertEquals(result.outputs?.testedAddress, "192.168.250.12");
+          const leftovers = await kube.list("v1", "Service", {
+            namespace: probeNs,
+            labelSelector: label,
+          });
+          assertEquals(
+            leftovers.filter((s) => !s.metadata.deletionTimestamp).length,
+            0,
+          );
+        },
+      );
+    } finally {
+      await stopWebhook();
+      await helmUninstall(helm, {
+        kubeconfig: cluster.kubeconfig,
+        release: "metallb",
+        namespace,
+      }).catch(() => false);
+      await kube.delete({
+        apiVersion: "v1",
+        kind: "Namespace",
+        name: namespace,
+      }).catch(() => false);
+      await server.close();
+      played.close();
+      await cluster.stop();
+    }
+  },
+});

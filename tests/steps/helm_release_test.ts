@@ -1,0 +1,106 @@
+import { assertEquals, assertMatch, throws } from "../_assert.ts";
+import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
+import {
+  chartRef,
+  chartSourceSchema,
+  planRelease,
+  renderRelease,
+} from "../../lib/steps/helm_release.ts";
+import type { StepContext } from "../../lib/engine/types.ts";
+
+const METALLB = "/work/shared/charts/metallb-0.15.3";
+
+function offline(): StepContext {
+  return {
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: Deno.makeTempDirSync(),
+    signal: new AbortController().signal,
+  };
+}
+
+Deno.test("chart source: repository reference or local path, not both, not neither", () => {
+  const both = throws(
+    () =>
+      validateOptions(chartSourceSchema, {
+        repo: "https://x.example",
+        chart: "c",
+        path: "./c",
+      }, { prefix: ["metallb", "chart"] }),
+    OptionsError,
+  );
+  assertMatch(
+    both.message,
+    /metallb\.chart\.path: set either path \(a local chart\) or repo \+ chart/,
+  );
+  const neither = throws(
+    () =>
+      validateOptions(chartSourceSchema, { version: "1.0.0" }, {
+        prefix: ["chart"],
+      }),
+    OptionsError,
+  );
+  assertMatch(
+    neither.message,
+    /chart\.repo: a chart needs repo \+ chart \(\+ version\) or a local path/,
+  );
+  const url = throws(
+    () =>
+      validateOptions(chartSourceSchema, {
+        repo: "metallb/metallb",
+        chart: "metallb",
+      }),
+    OptionsError,
+  );
+  assertMatch(url.message, /repo: use a chart repository URL/);
+  assertEquals(chartRef({ path: "charts/metallb" }, "/cfg"), {
+    path: "/cfg/charts/metallb",
+  });
+  assertEquals(
+    chartRef({ repo: "oci://ghcr.io/x", chart: "c", version: "1" }),
+    { repo: "oci://ghcr.io/x", chart: "c", version: "1" },
+  );
+});
+
+Deno.test("offline render: namespaced objects get the release namespace, cluster-scoped ones none", async () => {
+  const { objects, kubeVersion } = await renderRelease(offline(), {
+    release: "metallb",
+    namespace: "lb",
+    chart: { path: METALLB },
+    values: {},
+  });
+  assertEquals(kubeVersion, "v1.33.0");
+  assertEquals(
+    objects.find((o) => o.kind === "Deployment")?.metadata.namespace,
+    "lb",
+  );
+  assertEquals(
+    objects.find((o) => o.kind === "ClusterRole")?.metadata.namespace,
+    undefined,
+  );
+  assertEquals(
+    objects.find((o) => o.kind === "CustomResourceDefinition")?.metadata
+      .namespace,
+    undefined,
+  );
+});
+
+Deno.test("offline plan: namespace first with its labels, everything create, digest and facts set", async () => {
+  const plan = await planRelease(offline(), {
+    release: "metallb",
+    namespace: "lb",
+    chart: { path: METALLB },
+    values: { speaker: { enabled: false } },
+    namespaceLabels: { "pod-security.kubernetes.io/enforce": "privileged" },
+  });
+  assertEquals(plan.changes[0].kind, "Namespace");
+  assertEquals(plan.changes.every((c) => c.action === "create"), true);
+  assertEquals(plan.changes.some((c) => c.kind === "DaemonSet"), false);
+  assertMatch(plan.desiredDigest ?? "", /^sha256:|^[0-9a-f]{16,}/);
+  assertEquals(plan.facts?.release, "lb/metallb");
+  assertMatch(
+    plan.warnings[0],
+    /offline: chart rendered for Kubernetes v1\.33\.0/,
+  );
+});

@@ -1,0 +1,94 @@
+import { parse } from "yaml";
+import { assert, assertEquals, assertMatch } from "../../_assert.ts";
+import { validateOptions } from "../../../lib/engine/options.ts";
+import { kubeflowOptionsSchema } from "../../../lib/steps/kubeflow/options.ts";
+import {
+  renderKustomization,
+  renderOauth2ProxyConfig,
+} from "../../../lib/steps/kubeflow/overlay.ts";
+import { prepareOverlay } from "../../../lib/steps/kubeflow/render.ts";
+import { nonDefaultOptions, PLANTED, plantedEnv } from "./_fixtures.ts";
+
+function dexDigest(files: Record<string, string>): string {
+  return parse(files["patches/dex-deployment.yaml"]).spec.template.metadata
+    .annotations["kfplan.dev/dex-config-digest"];
+}
+
+Deno.test("the overlay keeps secrets in secret files only and references the checkout relatively", async () => {
+  const options = validateOptions(
+    kubeflowOptionsSchema,
+    nonDefaultOptions("v1.10.2"),
+  );
+  const { overlay, release } = await prepareOverlay(options, {
+    env: plantedEnv(),
+  });
+  assertEquals(release.version, "v1.10.2");
+  const reviewable = JSON.stringify(overlay.files) +
+    renderKustomization(overlay, "/tmp/somewhere/overlay");
+  for (const v of Object.values(PLANTED)) {
+    assert(!reviewable.includes(v), "no secret in reviewable files");
+  }
+  const secrets = JSON.stringify(overlay.secretFiles);
+  assert(
+    secrets.includes(PLANTED.clientSecret) &&
+      secrets.includes(PLANTED.cookieSecret),
+  );
+  assert(secrets.includes(PLANTED.githubSecret));
+  assert(
+    !secrets.includes(PLANTED.alicePassword),
+    "passwords are hashed, not stored",
+  );
+  const k = parse(renderKustomization(overlay, "/tmp/somewhere/overlay"));
+  assertMatch(k.resources[0], /^\.\.\/\.\.\/\.\..*\/v1\.10\.2\/example$/);
+  assertEquals(
+    k.configMapGenerator.map((g: { name: string; behavior: string }) =>
+      `${g.name}:${g.behavior}`
+    ),
+    [
+      "centraldashboard-parameters:merge",
+      "oauth2-proxy-parameters:merge",
+      "oauth2-proxy:replace",
+    ],
+  );
+  assertEquals(k.replacements[0].targets[0].fieldPaths, [
+    "spec.template.spec.containers.[name=centraldashboard].env.[name=REGISTRATION_FLOW].value",
+  ]);
+});
+
+Deno.test("Dex's restart annotation changes when its config or secrets change, and only then", async () => {
+  const base = validateOptions(
+    kubeflowOptionsSchema,
+    nonDefaultOptions("v1.10.2"),
+  );
+  const a = await prepareOverlay(base, { env: plantedEnv() });
+  const same = await prepareOverlay(base, { env: plantedEnv() });
+  assertEquals(dexDigest(same.overlay.files), dexDigest(a.overlay.files));
+  const otherFlow = await prepareOverlay({
+    ...base,
+    dashboard: { registrationFlow: false },
+  }, { env: plantedEnv() });
+  assertEquals(dexDigest(otherFlow.overlay.files), dexDigest(a.overlay.files));
+  const newPassword = await prepareOverlay(base, {
+    env: { ...plantedEnv(), KF_BOB_PASSWORD: "another-password-9" },
+  });
+  assert(
+    dexDigest(newPassword.overlay.files) !== dexDigest(a.overlay.files),
+    "password change restarts Dex",
+  );
+  const newClientSecret = await prepareOverlay(base, {
+    env: { ...plantedEnv(), KF_CLIENT_SECRET: "rotated-secret-1" },
+  });
+  assert(
+    dexDigest(newClientSecret.overlay.files) !== dexDigest(a.overlay.files),
+    "client secret change restarts Dex",
+  );
+});
+
+Deno.test("renderOauth2ProxyConfig replaces only the issuer line", () => {
+  const cfg =
+    'provider = "oidc"\noidc_issuer_url = "http://old/dex"\n# keep me\n';
+  assertEquals(
+    renderOauth2ProxyConfig(cfg, "https://new.example.org/dex"),
+    'provider = "oidc"\noidc_issuer_url = "https://new.example.org/dex"\n# keep me\n',
+  );
+});

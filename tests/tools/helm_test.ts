@@ -1,0 +1,130 @@
+import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
+import {
+  findHelm,
+  HelmError,
+  helmTemplate,
+  isHook,
+  parseHelmVersion,
+  parseManifests,
+} from "../../lib/tools/helm.ts";
+
+const NFS = "/work/shared/charts/nfs-subdir-external-provisioner-4.0.18";
+
+Deno.test("helm version output is parsed", () => {
+  assertEquals(parseHelmVersion("v3.19.5+g1234567\n"), "v3.19.5");
+  assertEquals(parseHelmVersion("v3.19.5"), "v3.19.5");
+  assertEquals(parseHelmVersion("nope"), undefined);
+});
+
+Deno.test("findHelm: a bad KFPLAN_HELM or an empty PATH explains how to get helm", async () => {
+  const bad = await rejects(
+    () => findHelm({ env: { KFPLAN_HELM: "/nonexistent/helm" } }),
+    HelmError,
+  );
+  assertMatch(
+    bad.message,
+    /KFPLAN_HELM=\/nonexistent\/helm is not an executable file; .*go install helm\.sh\/helm\/v3\/cmd\/helm@v3\.19\.5/,
+  );
+  const none = await rejects(
+    () => findHelm({ env: { PATH: "/nonexistent", HOME: "/nonexistent" } }),
+    HelmError,
+  );
+  assertMatch(
+    none.message,
+    /helm not found \(looked at KFPLAN_HELM, PATH and ~\/\.cache\/kfplan\/bin\/\*\/\)/,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/helm`, "#!/bin/sh\necho v2.17.0\n");
+    await Deno.chmod(`${dir}/helm`, 0o755);
+    const old = await rejects(
+      () => findHelm({ env: { KFPLAN_HELM: `${dir}/helm` } }),
+      HelmError,
+    );
+    assertMatch(
+      old.message,
+      /helm v3\.8 or newer \(v3\.x\) is required; found only .*\(v2\.17\.0\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("helm template renders a real chart for a Kubernetes version, values from a typed object", async () => {
+  const helm = await findHelm();
+  const objects = await helmTemplate(helm, {
+    release: "nfs",
+    namespace: "storage",
+    chart: { path: NFS },
+    values: {
+      nfs: { server: "10.0.0.2", path: "/export" },
+      storageClass: { name: "kf", defaultClass: true },
+    },
+    kubeVersion: "v1.33.13",
+  });
+  const sc = objects.find((o) => o.kind === "StorageClass");
+  assertEquals(sc?.metadata.name, "kf");
+  assertEquals(
+    sc?.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"],
+    "true",
+  );
+  const deploy = objects.find((o) => o.kind === "Deployment");
+  assertMatch(JSON.stringify(deploy), /"server":"10\.0\.0\.2"/);
+  const tooOld = await rejects(
+    () =>
+      helmTemplate(helm, {
+        release: "nfs",
+        namespace: "s",
+        chart: { path: NFS },
+        kubeVersion: "v1.8.0",
+      }),
+    HelmError,
+  );
+  assertMatch(tooOld.message, /helm template nfs .*failed.*kubeVersion/s);
+});
+
+Deno.test("manifests: Lists are flattened, empty documents dropped, hooks recognised", () => {
+  const objects = parseManifests(`---
+# Source: x
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: upgrade-crd
+  annotations: {"helm.sh/hook": pre-upgrade}
+`);
+  assertEquals(objects.map((o) => o.metadata.name), ["a", "upgrade-crd"]);
+  assert(isHook(objects[1]));
+  assert(!isHook(objects[0]));
+});
+
+Deno.test("helm template from a repository reference: an unreachable repo says how to use a local chart", async () => {
+  const helm = await findHelm();
+  const e = await rejects(
+    () =>
+      helmTemplate(helm, {
+        release: "metallb",
+        namespace: "metallb-system",
+        chart: {
+          repo: "http://127.0.0.1:1/charts",
+          chart: "metallb",
+          version: "0.15.3",
+        },
+        kubeVersion: "v1.33.13",
+      }),
+    HelmError,
+  );
+  assertMatch(
+    e.message,
+    /helm template metallb metallb --repo http:\/\/127\.0\.0\.1:1\/charts --version 0\.15\.3/,
+  );
+  assertMatch(
+    e.message,
+    /chart repository is unreachable.*chart: \{ path: \.\.\. \}/,
+  );
+});
