@@ -24,6 +24,7 @@ import { sleep } from "../kube/retry.ts";
 import {
   applyRelease,
   chartSourceSchema,
+  hasChanges,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
   planRelease,
@@ -337,9 +338,11 @@ export function gpuOperatorStep(
         "toolkit.enabled": toolkit.enabled,
         ...(choices ? { decidedBy: choices.reasons } : {}),
       };
-      plan.unknowns.push(
-        "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
-      );
+      if (hasChanges(plan)) {
+        plan.unknowns.push(
+          "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
+        );
+      }
       return plan;
     },
     apply: async (ctx, _plan, o) => {

@@ -309,7 +309,8 @@ export async function planRelease(
       }
     }
   }
-  if (rendered.hooks.length > 0) {
+  // Only worth saying when helm will run: unknowns make an otherwise unchanged step "unknown".
+  if (rendered.hooks.length > 0 && hasChanges(plan)) {
     plan.unknowns.push(
       `helm hooks run during apply: ${
         rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")
@@ -394,6 +395,11 @@ export async function applyRelease(
     namespace: spec.namespace,
   });
   return { revision: status?.version, status: status?.status };
+}
+
+/** True when a plan would change something (any action but `no-op`). */
+export function hasChanges(plan: StepPlan): boolean {
+  return plan.changes.some((c) => c.action !== "no-op");
 }
 
 /** The cluster, or a clear error for phases that need one. */

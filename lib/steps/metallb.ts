@@ -30,6 +30,7 @@ import {
 import {
   applyRelease,
   chartSourceSchema,
+  hasChanges,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
   planRelease,
@@ -186,12 +187,18 @@ export type MetallbOptionsInput = z.input<typeof metallbOptionsSchema>;
 /** Validated options. */
 export type MetallbOptions = z.output<typeof metallbOptionsSchema>;
 
+/**
+ * Label on the pools and advertisements kfplan manages: one removed from the config
+ * is deleted (and shown as `delete` in the plan); others are left alone.
+ */
+export const OWNED = { "app.kubernetes.io/managed-by": "kfplan-metallb" };
+
 /** The IPAddressPool and L2Advertisement objects for the options. */
 export function metallbObjects(o: MetallbOptions): KubeObject[] {
   const pools: KubeObject[] = o.pools.map((p) => ({
     apiVersion: "metallb.io/v1beta1",
     kind: "IPAddressPool",
-    metadata: { name: p.name, namespace: o.namespace },
+    metadata: { name: p.name, namespace: o.namespace, labels: { ...OWNED } },
     spec: {
       addresses: p.addresses,
       autoAssign: p.autoAssign,
@@ -203,7 +210,7 @@ export function metallbObjects(o: MetallbOptions): KubeObject[] {
   const ads: KubeObject[] = l2.map((a) => ({
     apiVersion: "metallb.io/v1beta1",
     kind: "L2Advertisement",
-    metadata: { name: a.name, namespace: o.namespace },
+    metadata: { name: a.name, namespace: o.namespace, labels: { ...OWNED } },
     spec: {
       ...(a.ipAddressPools ? { ipAddressPools: a.ipAddressPools } : {}),
       ...(a.nodeSelectors ? { nodeSelectors: a.nodeSelectors } : {}),
@@ -220,6 +227,32 @@ function releaseSpec(o: MetallbOptions): HelmReleaseSpec {
     chart: o.chart,
     values: o.values as Record<string, unknown>,
   };
+}
+
+/** Pools and advertisements kfplan applied earlier that the options no longer list. */
+export async function staleObjects(
+  kube: KubeClient,
+  o: MetallbOptions,
+): Promise<KubeObject[]> {
+  const wanted = new Set(
+    metallbObjects(o).map((x) => `${x.kind}/${x.metadata.name}`),
+  );
+  const stale: KubeObject[] = [];
+  for (const kind of ["IPAddressPool", "L2Advertisement"]) {
+    if (!await kube.resourceFor("metallb.io/v1beta1", kind)) continue;
+    const selector = Object.entries(OWNED).map(([k, v]) => `${k}=${v}`).join(
+      ",",
+    );
+    for (
+      const live of await kube.list("metallb.io/v1beta1", kind, {
+        namespace: o.namespace,
+        labelSelector: selector,
+      })
+    ) {
+      if (!wanted.has(`${kind}/${live.metadata.name}`)) stale.push(live);
+    }
+  }
+  return stale;
 }
 
 /** Name of MetalLB's webhook Service in the chart. */
@@ -314,8 +347,27 @@ export function metallbStep(
       });
       rest.changes.push(...pools.changes);
       rest.observed.push(...pools.observed);
+      for (const live of ctx.kube ? await staleObjects(ctx.kube, o) : []) {
+        rest.changes.push({
+          apiVersion: live.apiVersion,
+          kind: live.kind,
+          namespace: o.namespace,
+          name: live.metadata.name,
+          action: "delete",
+          diff: [],
+          reason: "no longer in the configuration",
+        });
+        rest.observed.push({
+          apiVersion: live.apiVersion,
+          kind: live.kind,
+          namespace: o.namespace,
+          name: live.metadata.name,
+          resourceVersion: live.metadata.resourceVersion,
+          uid: live.metadata.uid,
+        });
+      }
       rest.warnings.push(...await clusterAddressWarnings(ctx.kube, o));
-      if (o.verify.loadBalancer) {
+      if (o.verify.loadBalancer && hasChanges(rest)) {
         rest.unknowns.push(
           "LoadBalancer address of the verify probe (allocated by MetalLB)",
         );
@@ -333,6 +385,21 @@ export function metallbStep(
       const release = await applyRelease(ctx, releaseSpec(o), env);
       await waitForPoolPrerequisites(ctx, o);
       for (const object of metallbObjects(o)) await kube.apply(object);
+      // Advertisements first: they may still name a pool being removed.
+      const stale = (await staleObjects(kube, o)).sort((a, b) =>
+        a.kind === b.kind ? 0 : a.kind === "L2Advertisement" ? -1 : 1
+      );
+      for (const live of stale) {
+        ctx.log.info(
+          `deleting ${live.kind} ${o.namespace}/${live.metadata.name} (no longer configured)`,
+        );
+        await kube.delete({
+          apiVersion: live.apiVersion,
+          kind: live.kind,
+          namespace: o.namespace,
+          name: live.metadata.name,
+        });
+      }
       return {
         release: o.release,
         namespace: o.namespace,

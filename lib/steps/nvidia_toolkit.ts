@@ -143,7 +143,24 @@ export async function inspectNvidiaHost(
     runner,
     options.runtime ?? "auto",
   );
-  for (const f of runtimeFindings) findings.push({ ...f, target: host });
+  for (const f of runtimeFindings) {
+    // Without a host toolkit the operator installs its own, which also configures the
+    // runtime: an unconfigured runtime is then expected, not a blocker.
+    const handledByOperator = !toolkit.installed && f.severity !== "ok" &&
+      f.severity !== "info";
+    findings.push(
+      handledByOperator
+        ? {
+          ...f,
+          target: host,
+          severity: "info",
+          seen:
+            `${f.seen} (expected without a host toolkit: the GPU operator's toolkit ` +
+            "configures the runtime, toolkit.enabled=true)",
+        }
+        : { ...f, target: host },
+    );
+  }
   if (options.cudaVersion) {
     findings.push(
       checkCudaCompat(options.cudaVersion, driver.version, { target: host }),

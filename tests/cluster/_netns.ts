@@ -98,7 +98,8 @@ export async function createNetns(
     hostIp,
     nsIp,
     wrap: (command) => ["ip", "netns", "exec", name, ...command],
-    removeScript: `ip netns del ${name} 2>/dev/null; ip link del ${hostIf} 2>/dev/null`,
+    removeScript:
+      `ip netns del ${name} 2>/dev/null; ip link del ${hostIf} 2>/dev/null`,
   };
 }
 

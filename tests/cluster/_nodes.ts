@@ -10,6 +10,7 @@ import type { KubeObject } from "../../lib/kube/types.ts";
 
 /** One simulated node. */
 export interface NodeSpec {
+  /** Node name. */
   name: string;
   /** `nvidia.com/gpu` capacity; 0 or absent for a CPU node. */
   gpus?: number;
@@ -17,8 +18,11 @@ export interface NodeSpec {
   gpuProduct?: string;
   /** GPU memory label in MiB, default 40960. */
   gpuMemoryMiB?: number;
+  /** CPU capacity, default `16`. */
   cpu?: string;
+  /** Memory capacity, default `64Gi`. */
   memory?: string;
+  /** Extra labels. */
   labels?: Record<string, string>;
 }
 

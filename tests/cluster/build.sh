@@ -48,21 +48,41 @@ if check_dir "$out" 2>/dev/null; then
 fi
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+# Serve modules already in the module cache first, so a machine with warm Go caches
+# rebuilds without network (`go install pkg@version` otherwise asks the proxy about
+# every candidate module path); anything missing comes from the configured proxy.
+GOPROXY="file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
+export GOPROXY
 tmp="$out.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
+# Runs one build step. A step that failed on a network error (module proxy or DNS
+# unreachable for a moment) is tried again, up to 3 times; Go's caches keep what was
+# already downloaded and compiled, so a retry only redoes the missing part.
 step() {
   local name=$1
   shift
-  local start=$SECONDS
+  local start=$SECONDS attempt log
+  log=$(mktemp)
   echo "kfplan: building $name ..." >&2
-  if ! "$@" >&2; then
-    echo "kfplan: building $name failed (command: $*)" >&2
-    exit 1
-  fi
-  echo "kfplan: built $name in $((SECONDS - start))s" >&2
+  for attempt in 1 2 3; do
+    if "$@" 2>&1 | tee "$log" >&2; then
+      rm -f "$log"
+      echo "kfplan: built $name in $((SECONDS - start))s" >&2
+      return 0
+    fi
+    if ((attempt < 3)) && grep -qE 'dial tcp|no route to host|i/o timeout|connection (reset|refused)|TLS handshake timeout|unexpected EOF|temporary failure' "$log"; then
+      echo "kfplan: network error while building $name; trying again in $((attempt * 15))s" >&2
+      sleep $((attempt * 15))
+      continue
+    fi
+    break
+  done
+  rm -f "$log"
+  echo "kfplan: building $name failed (command: $*)" >&2
+  exit 1
 }
 
 minor=${KUBERNETES_VERSION#v1.}

@@ -34,7 +34,13 @@ import { generatePki } from "./_certs.ts";
 import { defaultNodes, nodeObject, type NodeSpec } from "./_nodes.ts";
 
 export { defaultNodes, nodeObject, type NodeSpec } from "./_nodes.ts";
-export { generateCa, generatePki, issueCert } from "./_certs.ts";
+export {
+  type ClusterPki,
+  generateCa,
+  generatePki,
+  issueCert,
+  type IssueCertOptions,
+} from "./_certs.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -52,12 +58,19 @@ export type Component = typeof COMPONENTS[number];
 
 /** What a running cluster left on disk (`<dir>/cluster.json`), enough to stop it later. */
 export interface ClusterState {
+  /** Format version of `cluster.json`. */
   version: 1;
+  /** Certificates, etcd data, logs (`logs/`), kubeconfig. */
   dir: string;
+  /** Admin kubeconfig (`system:masters`). */
   kubeconfig: string;
+  /** API server URL, `https://127.0.0.1:<port>`. */
   server: string;
+  /** Where the binaries came from. */
   binDir: string;
+  /** Process ids of the components. */
   pids: Partial<Record<Component, number>>;
+  /** ISO timestamp. */
   startedAt: string;
   /** Whether stopping the cluster removes `dir` (true for temp dirs and `cluster up`). */
   ownsDir: boolean;
@@ -65,6 +78,7 @@ export interface ClusterState {
 
 /** A running control plane. */
 export interface ClusterHandle extends ClusterState {
+  /** A client of the admin kubeconfig. */
   kube: ClosableKubeClient;
   /** Creates a namespace with a unique name starting with `prefix`. */
   namespace(prefix: string): Promise<string>;
@@ -599,7 +613,9 @@ function installExitHandlers(state: ClusterState): () => void {
 
 /** What integration tests get from {@linkcode useCluster}. */
 export interface TestCluster {
+  /** Admin kubeconfig path, for CLIs (kubectl, helm) and `connect()`. */
   kubeconfig: string;
+  /** A client of that kubeconfig. */
   kube: KubeClient;
   /** Creates a namespace with a unique name starting with `prefix`. */
   namespace(prefix: string): Promise<string>;

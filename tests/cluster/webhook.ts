@@ -26,12 +26,19 @@ import { generateCa, issueCert } from "./_certs.ts";
 
 /** The `request` of an AdmissionReview, loosely typed. */
 export interface AdmissionRequest {
+  /** Echoed in the response. */
   uid: string;
+  /** `CREATE`, `UPDATE`, `DELETE` or `CONNECT`. */
   operation: string;
+  /** Kind of the object. */
   kind: { group: string; version: string; kind: string };
+  /** Object name (may be empty on CREATE with generateName). */
   name?: string;
+  /** Object namespace. */
   namespace?: string;
+  /** The object as it would be stored. */
   object?: KubeObject;
+  /** Everything else the API server sends. */
   [key: string]: unknown;
 }
 

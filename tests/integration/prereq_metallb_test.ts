@@ -273,6 +273,15 @@ Deno.test({
           c.kind === "IPAddressPool" || c.kind === "L2Advertisement"
         );
         assertEquals(pools.map((c) => c.action), ["no-op", "no-op", "no-op"]);
+        // Only what the test changed while playing the controller shows up.
+        assertEquals(
+          plan.changes.filter((c) => c.action !== "no-op").map((c) =>
+            `${c.action} ${c.kind}/${c.name} ${
+              [...new Set(c.diff.map((d) => d.path.split("[")[0]))].join(",")
+            }`
+          ),
+          [`update Service/${WEBHOOK_SERVICE} spec.selector`],
+        );
       });
 
       await t.step(
@@ -302,6 +311,43 @@ Deno.test({
           assertEquals(
             leftovers.filter((s) => !s.metadata.deletionTimestamp).length,
             0,
+          );
+        },
+      );
+
+      await t.step(
+        "a pool removed from the config is planned as delete and removed",
+        async () => {
+          const smaller = metallbStep(
+            { ...options, pools: [options.pools[0]] },
+            {
+              kubeconfig: cluster.kubeconfig,
+              helm,
+            },
+          );
+          const plan = await smaller.plan(testContext(kube));
+          const deletes = plan.changes.filter((c) => c.action === "delete");
+          assertEquals(deletes.map((c) => `${c.kind}/${c.name}`), [
+            "IPAddressPool/kfplan-v6",
+          ]);
+          assertEquals(deletes[0].reason, "no longer in the configuration");
+          const l2 = plan.changes.find((c) => c.kind === "L2Advertisement");
+          assertEquals(l2?.action, "update");
+          await smaller.apply(testContext(kube), plan);
+          const gone = await kube.get({
+            apiVersion: "metallb.io/v1beta1",
+            kind: "IPAddressPool",
+            namespace,
+            name: "kfplan-v6",
+          });
+          assertEquals(gone, undefined);
+          const again = await smaller.plan(testContext(kube));
+          assertEquals(
+            again.changes.filter((c) =>
+              (c.kind === "IPAddressPool" || c.kind === "L2Advertisement") &&
+              c.action !== "no-op"
+            ),
+            [],
           );
         },
       );

@@ -56,6 +56,13 @@ export interface RenderOptions {
   tempDir?: string;
   /** Add `$patch: delete` patches for `exclude` to the overlay (for export). */
   excludePatches?: boolean;
+  /**
+   * Render with a placeholder for each secret that is not set, and say so in the
+   * warnings, instead of failing. The offline plan uses it: reviewers (and a fresh
+   * clone's first `deno task plan`) see the whole platform without holding secrets;
+   * planning against a cluster and applying still require every secret.
+   */
+  placeholderSecrets?: boolean;
   signal?: AbortSignal;
 }
 
@@ -197,11 +204,22 @@ async function prepare(
   }
   const warnings: string[] = [];
   const env = ro.env;
-  const read = (ref: SecretRef, field: string) =>
-    readSecret("file" in ref ? { file: resolve(base, ref.file) } : ref, {
-      field,
-      env,
-    });
+  const missing: string[] = [];
+  async function read(ref: SecretRef, field: string): Promise<string> {
+    try {
+      return await readSecret(
+        "file" in ref ? { file: resolve(base, ref.file) } : ref,
+        { field, env },
+      );
+    } catch (error) {
+      if (!ro.placeholderSecrets || !(error instanceof OptionsError)) {
+        throw error;
+      }
+      missing.push(`${field} (${describeSecretRef(ref)})`);
+      // 32 bytes, so the cookie-secret length rule holds for the placeholder too.
+      return `kfplan-placeholder-${field}`.padEnd(32, "-").slice(0, 32);
+    }
+  }
   const clientSecret = await read(
     options.oidcClient.secret,
     "oidcClient.secret",
@@ -237,7 +255,10 @@ async function prepare(
       "authservice.clientSecret",
     );
   }
-  if (proxyClientSecret !== undefined && proxyClientSecret !== clientSecret) {
+  if (
+    proxyClientSecret !== undefined && proxyClientSecret !== clientSecret &&
+    missing.length === 0
+  ) {
     const field = options.oauth2Proxy
       ? "oauth2Proxy.clientSecret"
       : "authservice.clientSecret";
@@ -319,6 +340,13 @@ async function prepare(
     },
     excludePatches: ro.excludePatches,
   });
+  if (missing.length > 0) {
+    warnings.push(
+      `secrets not set, planned with placeholders (set them before planning against the cluster or applying): ${
+        missing.join(", ")
+      }`,
+    );
+  }
   return { detected, release, root, overlay, dex, warnings };
 }
 

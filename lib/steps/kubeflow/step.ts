@@ -150,6 +150,7 @@ export function kubeflowStep(
       prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
       tempDir: ctx.workDir,
       signal: ctx.signal,
+      placeholderSecrets: ctx.offline,
     });
     if (stepOptions.postRender) {
       rendered.objects = await stepOptions.postRender(rendered.objects);

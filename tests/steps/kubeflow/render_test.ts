@@ -204,3 +204,30 @@ Deno.test("dropAggregatedRules leaves aggregated ClusterRoles' rules to the aggr
   });
   assertEquals(plain.rules, [{ verbs: ["get"] }]);
 });
+
+Deno.test("unset secrets fail the render, except offline where placeholders are used and named", async () => {
+  const options = validateOptions(
+    kubeflowOptionsSchema,
+    nonDefaultOptions("v1.9.1"),
+  );
+  const env = { ...plantedEnv(), KF_CLIENT_SECRET: "" };
+  const error = await assertRejects(
+    () => renderKubeflow(options, { env, prefix: ["kubeflow"] }),
+    OptionsError,
+  );
+  assertMatch(
+    error.message,
+    /kubeflow\.oidcClient\.secret: .*KF_CLIENT_SECRET/,
+  );
+
+  const r = await renderKubeflow(options, { env, placeholderSecrets: true });
+  const warning = r.warnings.find((w) => w.includes("placeholders"));
+  assert(warning, `no placeholder warning in ${JSON.stringify(r.warnings)}`);
+  assertMatch(warning, /oidcClient\.secret \(env KF_CLIENT_SECRET\)/);
+  assert(
+    !warning.includes("KF_ALICE_PASSWORD"),
+    "only unset secrets are named",
+  );
+  // The set secrets are still used as given.
+  assert(!nonSecretText(r.objects).includes(PLANTED.alicePassword));
+});
