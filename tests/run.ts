@@ -88,6 +88,17 @@ async function main(args: string[]): Promise<number> {
     }
     const passed = summary?.passed ?? 0;
     const failed = summary?.failed ?? (status.success ? 0 : 1);
+    if (!status.success) {
+      // The cluster's files go away with it; keep its logs for the failure analysis.
+      const kept = await Deno.makeTempDir({ prefix: "kfplan-test-logs-" });
+      for await (const entry of Deno.readDir(`${cluster.dir}/logs`)) {
+        await Deno.copyFile(
+          `${cluster.dir}/logs/${entry.name}`,
+          `${kept}/${entry.name}`,
+        );
+      }
+      console.error(`tests: control plane logs kept in ${kept}`);
+    }
     console.log(`tests: ${passed} passed, ${failed} failed`);
     return status.success ? 0 : status.code || 1;
   } finally {

@@ -268,6 +268,10 @@ export interface ObjectsPlan {
   observed: ObservedObject[];
 }
 
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After the first failure no
+ * new item starts; the ones in flight finish, then the first error is thrown.
+ */
 async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
@@ -275,15 +279,23 @@ async function mapLimit<T, R>(
 ): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
   async function worker() {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      try {
+        out[i] = await fn(items[i]);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   }
-  await Promise.all(
+  const results = await Promise.allSettled(
     Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker),
   );
+  const failure = results.find((r) => r.status === "rejected");
+  if (failure) throw (failure as PromiseRejectedResult).reason;
   return out;
 }
 
@@ -373,6 +385,13 @@ export async function planObjects(
     changes: results.map((r) => r.change),
     observed: results.flatMap((r) => r.observed ? [r.observed] : []),
   };
+}
+
+/** Waits for every promise (no wait is left running), then throws the first failure. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((r) => r.status === "rejected");
+  if (failure) throw (failure as PromiseRejectedResult).reason;
 }
 
 /** Progress of {@linkcode applyObjects}. */
@@ -525,7 +544,7 @@ export async function applyObjects(
     emit({ type: "phase", phase, count: batch.length });
 
     if (phase === "webhooks" && options.waitForWebhookBackends !== false) {
-      await Promise.all(
+      await settleAll(
         webhookBackends([
           ...batch,
           ...objects.filter((o) => o.kind === "CustomResourceDefinition"),
@@ -551,7 +570,7 @@ export async function applyObjects(
         (o) => applyOne(o, phase),
       );
       const crds = batch.filter((o) => o.kind === "CustomResourceDefinition");
-      await Promise.all(
+      await settleAll(
         crds.map((crd) =>
           waitStep(
             phase,

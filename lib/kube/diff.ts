@@ -176,6 +176,9 @@ export function setsPath(
   for (const segment of path) {
     if (Array.isArray(current)) {
       if (typeof segment !== "number") return true;
+      // Past the end of a list desired sets: the server dropped an item because of
+      // us (e.g. a name removed from an atomic list), a real change.
+      if (segment >= current.length) return true;
       current = current[segment];
     } else if (isPlainObject(current)) {
       current = current[String(segment)];

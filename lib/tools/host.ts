@@ -10,8 +10,8 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
-import { join } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { dirname, join } from "node:path";
 
 /** What one command did. `code` 127 means the program was not found. */
 export interface CommandResult {
@@ -252,6 +252,79 @@ function replay(
     code: NOT_FOUND,
     stdout: "",
     stderr: `bash: ${argv[0]}: command not found`,
+  };
+}
+
+/** A runner that remembers what it saw, to save it as a fixture. */
+export interface RecordingRunner extends CommandRunner {
+  /**
+   * Writes what was run into `dir` in {@linkcode fixtureRunner}'s layout
+   * (`commands.yaml`, `files/...`), so the host can be replayed and reviewed later.
+   */
+  save(dir: string): Promise<void>;
+}
+
+/**
+ * Wraps a runner and records every command and file read, e.g. to capture a real GPU
+ * node's state (`kfplan` host checks over ssh) as a test fixture.
+ *
+ * @example
+ * ```ts
+ * const recorder = recordingRunner(sshRunner("gpu-1"));
+ * // ... run the checks with `recorder` ...
+ * await recorder.save("tests/fixtures/host/gpu-1");
+ * ```
+ */
+export function recordingRunner(inner: CommandRunner): RecordingRunner {
+  const commands: RecordedCommand[] = [];
+  const files = new Map<string, string>();
+  const dirs = new Map<string, string[]>();
+  return {
+    target: inner.target,
+    async run(argv, options) {
+      const result = await inner.run(argv, options);
+      if (argv.length === 1 && argv[0] === "true") return result;
+      if (argv[0] === "cat" && argv.length === 2) {
+        // A missing file is recorded by its absence.
+        if (result.code === 0) files.set(argv[1], result.stdout);
+      } else if (argv[0] === "ls" && argv[1] === "-1" && argv.length === 3) {
+        if (result.code === 0) {
+          dirs.set(argv[2], result.stdout.split("\n").filter(Boolean));
+        }
+      } else if (result.code !== NOT_FOUND) {
+        commands.push({
+          command: argv.join(" "),
+          code: result.code,
+          ...(result.stdout ? { stdout: result.stdout } : {}),
+          ...(result.stderr ? { stderr: result.stderr } : {}),
+        });
+      }
+      return result;
+    },
+    async save(dir) {
+      await Deno.mkdir(join(dir, "files"), { recursive: true });
+      for (const [path, names] of dirs) {
+        await Deno.mkdir(join(dir, "files", path), { recursive: true });
+        for (const name of names) {
+          // Listed but never read: keep the name so the listing replays.
+          const file = join(dir, "files", path, name);
+          if (!files.has(`${path}/${name}`)) {
+            await Deno.writeTextFile(file, "", { create: true });
+          }
+        }
+      }
+      for (const [path, text] of files) {
+        await Deno.mkdir(dirname(join(dir, "files", path)), {
+          recursive: true,
+        });
+        await Deno.writeTextFile(join(dir, "files", path), text);
+      }
+      await Deno.writeTextFile(
+        join(dir, "commands.yaml"),
+        `# Recorded from ${inner.target} by kfplan's recordingRunner.\n` +
+          stringifyYaml(commands),
+      );
+    },
   };
 }
 

@@ -466,6 +466,9 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       `--proxy-client-cert-file=${pki.frontProxyCert}`,
       `--proxy-client-key-file=${pki.frontProxyKey}`,
       "--profiling=false",
+      // The `kubernetes` Service cannot get a loopback endpoint (validation rejects
+      // 127.0.0.0/8); without this the reconciler logs an error every 10 s.
+      "--endpoint-reconciler-type=none",
     ]);
     await Deno.writeTextFile(
       state.kubeconfig,

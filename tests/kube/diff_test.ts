@@ -110,6 +110,8 @@ Deno.test("setsPath follows the desired object, lists and scalars set as a whole
     ]),
   );
   assert(!setsPath(desired, ["metadata", "annotations", "x"]));
+  // An item the desired list no longer has (removed from an atomic list).
+  assert(setsPath(desired, ["spec", "template", "spec", "containers", 1]));
   const secret = {
     apiVersion: "v1",
     kind: "Secret",

@@ -5,9 +5,11 @@ import {
   listHostDir,
   localRunner,
   readHostFile,
+  recordingRunner,
   shellQuote,
   sshRunner,
 } from "../../lib/tools/host.ts";
+import { inspectNvidiaHost } from "../../lib/steps/nvidia_toolkit.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 
@@ -67,4 +69,33 @@ Deno.test("fixture runner replays commands, files and directory listings", async
     "99-nvidia.toml",
   ]);
   assertEquals(await listHostDir(runner, "/nope"), undefined);
+});
+
+Deno.test("recording runner: a recorded host replays to the same host-check report", async () => {
+  const { inspectNvidiaHost } = await import(
+    "../../lib/steps/nvidia_toolkit.ts"
+  );
+  for (
+    const name of ["containerd-v3-dropin", "k3s-template", "driver-not-loaded"]
+  ) {
+    const original = await fixtureRunner(FIXTURES + name);
+    const recorder = recordingRunner(original);
+    const first = await inspectNvidiaHost("n", recorder, {
+      cudaVersion: "12.4",
+    });
+    const dir = await Deno.makeTempDir();
+    try {
+      await recorder.save(dir);
+      const replayed = await inspectNvidiaHost("n", await fixtureRunner(dir), {
+        cudaVersion: "12.4",
+      });
+      assertEquals(replayed.findings, first.findings, name);
+      assertMatch(
+        await Deno.readTextFile(`${dir}/commands.yaml`),
+        /Recorded from fixture:/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
 });
