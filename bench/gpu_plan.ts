@@ -11,6 +11,7 @@
  * @module
  */
 
+import { sharedChart } from "../tests/_shared.ts";
 import minimist from "minimist";
 import { fileURLToPath } from "node:url";
 import { planSteps } from "../lib/engine/planner.ts";
@@ -19,7 +20,7 @@ import { gpuSteps } from "../plans/gpu.ts";
 import { startCluster } from "../tests/cluster/harness.ts";
 import type { KubeClient } from "../lib/kube/types.ts";
 
-const CHART = "/work/shared/charts/gpu-operator-v26.3.3";
+const CHART = sharedChart("gpu-operator-v26.3.3");
 const FIXTURES = fileURLToPath(
   new URL("../tests/fixtures/host/", import.meta.url),
 );

@@ -97,7 +97,10 @@ export interface LoadConfigOptions {
 
 /** The example configuration shipped with kfplan, planned when no file is given. */
 export function exampleConfigPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), "../../examples/kfplan.yaml");
+  return join(
+    dirname(fileURLToPath(import.meta.url)),
+    "../../examples/kfplan.yaml",
+  );
 }
 
 /**
@@ -115,7 +118,9 @@ export async function loadConfig(
   path?: string,
   options: LoadConfigOptions = {},
 ): Promise<LoadedConfig> {
-  const file = path ? resolve(path) : await defaultConfigPath(options.cwd ?? Deno.cwd());
+  const file = path
+    ? resolve(path)
+    : await defaultConfigPath(options.cwd ?? Deno.cwd());
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -141,7 +146,9 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   if (doc.errors.length > 0) {
     const details = doc.errors.map((e) => {
       const pos = e.linePos?.[0];
-      return `${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`;
+      return `${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${
+        e.message.split("\n")[0]
+      }`;
     });
     throw new ConfigFileError(details.join("\n"));
   }

@@ -17,7 +17,7 @@ import type { KubeObject } from "../kube/types.ts";
 import { applyObjects, planObjects } from "../kube/apply_set.ts";
 import { waitForReady } from "../kube/wait.ts";
 import { sleep } from "../kube/retry.ts";
-import { hasChanges, requireKube } from "./helm_release.ts";
+import { planHasChanges, requireKube } from "./helm_release.ts";
 import { nodesWithGpus } from "./gpu_operator.ts";
 
 /** Step id of the AMD GPU device plugin. */
@@ -121,7 +121,7 @@ export function amdGpuStep(
           `amdGpu.image ${o.image} is not pinned: nodes may run different plugin versions`,
         );
       }
-      if (hasChanges(plan)) {
+      if (planHasChanges(plan)) {
         plan.unknowns.push(
           "amd.com/gpu capacity (reported by the plugin on nodes with the amdgpu driver)",
         );

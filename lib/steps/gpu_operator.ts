@@ -24,9 +24,9 @@ import { sleep } from "../kube/retry.ts";
 import {
   applyRelease,
   chartSourceSchema,
-  hasChanges,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
+  planHasChanges,
   planRelease,
   requireKube,
   verifyRelease,
@@ -338,7 +338,7 @@ export function gpuOperatorStep(
         "toolkit.enabled": toolkit.enabled,
         ...(choices ? { decidedBy: choices.reasons } : {}),
       };
-      if (hasChanges(plan)) {
+      if (planHasChanges(plan)) {
         plan.unknowns.push(
           "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
         );

@@ -310,7 +310,7 @@ export async function planRelease(
     }
   }
   // Only worth saying when helm will run: unknowns make an otherwise unchanged step "unknown".
-  if (rendered.hooks.length > 0 && hasChanges(plan)) {
+  if (rendered.hooks.length > 0 && planHasChanges(plan)) {
     plan.unknowns.push(
       `helm hooks run during apply: ${
         rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")
@@ -398,7 +398,7 @@ export async function applyRelease(
 }
 
 /** True when a plan would change something (any action but `no-op`). */
-export function hasChanges(plan: StepPlan): boolean {
+export function planHasChanges(plan: StepPlan): boolean {
   return plan.changes.some((c) => c.action !== "no-op");
 }
 

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { PROBE_LABEL } from "./probe.ts";
 import { z } from "zod";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
@@ -30,9 +31,9 @@ import {
 import {
   applyRelease,
   chartSourceSchema,
-  hasChanges,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
+  planHasChanges,
   planRelease,
   requireKube,
   verifyRelease,
@@ -367,7 +368,7 @@ export function metallbStep(
         });
       }
       rest.warnings.push(...await clusterAddressWarnings(ctx.kube, o));
-      if (o.verify.loadBalancer && hasChanges(rest)) {
+      if (o.verify.loadBalancer && planHasChanges(rest)) {
         rest.unknowns.push(
           "LoadBalancer address of the verify probe (allocated by MetalLB)",
         );
@@ -481,9 +482,6 @@ export async function waitForPoolPrerequisites(
     signal: ctx.signal,
   });
 }
-
-/** Label on the verify probe Service, so a test (or a human) can find it. */
-export const PROBE_LABEL = "kfplan.dev/probe";
 
 async function probeLoadBalancer(
   ctx: StepContext,

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { PROBE_LABEL } from "./probe.ts";
 import { z } from "zod";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type {
@@ -438,9 +439,6 @@ export function storageStep(
     },
   }, stepOptions);
 }
-
-/** Label on the verify probe objects, so a test (or a human) can find them. */
-export const PROBE_LABEL = "kfplan.dev/probe";
 
 async function eventsOf(
   kube: KubeClient,

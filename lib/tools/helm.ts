@@ -23,8 +23,8 @@
  * @module
  */
 
-import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../kube/types.ts";
+import { parseManifests } from "./manifests.ts";
 
 /** The Helm major version kfplan drives. */
 export const HELM_MAJOR = 3;
@@ -310,23 +310,7 @@ export async function helmTemplate(
   if (args.includeCrds ?? true) cli.push("--include-crds");
   for (const v of args.apiVersions ?? []) cli.push("--api-versions", v);
   const out = await run(helm, cli, args);
-  return parseManifests(out);
-}
-
-/** Parses a multi-document YAML stream into objects, dropping empty documents and `List` wrappers. */
-export function parseManifests(text: string): KubeObject[] {
-  const objects: KubeObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) {
-      throw new HelmError(`invalid YAML from helm: ${doc.errors[0].message}`);
-    }
-    const value = doc.toJSON() as KubeObject | null;
-    if (!value || typeof value !== "object") continue;
-    if (value.kind?.endsWith("List") && Array.isArray(value.items)) {
-      objects.push(...(value.items as KubeObject[]));
-    } else if (value.kind) objects.push(value);
-  }
-  return objects;
+  return parseManifests(out, `helm template ${args.release}`);
 }
 
 /** True for Helm hook objects (`helm.sh/hook`), which are not part of the release manifest. */

@@ -21,7 +21,7 @@ export interface CommandResult {
 }
 
 /** Options for {@linkcode CommandRunner.run}. */
-export interface RunOptions {
+export interface HostRunOptions {
   /** Give up after this many milliseconds (the command is killed); default 30000. */
   timeoutMs?: number;
 }
@@ -31,7 +31,7 @@ export interface CommandRunner {
   /** Where commands run, for findings: `local`, `ssh:gpu-1`, `fixture:driver-missing`. */
   readonly target: string;
   /** Runs `argv` (no shell); resolves with the exit code, never rejects on a non-zero exit. */
-  run(argv: string[], options?: RunOptions): Promise<CommandResult>;
+  run(argv: string[], options?: HostRunOptions): Promise<CommandResult>;
 }
 
 /** The exit code shells use for "command not found". */
@@ -115,7 +115,7 @@ export function shellQuote(arg: string): string {
 
 async function spawn(
   argv: string[],
-  options: RunOptions = {},
+  options: HostRunOptions = {},
 ): Promise<CommandResult> {
   const controller = new AbortController();
   const timer = setTimeout(

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertMatch, rejects, throws } from "../_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  rejects,
+  throws,
+} from "../_assert.ts";
 import { join } from "node:path";
 import {
   ConfigFileError,
@@ -17,7 +23,10 @@ Deno.test("parseConfig keeps sections and records a digest of the bytes", () => 
   assertEquals(loaded.config.metallb, { pools: [] });
   assertEquals(loaded.dir, "/etc/kfplan");
   assertMatch(loaded.digest, /^sha256:[0-9a-f]{64}$/);
-  const again = parseConfig("cluster:\n  parallelism: 2\nmetallb:\n  pools: []\n", "/x.yaml");
+  const again = parseConfig(
+    "cluster:\n  parallelism: 2\nmetallb:\n  pools: []\n",
+    "/x.yaml",
+  );
   assertEquals(again.digest, loaded.digest);
 });
 
@@ -26,7 +35,10 @@ Deno.test("an unknown top-level section is rejected with its name and the file",
     () => parseConfig("metalb:\n  pools: []\n", "/cfg/kfplan.yaml"),
     OptionsError,
   );
-  assertMatch(error.message, /^\/cfg\/kfplan\.yaml: \(root\): unknown field "metalb"/);
+  assertMatch(
+    error.message,
+    /^\/cfg\/kfplan\.yaml: \(root\): unknown field "metalb"/,
+  );
 });
 
 Deno.test("bad cluster settings name the field path and the valid range", () => {
@@ -47,7 +59,10 @@ Deno.test("YAML syntax errors carry file, line and column", () => {
 });
 
 Deno.test("duplicate keys are an error rather than last-one-wins", () => {
-  throws(() => parseConfig("cluster: {}\ncluster: {}\n", "k.yaml"), ConfigFileError);
+  throws(
+    () => parseConfig("cluster: {}\ncluster: {}\n", "k.yaml"),
+    ConfigFileError,
+  );
 });
 
 Deno.test("loadConfig falls back to ./kfplan.yaml, then to the shipped example", async () => {
@@ -55,7 +70,10 @@ Deno.test("loadConfig falls back to ./kfplan.yaml, then to the shipped example",
   try {
     const example = await loadConfig(undefined, { cwd: dir });
     assertEquals(example.path, exampleConfigPath());
-    await Deno.writeTextFile(join(dir, "kfplan.yaml"), "cluster: {context: lab}\n");
+    await Deno.writeTextFile(
+      join(dir, "kfplan.yaml"),
+      "cluster: {context: lab}\n",
+    );
     const local = await loadConfig(undefined, { cwd: dir });
     assertEquals(local.path, join(dir, "kfplan.yaml"));
     assertEquals(local.config.cluster?.context, "lab");
@@ -65,6 +83,9 @@ Deno.test("loadConfig falls back to ./kfplan.yaml, then to the shipped example",
 });
 
 Deno.test("a missing file is named in the error", async () => {
-  const error = await rejects(() => loadConfig("/nonexistent/kfplan.yaml"), ConfigFileError);
+  const error = await rejects(
+    () => loadConfig("/nonexistent/kfplan.yaml"),
+    ConfigFileError,
+  );
   assert(error.message.includes("/nonexistent/kfplan.yaml"));
 });

@@ -13,6 +13,7 @@
  * physical GPUs x replicas with the sharing labels.
  */
 
+import { sharedChart } from "../_shared.ts";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { assert, assertEquals } from "../_assert.ts";
@@ -25,7 +26,7 @@ import { findHelm } from "../../lib/tools/helm.ts";
 import { CONFIG_LABEL } from "../../lib/steps/time_slicing.ts";
 import { playDevicePlugin, playedClient, playGpuOperator } from "./_played.ts";
 
-const CHART = "/work/shared/charts/gpu-operator-v26.3.3";
+const CHART = sharedChart("gpu-operator-v26.3.3");
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 const namespace = "gpu-operator";
 

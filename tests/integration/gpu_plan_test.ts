@@ -5,6 +5,7 @@
  * validator pod, node capacity and sharing labels) and says so in its output.
  */
 
+import { sharedChart } from "../_shared.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { nodeObject, useCluster } from "../cluster/harness.ts";
@@ -21,7 +22,7 @@ import {
   testContext,
 } from "./_played.ts";
 
-const CHART = "/work/shared/charts/gpu-operator-v26.3.3";
+const CHART = sharedChart("gpu-operator-v26.3.3");
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 
 Deno.test({

@@ -13,13 +13,11 @@
  * - it assigns LoadBalancer addresses by writing `status.loadBalancer`.
  */
 
+import { sharedChart } from "../_shared.ts";
+import { PROBE_LABEL } from "../../lib/steps/probe.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { startWebhookServer } from "../cluster/webhook.ts";
-import {
-  metallbStep,
-  PROBE_LABEL,
-  WEBHOOK_SERVICE,
-} from "../../lib/steps/metallb.ts";
+import { metallbStep, WEBHOOK_SERVICE } from "../../lib/steps/metallb.ts";
 import { findHelm, helmStatus, helmUninstall } from "../../lib/tools/helm.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import {
@@ -29,7 +27,7 @@ import {
   testContext,
 } from "./_played.ts";
 
-const CHART = "/work/shared/charts/metallb-0.15.3";
+const CHART = sharedChart("metallb-0.15.3");
 const namespace = "metallb-system";
 
 function isRange(text: string): boolean {

@@ -5,10 +5,11 @@
  * controller binds), and says so. kwok completes the probe Job's pod.
  */
 
+import { sharedChart } from "../_shared.ts";
+import { PROBE_LABEL } from "../../lib/steps/probe.ts";
 import { assert, assertEquals, assertMatch, throws } from "../_assert.ts";
 import {
   DEFAULT_CLASS_ANNOTATION,
-  PROBE_LABEL,
   storageStep,
 } from "../../lib/steps/storage.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
@@ -21,7 +22,7 @@ import {
   testContext,
 } from "./_played.ts";
 
-const CHART = "/work/shared/charts/nfs-subdir-external-provisioner-4.0.18";
+const CHART = sharedChart("nfs-subdir-external-provisioner-4.0.18");
 
 Deno.test("storage: NFS server missing fails before any cluster access, naming the field", () => {
   const e = throws(

@@ -1,4 +1,5 @@
 import { assertEquals, assertMatch, throws } from "../_assert.ts";
+import { sharedChart } from "../_shared.ts";
 import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
 import {
   chartRef,
@@ -8,7 +9,7 @@ import {
 } from "../../lib/steps/helm_release.ts";
 import type { StepContext } from "../../lib/engine/types.ts";
 
-const METALLB = "/work/shared/charts/metallb-0.15.3";
+const METALLB = sharedChart("metallb-0.15.3");
 
 function offline(): StepContext {
   return {

@@ -1,14 +1,15 @@
 import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
+import { sharedChart } from "../_shared.ts";
 import {
   findHelm,
   HelmError,
   helmTemplate,
   isHook,
   parseHelmVersion,
-  parseManifests,
 } from "../../lib/tools/helm.ts";
+import { parseManifests } from "../../lib/tools/manifests.ts";
 
-const NFS = "/work/shared/charts/nfs-subdir-external-provisioner-4.0.18";
+const NFS = sharedChart("nfs-subdir-external-provisioner-4.0.18");
 
 Deno.test("helm version output is parsed", () => {
   assertEquals(parseHelmVersion("v3.19.5+g1234567\n"), "v3.19.5");
@@ -83,7 +84,7 @@ Deno.test("helm template renders a real chart for a Kubernetes version, values f
   assertMatch(tooOld.message, /helm template nfs .*failed.*kubeVersion/s);
 });
 
-Deno.test("manifests: Lists are flattened, empty documents dropped, hooks recognised", () => {
+Deno.test("helm hooks are recognised in parsed chart output", () => {
   const objects = parseManifests(`---
 # Source: x
 ---

@@ -9,7 +9,6 @@ import {
   shellQuote,
   sshRunner,
 } from "../../lib/tools/host.ts";
-import { inspectNvidiaHost } from "../../lib/steps/nvidia_toolkit.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 

@@ -3,14 +3,12 @@ import {
   assertEquals,
   assertMatch,
   assertRejects,
-  assertThrows,
 } from "../_assert.ts";
 import {
   findKustomize,
   kustomizeBuild,
   KustomizeError,
   parseKustomizeVersion,
-  parseManifests,
 } from "../../lib/tools/kustomize.ts";
 
 Deno.test("parseKustomizeVersion reads the formats kustomize releases print", () => {
@@ -84,22 +82,6 @@ Deno.test("findKustomize finds a v5 binary on PATH", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("parseManifests flattens Lists, skips empty documents, rejects non-objects", () => {
-  const objects = parseManifests(
-    "---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n---\n" +
-      "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
-  );
-  assertEquals(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
-    "ConfigMap/a",
-    "Namespace/b",
-  ]);
-  const err = assertThrows(
-    () => parseManifests("kind: Thing\n", "x.yaml"),
-    KustomizeError,
-  );
-  assertMatch(err.message, /x\.yaml: document 0 is not a Kubernetes object/);
 });
 
 Deno.test("kustomizeBuild runs the real kustomize and returns parsed objects", async () => {

@@ -26,7 +26,11 @@ import {
   renderOauth2ProxyConfig,
   writeOverlay,
 } from "./overlay.ts";
-import { describeSecretRef, readSecret, secretDigest } from "./secrets.ts";
+import {
+  describeSecretRef,
+  readSecret,
+  saltedSecretDigest,
+} from "./secrets.ts";
 import {
   type DetectedVersion,
   detectVersion,
@@ -39,7 +43,7 @@ import {
 type Any = any;
 
 /** Options for {@linkcode prepareOverlay} and {@linkcode renderKubeflow}. */
-export interface RenderOptions {
+export interface KubeflowRenderOptions {
   /** Live cluster, to reuse Dex hashes that still match (stable plans). */
   kube?: KubeClient;
   /** Environment for `{ env }` secrets; default `Deno.env`. */
@@ -94,7 +98,7 @@ export interface RenderedKubeflow extends PreparedOverlay {
   excluded: ExcludedObject[];
 }
 
-function prefixed(e: unknown, options: RenderOptions): unknown {
+function prefixed(e: unknown, options: KubeflowRenderOptions): unknown {
   if (!(e instanceof OptionsError)) return e;
   const prefix = (options.prefix ?? []).join(".");
   return new OptionsError(
@@ -154,7 +158,7 @@ async function liveDexConfig(
  */
 export async function prepareOverlay(
   options: KubeflowOptions,
-  renderOptions: RenderOptions = {},
+  renderOptions: KubeflowRenderOptions = {},
 ): Promise<PreparedOverlay> {
   try {
     return await prepare(options, renderOptions);
@@ -165,7 +169,7 @@ export async function prepareOverlay(
 
 async function prepare(
   options: KubeflowOptions,
-  ro: RenderOptions,
+  ro: KubeflowRenderOptions,
 ): Promise<PreparedOverlay> {
   const base = ro.baseDir ?? Deno.cwd();
   const root = await resolveRoot(resolve(base, options.manifests));
@@ -315,7 +319,7 @@ async function prepare(
     );
   }
   // Restart Dex when (and only when) its config or the secrets it reads change.
-  const dexDigest = await secretDigest(
+  const dexDigest = await saltedSecretDigest(
     JSON.stringify([
       dex.config,
       options.oidcClient.id,
@@ -402,7 +406,7 @@ export function dropAggregatedRules(object: KubeObject): KubeObject {
  */
 export async function renderKubeflow(
   options: KubeflowOptions,
-  renderOptions: RenderOptions = {},
+  renderOptions: KubeflowRenderOptions = {},
 ): Promise<RenderedKubeflow> {
   const prepared = await prepareOverlay(options, renderOptions);
   const dir = await Deno.makeTempDir({

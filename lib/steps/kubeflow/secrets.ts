@@ -72,7 +72,7 @@ export function describeSecretRef(ref: SecretRef): string {
  * hex characters, salted with a purpose label so equal secrets in different roles
  * do not look equal.
  */
-export async function secretDigest(
+export async function saltedSecretDigest(
   value: string,
   purpose = "kfplan",
 ): Promise<string> {

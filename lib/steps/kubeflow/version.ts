@@ -129,7 +129,7 @@ async function readText(path: string): Promise<string> {
  *
  * @example
  * ```ts
- * const { version } = await detectVersion("/work/shared/kubeflow-manifests/v1.9.1");
+ * const { version } = await detectVersion("./kubeflow-manifests");
  * // "v1.9.1"
  * ```
  */

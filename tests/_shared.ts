@@ -1,0 +1,18 @@
+/**
+ * Where the read-only inputs live: `../shared` beside the repository (as in CI), or
+ * `$KFPLAN_SHARED_DIR`. Tests read charts and manifests from there and copy before
+ * changing anything.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The shared directory (charts, kubeflow-manifests, reference). */
+export const SHARED_DIR: string = Deno.env.get("KFPLAN_SHARED_DIR") ??
+  fileURLToPath(new URL("../../shared", import.meta.url));
+
+/** A chart directory under `shared/charts`, e.g. `metallb-0.15.3`. */
+export function sharedChart(name: string): string {
+  return `${SHARED_DIR}/charts/${name}`;
+}
