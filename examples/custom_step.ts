@@ -14,20 +14,18 @@
 
 import { z } from "zod";
 import {
+  applyCommand,
+  composeFromConfig,
+  type Composition,
   defineStep,
   digestOf,
   emptyPlan,
   type KubeObject,
-  type Step,
-} from "../lib/engine/mod.ts";
-import {
-  applyCommand,
-  composeFromConfig,
-  type Composition,
   planCommand,
   type SessionOptions,
+  type Step,
   verifyCommand,
-} from "../lib/cli/mod.ts";
+} from "../mod.ts";
 
 /** Options of {@linkcode motdStep}. */
 export const motdSchema = z.object({

@@ -18,6 +18,12 @@ import { hasChanges, parsePlanDocument } from "../engine/plan_document.ts";
 import { renderPlan, useColor } from "../engine/render.ts";
 import { CheckpointStore } from "../engine/checkpoint.ts";
 import { optionsDigest } from "../engine/redact.ts";
+import {
+  LOCK_NAME,
+  LOCK_NAMESPACE,
+  LockHeldError,
+  readLock,
+} from "../engine/lock.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import { createProgress, progressMode, renderSummary } from "./progress.ts";
 import {
@@ -113,6 +119,19 @@ export async function applyCommand(
       );
     }
     const kube = cluster.kube;
+    // Fail fast, like Terraform: a held lock refuses before minutes of planning. The
+    // executor takes the lock for real (this read is only a courtesy).
+    if (args.lockTimeout === undefined) {
+      const held = await readLock(kube, options.lock);
+      if (held && !held.expired) {
+        const l = {
+          namespace: LOCK_NAMESPACE,
+          name: LOCK_NAME,
+          ...options.lock,
+        };
+        throw new LockHeldError(held, `Lease ${l.namespace}/${l.name}`);
+      }
+    }
     const checkpointDir = checkpointDirFor(args, composition);
     const parallelism = parallelismFor(args, composition);
     const config = composition.config
@@ -165,6 +184,11 @@ export async function applyCommand(
           );
         }
         return 0;
+      }
+      if (!hasChanges(document) && !args.json) {
+        io.out(
+          "\nNo resource changes, but some steps are not verified in the checkpoint yet: apply runs them (and their checks).\n",
+        );
       }
       if (!args.yes) {
         if (args.json) {

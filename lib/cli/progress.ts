@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { ApplyEvent, RunSummary } from "../engine/executor.ts";
+import type { RunEvent, RunSummary } from "../engine/executor.ts";
 import type { CliIO } from "./io.ts";
 
 /** Receives events; `close` stops timers and prints the final state. */
 export interface ProgressDisplay {
   /** Shows one event. */
-  onEvent(event: ApplyEvent): void;
+  onEvent(event: RunEvent): void;
   /** Stops timers and draws the final state. */
   close(): void;
 }
@@ -24,6 +24,8 @@ export interface ProgressOptions {
   steps: { id: string; title: string }[];
   /** ANSI colours in the live display; default true. */
   color?: boolean;
+  /** Plain mode: how often to list the steps still running; default 30 s. */
+  heartbeatMs?: number;
 }
 
 /** Picks the mode from the flags and the terminal. */
@@ -57,22 +59,59 @@ export function createProgress(
   if (options.mode === "json") {
     return { onEvent: (e) => io.out(JSON.stringify(e) + "\n"), close() {} };
   }
-  if (options.mode === "plain") return plainProgress(io);
+  if (options.mode === "plain") {
+    return plainProgress(io, options.heartbeatMs ?? 30_000);
+  }
   return liveProgress(io, options);
 }
 
-function plainProgress(io: CliIO): ProgressDisplay {
+function plainProgress(io: CliIO, heartbeatMs: number): ProgressDisplay {
+  // CI logs show nothing while a step waits for minutes; a periodic line says which
+  // steps are still running, in which phase, for how long.
+  const running = new Map<string, { since: number; phase: string }>();
+  const timer = setInterval(() => {
+    if (running.size === 0) return;
+    const now = Date.now();
+    const list = [...running].map(([id, r]) =>
+      `${id} (${r.phase}, ${duration(now - r.since)})`
+    );
+    io.out(
+      `${new Date(now).toISOString().slice(11, 19)} still running: ${
+        list.join(", ")
+      }\n`,
+    );
+  }, heartbeatMs);
+  Deno.unrefTimer(timer);
   return {
     onEvent(e) {
+      if (e.type === "step-start") {
+        running.set(e.id, { since: Date.parse(e.at), phase: "start" });
+      }
+      if (e.type === "step-phase") {
+        const r = running.get(e.id);
+        if (r) r.phase = e.phase;
+      }
+      if (e.type === "step-done" || e.type === "step-failed") {
+        running.delete(e.id);
+      }
       const t = e.at.slice(11, 19);
       const line = describe(e);
       if (line !== undefined) io.out(`${t} ${line}\n`);
     },
-    close() {},
+    close() {
+      clearInterval(timer);
+    },
   };
 }
 
-function describe(e: ApplyEvent): string | undefined {
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60
+    ? `${s}s`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+function describe(e: RunEvent): string | undefined {
   switch (e.type) {
     case "run-start":
       return `${e.command}: ${e.steps.length} step${

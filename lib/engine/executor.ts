@@ -36,7 +36,7 @@ import {
 import type { Logger, Step, VerifyCheck } from "./types.ts";
 
 /** Progress of an apply or verify, for displays and `--json` (one JSON line each). */
-export type ApplyEvent =
+export type RunEvent =
   | {
     type: "run-start";
     command: "apply" | "verify";
@@ -115,7 +115,7 @@ export interface RunOptions {
   /** Steps run at once; default 4. */
   parallelism?: number;
   /** Receives progress events (already scrubbed of secrets). */
-  onEvent?: (event: ApplyEvent) => void;
+  onEvent?: (event: RunEvent) => void;
   /** Logger for step messages; default: forwarded as `log` events only. */
   log?: Logger;
   /** Scratch directory for steps; default a temp dir removed afterwards. */
@@ -154,12 +154,12 @@ function emitter(options: RunOptions, scrubber: SecretScrubber) {
   const now = options.now ?? (() => new Date());
   return {
     now,
-    emit(event: Record<string, unknown> & { type: ApplyEvent["type"] }): void {
+    emit(event: Record<string, unknown> & { type: RunEvent["type"] }): void {
       if (!options.onEvent) return;
       const full = { ...event, at: now().toISOString() };
       // Events may carry error texts from steps: scrub the serialised form, once.
       options.onEvent(
-        JSON.parse(scrubber.scrub(JSON.stringify(full))) as ApplyEvent,
+        JSON.parse(scrubber.scrub(JSON.stringify(full))) as RunEvent,
       );
     },
   };
@@ -317,7 +317,7 @@ async function runApply(
   store: CheckpointStore,
   scrubber: SecretScrubber,
   options: ApplyStepsOptions,
-  emit: (e: Record<string, unknown> & { type: ApplyEvent["type"] }) => void,
+  emit: (e: Record<string, unknown> & { type: RunEvent["type"] }) => void,
   now: () => Date,
 ): Promise<ApplyStepsResult> {
   emit({ type: "run-start", command: "apply", steps: order.map((s) => s.id) });

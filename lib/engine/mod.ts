@@ -100,10 +100,10 @@ export {
   writeFileAtomic,
 } from "./checkpoint.ts";
 export {
-  type ApplyEvent,
   applySteps,
   type ApplyStepsOptions,
   type ApplyStepsResult,
+  type RunEvent,
   type RunOptions,
   type RunSummary,
   type StepVerifyReport,

@@ -5,10 +5,10 @@ import {
   renderSummary,
 } from "../../lib/cli/progress.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
-import type { ApplyEvent } from "../../lib/engine/executor.ts";
+import type { RunEvent } from "../../lib/engine/executor.ts";
 
 const at = "2026-01-01T10:00:00.000Z";
-const events: ApplyEvent[] = [
+const events: RunEvent[] = [
   { type: "run-start", command: "apply", steps: ["a", "b"], at },
   {
     type: "step-skipped",
@@ -89,4 +89,22 @@ Deno.test("renderSummary lists done, unchanged, failed and not started", () => {
   });
   assertMatch(text, /Apply: 1 done, 1 unchanged, 1 failed, 1 not started\./);
   assertMatch(text, /not started: c \(skipped: dependency b failed\)/);
+});
+
+Deno.test("plain progress lists the steps still running, with phase and duration", async () => {
+  const io = capturedIO();
+  const p = createProgress(io, { mode: "plain", steps: [], heartbeatMs: 10 });
+  const at = new Date(Date.now() - 75_000).toISOString();
+  p.onEvent({
+    type: "step-start",
+    id: "gpu-operator",
+    title: "GPU operator",
+    at,
+  });
+  p.onEvent({ type: "step-phase", id: "gpu-operator", phase: "verify", at });
+  for (let i = 0; i < 400 && !io.stdout().includes("still running"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  p.close();
+  assertMatch(io.stdout(), /still running: gpu-operator \(verify, 1m1\ds\)/);
 });

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 import {
-  type ApplyEvent,
   applySteps,
+  type RunEvent,
   verifySteps,
 } from "../../lib/engine/executor.ts";
 import {
@@ -47,7 +47,7 @@ Deno.test("apply runs plan, apply, verify per step in dependency order and check
 Deno.test("re-run skips verified steps with unchanged options, retries the failed one, continues", async () => {
   const dir = await Deno.makeTempDir();
   const calls: string[] = [];
-  const events: ApplyEvent[] = [];
+  const events: RunEvent[] = [];
   let broken = true;
   const flaky: Step = {
     ...testStep("b", { needs: ["a"], calls }),
@@ -110,7 +110,7 @@ Deno.test("changed options re-apply the step", async () => {
 
 Deno.test("verify failure fails the step and lists the failed checks", async () => {
   const dir = await Deno.makeTempDir();
-  const events: ApplyEvent[] = [];
+  const events: RunEvent[] = [];
   const result = await applySteps(
     [testStep("a", {
       failChecks: ["deployment available", "endpoints ready"],
@@ -123,7 +123,7 @@ Deno.test("verify failure fails the step and lists the failed checks", async () 
     /verify of a failed: deployment available \(not ready\); endpoints ready/,
   );
   const failed = events.find((e) => e.type === "step-failed") as Extract<
-    ApplyEvent,
+    RunEvent,
     { type: "step-failed" }
   >;
   assertEquals(failed.failed_checks?.map((c) => c.name), [

@@ -139,7 +139,10 @@ Deno.test("waitMs waits for the holder to release instead of refusing", async ()
     onWait: (info) => waited.push(info.holder),
   });
   // Release only once the second one is known to be waiting.
-  while (waited.length === 0) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 1500 && waited.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assertEquals(waited.length, 1, "the second acquirer reports that it waits");
   await first.release();
   const lock = await second;
   assertEquals(waited, ["first@ci pid 1"]);
