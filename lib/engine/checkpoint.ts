@@ -39,6 +39,12 @@ export interface CheckpointStep {
   options_digest: string;
   /** Digest of the upstream outputs the step saw; a change re-applies the step. */
   inputs_digest?: string;
+  /**
+   * The plan's `desired_digest` when the step was last applied. Options hold secret
+   * *references* (`{ env }`), so a rotated secret leaves the options digest alone but
+   * changes the desired state: a reviewed plan whose digest differs re-applies the step.
+   */
+  desired_digest?: string;
   /** Outputs (sensitive ones redacted). */
   outputs?: Record<string, unknown>;
   /** When the last attempt started. */
@@ -80,6 +86,7 @@ const checkpointSchema = z.object({
       status: z.enum(["pending", "applying", "applied", "verified", "failed"]),
       options_digest: z.string(),
       inputs_digest: z.string().optional(),
+      desired_digest: z.string().optional(),
       outputs: z.record(z.string(), z.unknown()).optional(),
       started_at: z.string().optional(),
       applied_at: z.string().optional(),

@@ -369,10 +369,14 @@ async function runApply(
     }
     const inputsDigest = digestOf(inputs);
     const entry = store.get(step.id);
+    const reviewed = options.savedPlan?.steps.find((s) => s.id === step.id)
+      ?.desired_digest;
     if (
       entry?.status === "verified" && entry.options_digest === digest &&
       (entry.inputs_digest === undefined ||
         entry.inputs_digest === inputsDigest) &&
+      (reviewed === undefined || entry.desired_digest === undefined ||
+        entry.desired_digest === reviewed) &&
       await recoverSensitiveOutputs(step, entry.outputs ?? {})
     ) {
       emit({
@@ -411,6 +415,7 @@ async function runApply(
       const applied = await step.apply(ctx, plan) ?? {};
       await store.update(step.id, {
         status: "applied",
+        desired_digest: plan.desiredDigest,
         applied_at: now().toISOString(),
         outputs: redactOutputs(step, applied, scrubber),
       });

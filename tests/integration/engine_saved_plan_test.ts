@@ -183,3 +183,46 @@ Deno.test("a saved plan for another cluster or with changed options is refused",
   );
   assertMatch(e3.message, /made offline .*Plan against the cluster first/);
 });
+
+Deno.test("a rotated secret behind an unchanged option reference re-applies a verified step", async () => {
+  const cluster = await useCluster();
+  const ns = await cluster.namespace("kfplan-rotate");
+  const dir = await Deno.makeTempDir();
+  const lock = lease(`kfplan-lock-${ns}`);
+  // The options hold only a reference ({ env }), as secret options do; the value the
+  // step reads from it is what changes.
+  function step(token: string) {
+    const base = configMapStep("rot", {
+      namespace: ns,
+      name: "rot",
+      data: { token },
+    });
+    return { ...base, options: { token: { env: "KF_TOKEN" } } };
+  }
+  async function planAndApply(token: string) {
+    const { document } = await planSteps([step(token)], {
+      kube: cluster.kube,
+      checkpointDir: dir,
+    });
+    return await applySteps([step(token)], {
+      kube: cluster.kube,
+      checkpointDir: dir,
+      savedPlan: parsePlanDocument(serializePlanDocument(document)),
+      lock,
+    });
+  }
+  const ref = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace: ns,
+    name: "rot",
+  };
+
+  assert((await planAndApply("first")).ok);
+  const unchanged = await planAndApply("first");
+  assertEquals(unchanged.summary.skipped, ["rot"]);
+
+  const rotated = await planAndApply("second");
+  assertEquals(rotated.summary.done, ["rot"]);
+  assertEquals((await cluster.kube.get(ref))?.data, { token: "second" });
+});
