@@ -67,6 +67,8 @@ export interface KubeflowRenderOptions {
    * planning against a cluster and applying still require every secret.
    */
   placeholderSecrets?: boolean;
+  /** Receives every secret value read, so the engine scrubs it from all output. */
+  onSecret?: (value: string) => void;
   signal?: AbortSignal;
 }
 
@@ -211,10 +213,12 @@ async function prepare(
   const missing: string[] = [];
   async function read(ref: SecretRef, field: string): Promise<string> {
     try {
-      return await readSecret(
+      const value = await readSecret(
         "file" in ref ? { file: resolve(base, ref.file) } : ref,
         { field, env },
       );
+      ro.onSecret?.(value);
+      return value;
     } catch (error) {
       if (!ro.placeholderSecrets || !(error instanceof OptionsError)) {
         throw error;

@@ -151,6 +151,7 @@ export function kubeflowStep(
       tempDir: ctx.workDir,
       signal: ctx.signal,
       placeholderSecrets: ctx.offline,
+      onSecret: ctx.addSecret,
     });
     if (stepOptions.postRender) {
       rendered.objects = await stepOptions.postRender(rendered.objects);

@@ -220,7 +220,16 @@ Deno.test("unset secrets fail the render, except offline where placeholders are 
     /kubeflow\.oidcClient\.secret: .*KF_CLIENT_SECRET/,
   );
 
-  const r = await renderKubeflow(options, { env, placeholderSecrets: true });
+  const seen: string[] = [];
+  const r = await renderKubeflow(options, {
+    env,
+    placeholderSecrets: true,
+    onSecret: (value) => seen.push(value),
+  });
+  // Every secret read is handed to the engine's scrubber.
+  assert(
+    seen.includes(PLANTED.alicePassword) && seen.includes(PLANTED.cookieSecret),
+  );
   const warning = r.warnings.find((w) => w.includes("placeholders"));
   assert(warning, `no placeholder warning in ${JSON.stringify(r.warnings)}`);
   assertMatch(warning, /oidcClient\.secret \(env KF_CLIENT_SECRET\)/);
