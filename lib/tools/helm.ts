@@ -24,6 +24,7 @@
  */
 
 import type { KubeObject } from "../kube/types.ts";
+import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
 
 /** The Helm major version kfplan drives. */
@@ -72,40 +73,23 @@ export interface FindHelmOptions {
  * ```
  */
 export async function findHelm(options: FindHelmOptions = {}): Promise<Helm> {
-  const env = options.env ?? Deno.env.toObject();
-  const explicit = env.KFPLAN_HELM;
-  const candidates: string[] = [];
-  if (explicit) {
-    if (!(await isExecutable(explicit))) {
-      throw new HelmError(
-        `KFPLAN_HELM=${explicit} is not an executable file; ${HELM_INSTALL_HINT}`,
-      );
+  try {
+    return await findBinary({
+      name: "helm",
+      envVar: "KFPLAN_HELM",
+      versionArgs: ["version", "--short"],
+      parseVersion: parseHelmVersion,
+      isSupported,
+      requirement: `helm v${HELM_MAJOR}.${MIN_HELM_MINOR} or newer (v3.x)`,
+      installHint: HELM_INSTALL_HINT,
+      env: options.env,
+    });
+  } catch (error) {
+    if (error instanceof BinaryNotFoundError) {
+      throw new HelmError(error.message);
     }
-    candidates.push(explicit);
-  } else {
-    for (const dir of (env.PATH ?? "").split(":")) {
-      if (dir) candidates.push(`${dir}/helm`);
-    }
-    candidates.push(...(await cachedBinaries(env.HOME)));
+    throw error;
   }
-  const unsuitable: string[] = [];
-  for (const path of candidates) {
-    if (!(await isExecutable(path))) continue;
-    const version = await helmVersion(path);
-    if (version && isSupported(version)) return { path, version };
-    unsuitable.push(`${path} (${version ?? "unknown version"})`);
-    if (explicit) break;
-  }
-  if (unsuitable.length > 0) {
-    throw new HelmError(
-      `helm v${HELM_MAJOR}.${MIN_HELM_MINOR} or newer (v3.x) is required; found only ${
-        unsuitable.join(", ")
-      }; ${HELM_INSTALL_HINT}`,
-    );
-  }
-  throw new HelmError(
-    `helm not found (looked at KFPLAN_HELM, PATH and ~/.cache/kfplan/bin/*/); ${HELM_INSTALL_HINT}`,
-  );
 }
 
 /**
@@ -125,45 +109,6 @@ export function parseHelmVersion(output: string): string | undefined {
 function isSupported(version: string): boolean {
   const [major, minor] = version.slice(1).split(".").map(Number);
   return major === HELM_MAJOR && minor >= MIN_HELM_MINOR;
-}
-
-async function helmVersion(path: string): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(path, {
-      args: ["version", "--short"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return parseHelmVersion(new TextDecoder().decode(out.stdout));
-  } catch {
-    return undefined;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-async function cachedBinaries(home: string | undefined): Promise<string[]> {
-  if (!home) return [];
-  const root = `${home}/.cache/kfplan/bin`;
-  const found: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(root)) {
-      // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
-      if (entry.isDirectory && !entry.name.includes(".tmp.")) {
-        found.push(`${root}/${entry.name}/helm`);
-      }
-    }
-  } catch {
-    return [];
-  }
-  return found.sort().reverse();
 }
 
 /** Where a chart comes from: a repository (URL or `oci://`) or a local directory/archive. */

@@ -19,6 +19,7 @@
  */
 
 import type { KubeObject } from "../kube/types.ts";
+import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
 
 /** The lowest kustomize major version kfplan accepts. */
@@ -64,42 +65,23 @@ export interface FindKustomizeOptions {
 export async function findKustomize(
   options: FindKustomizeOptions = {},
 ): Promise<Kustomize> {
-  const env = options.env ?? Deno.env.toObject();
-  const explicit = env.KFPLAN_KUSTOMIZE;
-  const candidates: string[] = [];
-  if (explicit) {
-    if (!(await isExecutable(explicit))) {
-      throw new KustomizeError(
-        `KFPLAN_KUSTOMIZE=${explicit} is not an executable file; ${KUSTOMIZE_INSTALL_HINT}`,
-      );
+  try {
+    return await findBinary({
+      name: "kustomize",
+      envVar: "KFPLAN_KUSTOMIZE",
+      versionArgs: ["version"],
+      parseVersion: parseKustomizeVersion,
+      isSupported: (version) => versionMajor(version) >= MIN_KUSTOMIZE_MAJOR,
+      requirement: `kustomize ${MIN_KUSTOMIZE_MAJOR}.x or newer`,
+      installHint: KUSTOMIZE_INSTALL_HINT,
+      env: options.env,
+    });
+  } catch (error) {
+    if (error instanceof BinaryNotFoundError) {
+      throw new KustomizeError(error.message);
     }
-    candidates.push(explicit);
-  } else {
-    for (const dir of (env.PATH ?? "").split(":")) {
-      if (dir) candidates.push(`${dir}/kustomize`);
-    }
-    candidates.push(...(await cachedBinaries(env.HOME)));
+    throw error;
   }
-  const tooOld: string[] = [];
-  for (const path of candidates) {
-    if (!(await isExecutable(path))) continue;
-    const version = await kustomizeVersion(path);
-    if (version && versionMajor(version) >= MIN_KUSTOMIZE_MAJOR) {
-      return { path, version };
-    }
-    tooOld.push(`${path} (${version ?? "unknown version"})`);
-    if (explicit) break;
-  }
-  if (tooOld.length > 0) {
-    throw new KustomizeError(
-      `kustomize ${MIN_KUSTOMIZE_MAJOR}.x or newer is required; found only ${
-        tooOld.join(", ")
-      }; ${KUSTOMIZE_INSTALL_HINT}`,
-    );
-  }
-  throw new KustomizeError(
-    `kustomize not found (looked at KFPLAN_KUSTOMIZE, PATH and ~/.cache/kfplan/bin/*/); ${KUSTOMIZE_INSTALL_HINT}`,
-  );
 }
 
 /**
@@ -118,48 +100,6 @@ export function parseKustomizeVersion(output: string): string | undefined {
 
 function versionMajor(version: string): number {
   return Number(version.replace(/^v/, "").split(".")[0]);
-}
-
-async function kustomizeVersion(path: string): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(path, {
-      args: ["version"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return parseKustomizeVersion(
-      new TextDecoder().decode(out.stdout) +
-        new TextDecoder().decode(out.stderr),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-async function cachedBinaries(home: string | undefined): Promise<string[]> {
-  if (!home) return [];
-  const root = `${home}/.cache/kfplan/bin`;
-  const found: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(root)) {
-      // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
-      if (entry.isDirectory && !entry.name.includes(".tmp.")) {
-        found.push(`${root}/${entry.name}/kustomize`);
-      }
-    }
-  } catch {
-    return [];
-  }
-  return found.sort().reverse();
 }
 
 /** Options for {@linkcode kustomizeBuild}. */
