@@ -157,8 +157,17 @@ export async function generateCa(
   return { caCert: `${dir}/ca.crt`, caKey: `${dir}/ca.key` };
 }
 
+/** Options for {@linkcode generatePki}. */
+export interface GeneratePkiOptions {
+  /** More IP addresses the API server's certificate is valid for. */
+  ipAddresses?: string[];
+}
+
 /** Creates a fresh CA, serving, client and service-account keys in `dir`. */
-export async function generatePki(dir: string): Promise<ClusterPki> {
+export async function generatePki(
+  dir: string,
+  options: GeneratePkiOptions = {},
+): Promise<ClusterPki> {
   const ca = await generateCa(dir);
   const [server, admin, frontProxy] = await Promise.all([
     issueCert(ca, { dir, name: "apiserver" }, {
@@ -170,7 +179,7 @@ export async function generatePki(dir: string): Promise<ClusterPki> {
         "kubernetes.default.svc",
         "kubernetes.default.svc.cluster.local",
       ],
-      ipAddresses: ["127.0.0.1", "10.96.0.1"],
+      ipAddresses: ["127.0.0.1", "10.96.0.1", ...(options.ipAddresses ?? [])],
       usage: ["server", "client"],
     }),
     issueCert(ca, { dir, name: "admin" }, {

@@ -31,6 +31,7 @@ import { createKubeClient } from "../../lib/kube/client.ts";
 import type { ClosableKubeClient } from "../../lib/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { generatePki } from "./_certs.ts";
+import { createNetns } from "./_netns.ts";
 import { defaultNodes, nodeObject, type NodeSpec } from "./_nodes.ts";
 
 export { defaultNodes, nodeObject, type NodeSpec } from "./_nodes.ts";
@@ -74,6 +75,15 @@ export interface ClusterState {
   startedAt: string;
   /** Whether stopping the cluster removes `dir` (true for temp dirs and `cluster up`). */
   ownsDir: boolean;
+  /** The network namespace the components run in, when isolated (see `_netns.ts`). */
+  netns?: string;
+  /**
+   * An address of this machine the API server can reach and Endpoints may name: tests
+   * serve webhooks here. The host end of the namespace's veth when isolated.
+   */
+  hostIp?: string;
+  /** Shell commands that remove the network namespace. */
+  netnsRemove?: string;
 }
 
 /** A running control plane. */
@@ -103,6 +113,12 @@ export interface StartClusterOptions {
   readyTimeoutMs?: number;
   /** Progress messages. */
   onLog?: (message: string) => void;
+  /**
+   * Run the components in a network namespace of their own (default: when root and
+   * `ip` is available, unless `KFPLAN_TEST_NETNS=0`), so that the API server's dials
+   * to webhooks, ClusterIPs and kwok's fake pod IPs cannot leave the machine.
+   */
+  netns?: boolean;
 }
 
 let binDirPromise: Promise<string> | undefined;
@@ -191,7 +207,11 @@ function spawnComponent(
   name: Component,
   bin: string,
   args: string[],
-  options: { logDir: string; detached: boolean },
+  options: {
+    logDir: string;
+    detached: boolean;
+    wrap?: (c: string[]) => string[];
+  },
 ): Running {
   const log = `${options.logDir}/${name}.log`;
   // The shell redirects output to a file and then becomes the component (exec), so the
@@ -200,8 +220,8 @@ function spawnComponent(
     args: [
       "-c",
       'exec "$0" "$@" >>"$KFPLAN_LOG" 2>&1',
-      `${bin}/${name}`,
-      ...args,
+      // `ip netns exec` execs the command too, so the pid stays the component's.
+      ...(options.wrap ?? ((c: string[]) => c))([`${bin}/${name}`, ...args]),
     ],
     env: { KFPLAN_LOG: log },
     stdin: "null",
@@ -277,6 +297,10 @@ export async function stopClusterState(
   // SIGKILL is asynchronous too: wait (bounded) until every process is gone before
   // removing the files they may still hold.
   await waitGone(order, 5000);
+  if (state.netnsRemove) {
+    await new Deno.Command("sh", { args: ["-c", state.netnsRemove] }).output()
+      .catch(() => {});
+  }
   if (state.ownsDir) {
     await Deno.remove(state.dir, { recursive: true }).catch(() => {});
   }
@@ -417,6 +441,9 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
     const r = spawnComponent(name, bin, args, {
       logDir: `${dir}/logs`,
       detached,
+      wrap: state.netns
+        ? (c) => ["ip", "netns", "exec", state.netns!, ...c]
+        : undefined,
     });
     running.push(r);
     state.pids[name] = r.child.pid;
@@ -425,9 +452,18 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
   }
 
   try {
-    const pki = await generatePki(`${dir}/pki`);
+    const netns = await createNetns({ enabled: options.netns });
+    const apiHost = netns?.nsIp ?? "127.0.0.1";
+    if (netns) {
+      state.netns = netns.name;
+      state.hostIp = netns.hostIp;
+      state.netnsRemove = netns.removeScript;
+      log(`network namespace ${netns.name} (API server ${netns.nsIp})`);
+    }
+    const pki = await generatePki(`${dir}/pki`, { ipAddresses: [apiHost] });
     const [etcdPort, peerPort, apiPort, kwokPort] = freePorts(4);
-    state.server = `https://127.0.0.1:${apiPort}`;
+    state.server = `https://${apiHost}:${apiPort}`;
+    saveState();
     if (!detached) cleanup = installExitHandlers(state);
 
     start("etcd", [
@@ -444,8 +480,8 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       `--cert-dir=${dir}/pki/serving`,
       `--secure-port=${apiPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${apiHost}`,
+      `--advertise-address=${apiHost}`,
       "--service-cluster-ip-range=10.96.0.0/16",
       "--allow-privileged=true",
       "--authorization-mode=Node,RBAC",
@@ -573,6 +609,12 @@ function installExitHandlers(state: ClusterState): () => void {
         Deno.kill(pid!, "SIGKILL");
       } catch { /* gone */ }
     }
+    if (state.netnsRemove) {
+      try {
+        new Deno.Command("sh", { args: ["-c", state.netnsRemove] })
+          .outputSync();
+      } catch { /* best effort: the watchdog tries again */ }
+    }
     if (state.ownsDir) {
       try {
         Deno.removeSync(state.dir, { recursive: true });
@@ -595,6 +637,7 @@ function installExitHandlers(state: ClusterState): () => void {
        for p in $(sed -n 's/.*"\\(etcd\\|kube-[a-z-]*\\|kwok\\)": \\([0-9]*\\).*/\\2/p' "$1/cluster.json"); do
          kill -9 "$p" 2>/dev/null
        done
+       ${state.netnsRemove ?? ""}
        ${state.ownsDir ? 'rm -rf "$1"' : ""}`,
       "kfplan-watchdog",
       state.dir,

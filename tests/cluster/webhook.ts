@@ -21,6 +21,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import type { KubeObject } from "../../lib/kube/types.ts";
 import { generateCa, issueCert } from "./_certs.ts";
 
@@ -50,8 +51,10 @@ export type AdmissionDecision =
 /** Options for {@linkcode startWebhookServer}. */
 export interface WebhookServerOptions {
   handler: (request: AdmissionRequest) => AdmissionDecision;
-  /** Address to listen on; default {@linkcode hostAddress}. */
+  /** Address to listen on; default {@linkcode hostAddress} of `kubeconfig`. */
   hostname?: string;
+  /** Kubeconfig of the cluster that will call the webhook. */
+  kubeconfig?: string;
 }
 
 /** A running webhook server and the objects that route the API server to it. */
@@ -72,10 +75,20 @@ export interface WebhookServer {
 }
 
 /**
- * The first non-loopback, non-link-local IPv4 address of this machine: Endpoints may
- * not point at loopback. Throws when there is none.
+ * The address a test serves webhooks on for the cluster of `kubeconfig`: the host end
+ * of its network namespace when the harness isolated it (recorded in `cluster.json`
+ * beside the kubeconfig), else this machine's first non-loopback, non-link-local IPv4
+ * address (Endpoints may not point at loopback). Throws when there is none.
  */
-export function hostAddress(): string {
+export function hostAddress(kubeconfig?: string): string {
+  if (kubeconfig) {
+    try {
+      const state = JSON.parse(
+        Deno.readTextFileSync(`${dirname(kubeconfig)}/cluster.json`),
+      );
+      if (typeof state.hostIp === "string") return state.hostIp;
+    } catch { /* not a harness cluster: fall back to the machine's address */ }
+  }
   const candidates = Deno.networkInterfaces().filter((i) =>
     i.family === "IPv4" && !i.address.startsWith("127.") &&
     !i.address.startsWith("169.254.")
@@ -96,7 +109,7 @@ export async function startWebhookServer(
   service: { namespace: string; name: string },
   options: WebhookServerOptions,
 ): Promise<WebhookServer> {
-  const hostname = options.hostname ?? hostAddress();
+  const hostname = options.hostname ?? hostAddress(options.kubeconfig);
   const dir = await Deno.makeTempDir({ prefix: "kfplan-webhook-" });
   try {
     const ca = await generateCa(dir, {

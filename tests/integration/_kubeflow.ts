@@ -227,6 +227,7 @@ function backendOf(o: KubeObject): { namespace: string; name: string }[] {
 /** Starts one admitting webhook server per webhook backend Service of `objects`. */
 export async function serveWebhooks(
   objects: KubeObject[],
+  options: { kubeconfig?: string } = {},
 ): Promise<ServedWebhooks> {
   const servers = new Map<string, WebhookServer>();
   for (const o of objects) {
@@ -235,7 +236,10 @@ export async function serveWebhooks(
       if (!servers.has(key)) {
         servers.set(
           key,
-          await startWebhookServer(svc, { handler: () => ({ allowed: true }) }),
+          await startWebhookServer(svc, {
+            handler: () => ({ allowed: true }),
+            kubeconfig: options.kubeconfig,
+          }),
         );
       }
     }

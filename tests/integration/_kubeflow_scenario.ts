@@ -102,7 +102,11 @@ export async function installScenario(
     const rendered = await renderKubeflow(kubeflowOptionsSchema.parse(input), {
       env,
     });
-    if (webhooks === "serve") served = await serveWebhooks(rendered.objects);
+    if (webhooks === "serve") {
+      served = await serveWebhooks(rendered.objects, {
+        kubeconfig: cluster.kubeconfig,
+      });
+    }
     const postRender = served?.postRender;
     const steps = (registrationFlow: boolean, stepEnv = env) => [
       kubeflowStep(

@@ -125,6 +125,7 @@ Deno.test({
       namespace,
       name: WEBHOOK_SERVICE,
     }, {
+      kubeconfig: cluster.kubeconfig,
       handler(request) {
         if (request.kind.kind !== "IPAddressPool") return { allowed: true };
         const addresses =

@@ -48,6 +48,7 @@ Deno.test("a webhook-guarded custom resource is admitted by a real webhook serve
     namespace: ns,
     name: "gadget-guard",
   }, {
+    kubeconfig: cluster.kubeconfig,
     handler(request) {
       const labels = request.object?.metadata.labels ?? {};
       if (labels.flaky === "true" && failuresLeft > 0) {
