@@ -161,6 +161,7 @@ const observedSchema = z.object({
   name: z.string().min(1),
   resourceVersion: z.string().optional(),
   uid: z.string().optional(),
+  generation: z.int().optional(),
 }).strict();
 
 const findingSchema = z.object({

@@ -96,6 +96,15 @@ function observedProblems(
       out.push(
         `${id}: ${name} was deleted and re-created since the plan (uid ${s.uid} -> ${f.uid})`,
       );
+    } else if (s.generation !== undefined && f.generation !== undefined) {
+      // Status updates by controllers bump resourceVersion, not generation: only a
+      // spec change makes the plan stale (changes to fields kfplan sets also show up
+      // as a different diff).
+      if (s.generation !== f.generation) {
+        out.push(
+          `${id}: ${name} changed since the plan (generation ${s.generation} -> ${f.generation})`,
+        );
+      }
     } else if (s.resourceVersion !== f.resourceVersion) {
       out.push(
         `${id}: ${name} changed since the plan (resourceVersion ${s.resourceVersion} -> ${f.resourceVersion})`,

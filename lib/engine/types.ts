@@ -65,6 +65,12 @@ export interface ObservedObject extends ObjectRef {
   resourceVersion?: string;
   /** `metadata.uid` at plan time; a different uid means the object was re-created. */
   uid?: string;
+  /**
+   * `metadata.generation` at plan time, for kinds that have one (Deployments, CRDs,
+   * custom resources). It moves only when the spec changes, so a controller updating
+   * status does not make a saved plan stale; without it, `resourceVersion` decides.
+   */
+  generation?: number;
 }
 
 /** Severity of a host or preflight finding. */

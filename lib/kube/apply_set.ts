@@ -350,6 +350,9 @@ export async function planObjects(
           observed.resourceVersion = d.live.metadata.resourceVersion;
         }
         if (d.live?.metadata.uid) observed.uid = d.live.metadata.uid;
+        if (d.live?.metadata.generation !== undefined) {
+          observed.generation = d.live.metadata.generation;
+        }
         const change: ResourceChange = {
           ...ref,
           action: d.action,
@@ -374,6 +377,7 @@ export async function planObjects(
             ...ref,
             resourceVersion: live?.metadata.resourceVersion,
             uid: live?.metadata.uid,
+            generation: live?.metadata.generation,
           };
           return { change, observed };
         }

@@ -179,3 +179,29 @@ Deno.test("offline plans and other clusters are refused up front", () => {
     /refusing to apply plan\.json/,
   );
 });
+
+Deno.test("with a generation, status-only updates do not make a plan stale; spec changes do", () => {
+  const observed = (resourceVersion: string, generation: number) =>
+    step({
+      observed: [{
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        namespace: "kf",
+        name: "web",
+        resourceVersion,
+        uid: "u1",
+        generation,
+      }],
+    });
+  // A controller wrote status: resourceVersion moved, generation did not.
+  assertEquals(
+    compareSavedPlan(doc([observed("10", 4)]), doc([observed("57", 4)])),
+    [],
+  );
+  assertEquals(
+    compareSavedPlan(doc([observed("10", 4)]), doc([observed("58", 5)])),
+    [
+      "web: apps/v1 Deployment kf/web changed since the plan (generation 4 -> 5)",
+    ],
+  );
+});
