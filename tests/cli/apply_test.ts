@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
 import { capturedIO } from "../../lib/cli/io.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, throws } from "../engine/_assert.ts";
+import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { parseArgs, UsageError } from "../../lib/cli/args.ts";
 
 const spec = {

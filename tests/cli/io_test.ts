@@ -1,4 +1,4 @@
-import { assertEquals } from "../engine/_assert.ts";
+import { assertEquals } from "../_assert.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 
 Deno.test("capturedIO records output and answers prompts in order, then end of input", async () => {

@@ -1,6 +1,6 @@
 // `deno task plan` as a user runs it on a fresh clone: no kubeconfig, the example
 // configuration, offline. Runs the real task entry point in a subprocess.
-import { assert, assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { parsePlanDocument } from "../../lib/engine/plan_document.ts";
 
 const root = new URL("../../", import.meta.url).pathname;

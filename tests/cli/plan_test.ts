@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertMatch,
   assertNotMatch,
-} from "../engine/_assert.ts";
+} from "../_assert.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import type { Composition } from "../../lib/cli/session.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "../engine/_assert.ts";
+import { assertEquals } from "../_assert.ts";
 import {
   checkpointDirFor,
   displayPath,

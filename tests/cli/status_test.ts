@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { statusCommand } from "../../lib/cli/status.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import { applySteps } from "../../lib/engine/executor.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { unlockCommand } from "../../lib/cli/unlock.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 

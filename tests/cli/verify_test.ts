@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { verifyCommand } from "../../lib/cli/verify.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import type { Composition } from "../../lib/cli/session.ts";

@@ -4,7 +4,7 @@ import {
   assertMatch,
   assertNotEquals,
   rejects,
-} from "./_assert.ts";
+} from "../_assert.ts";
 import {
   checkpointPath,
   CheckpointStore,

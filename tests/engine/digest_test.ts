@@ -1,4 +1,4 @@
-import { assertEquals, assertNotEquals } from "./_assert.ts";
+import { assertEquals, assertNotEquals } from "../_assert.ts";
 import { canonicalJson, digestOf, sha256Hex } from "../../lib/engine/digest.ts";
 
 Deno.test("canonicalJson sorts keys recursively and drops undefined", () => {

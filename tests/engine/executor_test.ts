@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import {
   applySteps,
   type RunEvent,

@@ -4,7 +4,7 @@ import {
   assertMatch,
   rejects,
   throws,
-} from "./_assert.ts";
+} from "../_assert.ts";
 import {
   dependentsOf,
   findCycle,

@@ -1,6 +1,6 @@
 // The Lease behaviour itself is tested against the real control plane in
 // tests/integration/engine_lock_test.ts; these are the pure parts.
-import { assertMatch } from "./_assert.ts";
+import { assertMatch } from "../_assert.ts";
 import {
   defaultHolder,
   LockHeldError,

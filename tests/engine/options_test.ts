@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertEquals, assertMatch, throws } from "./_assert.ts";
+import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import {
   formatPath,
   OptionsError,

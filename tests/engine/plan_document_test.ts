@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, throws } from "./_assert.ts";
+import { assert, assertEquals, assertMatch, throws } from "../_assert.ts";
 import {
   hasChanges,
   parsePlanDocument,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { planSteps, stepAction } from "../../lib/engine/planner.ts";
 import { emptyPlan, type Step } from "../../lib/engine/types.ts";
 import { CheckpointStore, NO_CLUSTER } from "../../lib/engine/checkpoint.ts";

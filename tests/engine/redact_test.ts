@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertMatch,
   assertNotEquals,
-} from "./_assert.ts";
+} from "../_assert.ts";
 import {
   matchesSensitive,
   optionsDigest,

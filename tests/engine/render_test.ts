@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertMatch,
   assertNotMatch,
-} from "./_assert.ts";
+} from "../_assert.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
 import { renderPlan, summaryLine, useColor } from "../../lib/engine/render.ts";
 import type { ResourceChange } from "../../lib/engine/types.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "./_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import {
   compareSavedPlan,
   StalePlanError,

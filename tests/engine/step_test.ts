@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertEquals, assertMatch, throws } from "./_assert.ts";
+import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { defineStep } from "../../lib/engine/step.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
 import { emptyPlan } from "../../lib/engine/types.ts";

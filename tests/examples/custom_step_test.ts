@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, throws } from "../engine/_assert.ts";
+import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
 import { parsePlanDocument } from "../../lib/engine/plan_document.ts";

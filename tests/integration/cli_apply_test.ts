@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";

@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertMatch,
   rejects,
-} from "../engine/_assert.ts";
+} from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import {
   acquireLock,

@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertMatch,
   rejects,
-} from "../engine/_assert.ts";
+} from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import { planSteps } from "../../lib/engine/planner.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "../engine/_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import type { Composition } from "../../lib/cli/session.ts";
