@@ -8,7 +8,8 @@
  */
 
 import { isAbsolute, join, relative } from "node:path";
-import { loadConfig, type LoadedConfig } from "../config/load.ts";
+import { loadConfig } from "../config/load.ts";
+import { stepsFromConfig } from "../../plans/mod.ts";
 import { connect } from "../kube/client.ts";
 import type {
   ConnectOptions,
@@ -44,9 +45,6 @@ export interface SessionOptions {
   lock?: LockOptions;
 }
 
-interface PlansModule {
-  stepsFromConfig(loaded: LoadedConfig): Step[];
-}
 
 /**
  * The default composition: the config file through `plans/mod.ts`'s `stepsFromConfig`.
@@ -55,10 +53,7 @@ export async function composeFromConfig(
   configPath: string | undefined,
 ): Promise<Composition> {
   const loaded = await loadConfig(configPath);
-  // Imported lazily so commands given their own `compose` never load every shipped step.
-  const plansUrl = new URL("../../plans/mod.ts", import.meta.url).href;
-  const plans = await import(plansUrl) as PlansModule;
-  const steps = plans.stepsFromConfig(loaded);
+  const steps = stepsFromConfig(loaded);
   return {
     steps,
     config: {
