@@ -45,7 +45,6 @@ export interface SessionOptions {
   lock?: LockOptions;
 }
 
-
 /**
  * The default composition: the config file through `plans/mod.ts`'s `stepsFromConfig`.
  */

@@ -1,9 +1,4 @@
-import {
-  assert,
-  assertEquals,
-  assertMatch,
-  rejects,
-} from "../_assert.ts";
+import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
