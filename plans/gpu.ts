@@ -64,6 +64,7 @@ export interface GpuPlanContext {
   baseDir?: string;
   /** Kubeconfig for helm (see `HelmReleaseEnv.kubeconfig`). */
   kubeconfig?: string;
+  /** A located helm for the operator's release; found with `findHelm()` when absent. */
   helm?: Helm;
 }
 

@@ -35,7 +35,9 @@ export { KUBEFLOW_STEP_ID, USERS_STEP_ID };
 
 /** The config sections of the Kubeflow part (keys as in `kfplan.yaml`). */
 export interface KubeflowPlatformOptions {
+  /** The `kubeflow` section: the manifests checkout and its settings. */
   kubeflow?: KubeflowOptionsInput;
+  /** The `users` section: Profiles and per-namespace PodDefaults. */
   users?: UsersOptionsInput;
 }
 

@@ -34,18 +34,23 @@ export { METALLB_STEP_ID, STORAGE_STEP_ID };
 
 /** The config sections of the prerequisites (keys as in `kfplan.yaml`). */
 export interface PrerequisiteOptions {
+  /** The `storage` section: NFS subdir provisioner and the default StorageClass. */
   storage?: StorageOptionsInput;
+  /** The `metallb` section: MetalLB chart and address pools. */
   metallb?: MetallbOptionsInput;
 }
 
 /** Where the options came from and how steps reach tools. */
 export interface PrerequisiteContext {
+  /** Config file named in validation errors. */
   source?: string;
   /** Path of the sections inside the config (default: top level). */
   prefix?: PropertyKey[];
+  /** Directory relative paths (local charts) resolve against: the config file's. */
   baseDir?: string;
   /** Kubeconfig for helm (see `HelmReleaseEnv.kubeconfig`). */
   kubeconfig?: string;
+  /** A located helm for both releases; found with `findHelm()` when absent. */
   helm?: Helm;
 }
 

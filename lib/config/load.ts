@@ -31,9 +31,13 @@ export interface KfplanConfig {
 
 /** The `gpu` section: one sub-section per GPU step. */
 export interface GpuSections {
+  /** NVIDIA driver and container toolkit host checks (step `nvidia-toolkit`); their findings decide the operator's `driver.enabled`/`toolkit.enabled`. */
   hostChecks?: unknown;
+  /** NVIDIA GPU operator Helm release (step `gpu-operator`). */
   operator?: unknown;
+  /** GPU time-slicing sharing config (step `time-slicing`); needs `operator`, whose chart values point the device plugin at it. */
   timeSlicing?: unknown;
+  /** AMD GPU device plugin (step `amd-gpu`), independent of the NVIDIA steps. */
   amd?: unknown;
 }
 
@@ -83,6 +87,7 @@ export const configSchema: z.ZodType<KfplanConfig> = z.object({
 
 /** Thrown when the file cannot be found or is not valid YAML. */
 export class ConfigFileError extends Error {
+  /** Creates the error; `message` names the file and, for YAML errors, the line and column. */
   constructor(message: string) {
     super(message);
     this.name = "ConfigFileError";

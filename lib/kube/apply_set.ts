@@ -23,6 +23,7 @@
  * @module
  */
 
+import { sleep } from "./retry.ts";
 import type {
   ObjectRef,
   ObservedObject,
@@ -594,7 +595,17 @@ export async function applyObjects(
 
     if (phase === "custom-resources") {
       kube.invalidateDiscovery();
+      // An Established CRD reaches the server's discovery a moment later (more so on
+      // a busy machine): poll discovery, bounded, before calling a kind unserved.
+      const deadline = Date.now() + Math.min(timeoutMs, 30_000);
       for (const object of batch) {
+        while (
+          !await kube.resourceFor(object.apiVersion, object.kind) &&
+          Date.now() < deadline
+        ) {
+          await sleep(250, options.signal);
+          kube.invalidateDiscovery();
+        }
         if (!await kube.resourceFor(object.apiVersion, object.kind)) {
           throw new ApplyObjectsError(refOf(object), {
             phase,

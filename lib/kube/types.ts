@@ -10,23 +10,37 @@ import type { FieldDiff, ObjectRef } from "../engine/types.ts";
 
 /** Standard object metadata, loosely typed: only what kfplan reads is named. */
 export interface ObjectMeta {
+  /** Object name, unique per kind (and namespace, for namespaced kinds). */
   name: string;
+  /** Namespace of a namespaced object; when absent the client uses the kubeconfig context's default. Absent on cluster-scoped objects. */
   namespace?: string;
+  /** Labels, matched by `ListOptions.labelSelector` and used for e.g. Pod Security levels on namespaces. */
   labels?: Record<string, string>;
+  /** Annotations, e.g. `helm.sh/hook` (see `isHook`) or kfplan's Dex config digest. */
   annotations?: Record<string, string>;
+  /** Opaque version the server bumps on every write; server-set, so ignored in diffs. */
   resourceVersion?: string;
+  /** Server-assigned identity; a different uid at apply time means the object was deleted and re-created since the plan. */
   uid?: string;
+  /** Bumped by the server on each `spec` change; waits compare it with `status.observedGeneration`, saved plans use it to detect drift. */
   generation?: number;
+  /** RFC 3339 creation time; server-set, ignored in diffs. */
   creationTimestamp?: string;
+  /** RFC 3339 time deletion was requested; present while finalizers still hold the object. */
   deletionTimestamp?: string;
+  /** Any other metadata (`ownerReferences`, `finalizers`, `managedFields`, ...), passed through untyped. */
   [key: string]: unknown;
 }
 
 /** Any Kubernetes object as plain JSON. */
 export interface KubeObject {
+  /** `group/version`, or `v1` for the core group, e.g. `apps/v1`. */
   apiVersion: string;
+  /** Object kind, e.g. `Deployment`; with `apiVersion` it selects the API resource via discovery. */
   kind: string;
+  /** Name, namespace, labels and the other standard metadata. */
   metadata: ObjectMeta;
+  /** `spec`, `status`, `data` and any other top-level fields, untyped. */
   [key: string]: unknown;
 }
 
@@ -34,7 +48,9 @@ export interface KubeObject {
 export interface ServerVersion {
   /** e.g. `v1.33.13` */
   gitVersion: string;
+  /** Major version as a number, e.g. `1`; parsed from `gitVersion`, falling back to the server's `major` field. */
   major: number;
+  /** Minor version as a number, e.g. `33`; parsed from `gitVersion`, so a `33+` suffix some distributions report does not leak in. */
   minor: number;
 }
 
@@ -42,16 +58,21 @@ export interface ServerVersion {
 export interface ApiResource {
   /** `group/version`, or `v1` for the core group. */
   apiVersion: string;
+  /** The kind as discovery reports it, e.g. `Deployment`. */
   kind: string;
   /** Plural resource name used in URLs, e.g. `deployments`. */
   resource: string;
+  /** True for namespaced kinds; false for cluster-scoped ones such as `Namespace` or `ClusterRole`. */
   namespaced: boolean;
 }
 
 /** Options for reads. */
 export interface ListOptions {
+  /** Namespace to read from; omitted lists a namespaced kind across all namespaces. */
   namespace?: string;
+  /** Kubernetes label selector, e.g. `app=dex` or `app in (a,b)`. */
   labelSelector?: string;
+  /** Kubernetes field selector, e.g. `spec.nodeName=gpu-1`. */
   fieldSelector?: string;
 }
 
@@ -67,6 +88,7 @@ export interface ApplyOptions {
 
 /** Options for delete. */
 export interface DeleteOptions {
+  /** Server-side dry-run (`dryRun=All`): the server validates the delete but removes nothing. */
   dryRun?: boolean;
   /** Default `Background`. */
   propagationPolicy?: "Foreground" | "Background" | "Orphan";
@@ -102,10 +124,15 @@ export type WaitCheck = true | string;
 
 /** Reported on each retry of a 429, 5xx or conflict, so the user sees it. */
 export interface RetryEvent {
+  /** What kfplan was doing, e.g. `apply` or `list Pod (v1)`. */
   operation: string;
+  /** The attempt that just failed, 1 for the first try. */
   attempt: number;
+  /** HTTP status of the failure: 429, a 5xx, 409 for a conflict, or 0 when the server could not be reached. */
   status: number;
+  /** Milliseconds until the next attempt: exponential backoff with jitter, at least the server's `Retry-After`. */
   delayMs: number;
+  /** Error message of the failed attempt, as the user would otherwise see it. */
   message: string;
 }
 

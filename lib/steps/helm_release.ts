@@ -82,8 +82,11 @@ export type ChartSource = z.output<typeof chartSourceSchema>;
 
 /** What a step installs with Helm. */
 export interface HelmReleaseSpec {
+  /** Helm release name, as shown by `helm list`, e.g. `metallb`. */
   release: string;
+  /** Namespace the release lives in; kfplan applies it (with `namespaceLabels`) before helm runs, and namespaced objects without one get it. */
   namespace: string;
+  /** Where the chart comes from: `repo` + `chart` + `version`, or a local `path`. */
   chart: ChartSource;
   /** Typed values, already validated by the step's schema. */
   values: Record<string, unknown>;
@@ -243,6 +246,7 @@ export async function renderRelease(
 
 /** A release plan: the step plan plus the rendered objects. */
 export interface ReleasePlan extends StepPlan {
+  /** The release as rendered for this plan (objects, hooks, Kubernetes version), for steps that build on it; they drop it from the step plan they return. */
   rendered: RenderedRelease;
 }
 

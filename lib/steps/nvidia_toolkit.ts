@@ -98,18 +98,27 @@ export type NvidiaHost = z.output<typeof hostSchema>;
 
 /** Everything checked on one host. */
 export interface NvidiaHostReport {
+  /** The configured host name (usually the node name), as used in findings. */
   host: string;
+  /** Where the checks ran: `local`, `ssh:<address>` or `fixture:<dir>`. */
   target: string;
+  /** Driver state: installed, loaded, version and GPUs. */
   driver: Omit<DriverState, "finding">;
+  /** Container toolkit state: installed and version. */
   toolkit: Omit<ToolkitState, "finding">;
+  /** Container runtime state: which runtime, whether `nvidia` is configured and default, `toolkit.env`. */
   runtime: Omit<RuntimeState, "findings">;
+  /** Every finding for the host (driver, toolkit, runtime, CUDA, inotify), targeted at `host`. */
   findings: Finding[];
 }
 
 /** Options for {@linkcode inspectNvidiaHost}. */
 export interface InspectOptions {
+  /** Runtime whose configuration to inspect; default `auto` (detected from the files present). */
   runtime?: NvidiaToolkitOptions["runtime"];
+  /** CUDA version the workloads need, e.g. `12.4`; checked against the driver when set. */
   cudaVersion?: string;
+  /** Check the inotify limits Kubeflow needs; default true. */
   inotify?: boolean;
 }
 

@@ -213,6 +213,7 @@ export function timeSlicingChartValues(
 export interface ExpectedSharing {
   /** `nvidia.com/gpu` or `nvidia.com/gpu.shared`. */
   resource: string;
+  /** How many pods share each physical GPU: a node advertises GPUs x replicas. */
   replicas: number;
 }
 

@@ -49,6 +49,7 @@ export interface Helm {
 export class HelmError extends Error {
   /** The helm command line (without values), when a command failed. */
   readonly command?: string;
+  /** Creates the error; `command` is the failed helm command line, without values. */
   constructor(message: string, command?: string) {
     super(message);
     this.name = "HelmError";
@@ -126,13 +127,17 @@ export interface HelmCluster {
 
 /** Options shared by the release commands. */
 export interface HelmReleaseArgs {
+  /** Release name, as shown by `helm list`, e.g. `metallb`. */
   release: string;
+  /** Namespace of the release (`--namespace`). */
   namespace: string;
+  /** The chart: repository + name (+ version), or a local directory/archive. */
   chart: ChartRef;
   /** Values, written to a temporary file passed with `--values` (never on the command line). */
   values?: Record<string, unknown>;
   /** Directory for the temporary values file; default the system temp dir. */
   workDir?: string;
+  /** Aborts the helm process. */
   signal?: AbortSignal;
 }
 
@@ -306,19 +311,27 @@ export async function helmUpgradeInstall(
 
 /** The parts of `helm status -o json` kfplan reads. */
 export interface HelmReleaseStatus {
+  /** Release name, as shown by `helm list`. */
   name: string;
+  /** Namespace the release is recorded in. */
   namespace: string;
+  /** Release revision: 1 after install, bumped by every upgrade (not the chart version). */
   version: number;
   /** `deployed`, `failed`, `pending-install`, `pending-upgrade`, ... */
   status: string;
+  /** Helm's note on the last action, e.g. `Install complete` or why it failed. */
   description?: string;
+  /** Chart name and version, e.g. `metallb-0.15.3`. */
   chart?: string;
 }
 
 /** Options for {@linkcode helmStatus}. */
 export interface HelmStatusArgs extends HelmCluster {
+  /** Release name, as shown by `helm list`. */
   release: string;
+  /** Namespace of the release (`--namespace`). */
   namespace: string;
+  /** Aborts the helm process. */
   signal?: AbortSignal;
 }
 

@@ -15,8 +15,11 @@ import { dirname, join } from "node:path";
 
 /** What one command did. `code` 127 means the program was not found. */
 export interface CommandResult {
+  /** Exit code: 0 on success, 127 program not found, 124 timed out, 255 ssh itself failed. */
   code: number;
+  /** Standard output, decoded as UTF-8. */
   stdout: string;
+  /** Standard error, decoded as UTF-8; a timeout appends `<program>: timed out`. */
   stderr: string;
 }
 
@@ -155,8 +158,11 @@ async function spawn(
 export interface RecordedCommand {
   /** The command line, arguments separated by single spaces. */
   command: string;
+  /** Exit code to replay, e.g. 0, or 9 for `nvidia-smi` with the driver not loaded. */
   code: number;
+  /** Standard output to replay; default empty. */
   stdout?: string;
+  /** Standard error to replay; default empty. */
   stderr?: string;
 }
 

@@ -40,6 +40,7 @@ export interface Kustomize {
 
 /** Raised when kustomize is missing, too old, or a build fails. */
 export class KustomizeError extends Error {
+  /** Creates the error; `message` says what is missing or too old, or what the failed build printed. */
   constructor(message: string) {
     super(message);
     this.name = "KustomizeError";

@@ -53,7 +53,10 @@ Deno.test("connect() is offline when the server does not answer, and rejects unk
   try {
     await Deno.writeTextFile(
       dead,
-      text.replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`),
+      text.replace(
+        /https:\/\/[0-9.]+:\d+/,
+        `https://127.0.0.1:${port}`,
+      ),
     );
     const result = await connect({ kubeconfig: dead, timeoutMs: 2000 });
     assert("offline" in result, "expected offline");

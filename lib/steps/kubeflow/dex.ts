@@ -33,11 +33,15 @@ export const CONNECTOR_SECRET_NAME = "kfplan-dex-connectors";
 
 /** A static user with its password resolved (plaintext stays in memory only). */
 export interface ResolvedUser {
+  /** Login email; also keys hash reuse and seeds the derived salt and `userID`. */
   email: string;
+  /** Name Dex shows after login; default the email's local part. */
   username?: string;
+  /** Dex `userID`; default {@linkcode deriveUserId} of the email, so it is stable across plans. */
   userID?: string;
   /** Plain password to hash, or undefined when `hash` is given. */
   password?: string;
+  /** An existing bcrypt hash (cost 10..16), written as is; given instead of `password`. */
   hash?: string;
 }
 
@@ -45,7 +49,9 @@ export interface ResolvedUser {
 export interface DexRenderInput {
   /** The manifests' `config.yaml` text. */
   baseConfig: string;
+  /** The validated `dex` options: issuer, connectors, `keepDefaultUser`, `enablePasswordDB`. */
   dex: KubeflowOptions["dex"];
+  /** Static users for `staticPasswords`, in order, with passwords already read from their sources. */
   users: ResolvedUser[];
   /** Connector client secrets by connector id. */
   connectorSecrets: Record<string, string>;
@@ -283,10 +289,15 @@ export async function renderDexConfig(
 
 /** What {@linkcode inspectDexConfig} found in a rendered or live Dex config. */
 export interface DexConfigSummary {
+  /** The `issuer` URL; when missing, Dex does not start (listed in `problems`). */
   issuer?: string;
+  /** `enablePasswordDB` as written; static users can only log in when it is `true`. */
   enablePasswordDB?: boolean;
+  /** Emails of the `staticPasswords` entries, in order. */
   users: string[];
+  /** Type and id of each `connectors` entry, e.g. `{ type: github, id: github }`. */
   connectors: { type: string; id: string }[];
+  /** Redirect URIs of all `staticClients`; the auth proxy's callback must be among them. */
   redirectURIs: string[];
   /** Problems that would make Dex crash-loop or refuse logins. */
   problems: string[];

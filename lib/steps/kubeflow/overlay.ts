@@ -23,7 +23,9 @@ export const DEX_CONFIG_DIGEST_ANNOTATION = "kfplan.dev/dex-config-digest";
 
 /** Secret values the overlay needs (plaintext, in memory only). */
 export interface OverlaySecrets {
+  /** OAuth2 client id shared by Dex and the auth proxy (`oidcClient.id`). */
   clientId: string;
+  /** OAuth2 client secret Dex holds for that client (`oidcClient.secret`). */
   clientSecret: string;
   /** The client secret the proxy presents; default {@linkcode clientSecret}. */
   proxyClientSecret?: string;
@@ -35,9 +37,11 @@ export interface OverlaySecrets {
 
 /** Input of {@linkcode buildOverlay}. */
 export interface OverlayInput {
+  /** The release the overlay targets; decides the auth stack and the file paths patched. */
   release: ReleaseInfo;
   /** Absolute path of the manifests checkout. */
   manifestsRoot: string;
+  /** The validated `kubeflow` options. */
   options: KubeflowOptions;
   /** Rendered Dex `config.yaml`. */
   dexConfig: string;
@@ -45,6 +49,7 @@ export interface OverlayInput {
   dexDigest: string;
   /** Rendered `oauth2_proxy.cfg` (v1.9+). */
   oauth2ProxyConfig?: string;
+  /** Secret values; they go only into `secrets/*.env` files (see {@linkcode Overlay.secretFiles}). */
   secrets: OverlaySecrets;
   /** Add `$patch: delete` patches for `options.exclude` (exported overlays). */
   excludePatches?: boolean;

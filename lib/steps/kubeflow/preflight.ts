@@ -56,7 +56,9 @@ export const SYSTEM_NAMESPACES = new Set([
 
 /** Input of {@linkcode preflight}. */
 export interface PreflightInput {
+  /** Facts about the detected release, notably its supported Kubernetes range. */
   release: ReleaseInfo;
+  /** The rendered objects to check: API versions, namespaces they use, PVCs. */
   objects: KubeObject[];
   /** A step in the same plan creates a default StorageClass. */
   defaultStorageClassFromPlan: boolean;
@@ -263,7 +265,9 @@ export async function preflight(
 
 /** Raised when preflight finds errors; the message lists them all. */
 export class PreflightError extends Error {
+  /** Every finding of the run, not only the errors the message lists. */
   readonly findings: Finding[];
+  /** Creates the error for release `version` (e.g. `v1.10.2`); the message lists each error finding with its fix. */
   constructor(findings: Finding[], version: string) {
     const errors = findings.filter((f) => f.severity === "error");
     super(

@@ -69,16 +69,21 @@ export interface KubeflowRenderOptions {
   placeholderSecrets?: boolean;
   /** Receives every secret value read, so the engine scrubs it from all output. */
   onSecret?: (value: string) => void;
+  /** Aborts the render, including a running `kustomize build`. */
   signal?: AbortSignal;
 }
 
 /** An overlay ready to write or build, and what went into it. */
 export interface PreparedOverlay {
+  /** The release detected from the checkout's layout, with the evidence. */
   detected: DetectedVersion;
+  /** What kfplan knows about that release: auth stack, supported Kubernetes, file paths. */
   release: ReleaseInfo;
   /** Absolute path of the checkout. */
   root: string;
+  /** The generated kustomize overlay; its `secretFiles` never reach Git or plans. */
   overlay: Overlay;
+  /** The rendered Dex config, connector secret env and which hashes were reused. */
   dex: DexRenderResult;
   /** Things the plan reader should know (never secret). */
   warnings: string[];
@@ -86,10 +91,15 @@ export interface PreparedOverlay {
 
 /** An object left out by `exclude`, with the reason given. */
 export interface ExcludedObject {
+  /** API version of the excluded object, e.g. `kubeflow.org/v1`. */
   apiVersion: string;
+  /** Kind the `exclude` rule matched, e.g. `Profile`. */
   kind: string;
+  /** Namespace of the excluded object; absent for cluster-scoped objects. */
   namespace?: string;
+  /** `metadata.name` of the excluded object. */
   name: string;
+  /** The rule's `reason`, shown in the plan next to the object. */
   reason: string;
 }
 
@@ -97,6 +107,7 @@ export interface ExcludedObject {
 export interface RenderedKubeflow extends PreparedOverlay {
   /** Objects to apply, in kustomize's order, Secrets normalised to `data`. */
   objects: KubeObject[];
+  /** Objects `exclude` left out (not applied), listed in the plan with their reasons. */
   excluded: ExcludedObject[];
 }
 

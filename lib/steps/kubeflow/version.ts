@@ -21,9 +21,11 @@ export type AuthStack = "oidc-authservice" | "oauth2-proxy";
 
 /** What differs between releases, as far as kfplan's settings are concerned. */
 export interface ReleaseInfo {
+  /** The release tag, e.g. `v1.10.2`. */
   version: KubeflowVersion;
   /** `apps` up to v1.9, `applications` from v1.10. */
   appsDir: "apps" | "applications";
+  /** The authentication proxy it ships: `oidc-authservice` up to v1.6, `oauth2-proxy` from v1.9. */
   auth: AuthStack;
   /** Lowest and highest Kubernetes minor (1.x) the release supports. */
   kubernetes: { min: number; max: number };
@@ -91,6 +93,7 @@ export function releaseInfo(version: KubeflowVersion): ReleaseInfo {
 
 /** Raised when a tree is not a known kubeflow/manifests release. */
 export class ManifestsTreeError extends Error {
+  /** Creates the error; `message` says what was looked at and which releases are known. */
   constructor(message: string) {
     super(message);
     this.name = "ManifestsTreeError";
@@ -99,6 +102,7 @@ export class ManifestsTreeError extends Error {
 
 /** The evidence {@linkcode detectVersion} found, for the plan reader. */
 export interface DetectedVersion {
+  /** The detected release tag, e.g. `v1.9.1`. */
   version: KubeflowVersion;
   /** One line per fact that decided it, e.g. `applications/ present`. */
   evidence: string[];

@@ -29,6 +29,7 @@ export interface RuntimeState {
   configuredIn?: string;
   /** `toolkit.env` the GPU operator needs for this runtime (k3s/RKE2 paths). */
   toolkitEnv: { name: string; value: string }[];
+  /** Findings about the runtime configuration, each with a fix when not ok. */
   findings: Finding[];
 }
 

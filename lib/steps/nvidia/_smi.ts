@@ -18,7 +18,9 @@ export const SMI_QUERY = [
 
 /** One GPU as `nvidia-smi` reports it. */
 export interface GpuInfo {
+  /** GPU model, e.g. `Tesla T4`. */
   name: string;
+  /** Driver version, e.g. `535.183.01`. */
   driverVersion: string;
   /** Total memory in MiB, when reported. */
   memoryMiB?: number;
@@ -32,7 +34,9 @@ export interface DriverState {
   loaded: boolean;
   /** e.g. `550.54.15`. */
   version?: string;
+  /** GPUs `nvidia-smi` listed; empty when the driver is missing or not loaded. */
   gpus: GpuInfo[];
+  /** The `nvidia.driver` check result, with a remediation when not ok. */
   finding: Finding;
 }
 
@@ -231,9 +235,11 @@ function firstLine(text: string): string {
 
 /** What the toolkit check found. */
 export interface ToolkitState {
+  /** `nvidia-ctk` exists on the host (it did not exit 127). */
   installed: boolean;
   /** e.g. `1.17.8`. */
   version?: string;
+  /** The `nvidia.toolkit` check result, with a remediation when not ok. */
   finding: Finding;
 }
 
