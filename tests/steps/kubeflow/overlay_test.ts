@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { relative } from "node:path";
-import { assert, assertEquals, assertMatch } from "../../_assert.ts";
+import { assert, assertEquals } from "../../_assert.ts";
 import { validateOptions } from "../../../lib/engine/options.ts";
 import { kubeflowOptionsSchema } from "../../../lib/steps/kubeflow/options.ts";
 import {
