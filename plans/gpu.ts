@@ -24,6 +24,7 @@
  */
 
 import type { Step } from "../lib/engine/types.ts";
+import { formatPath, OptionsIssues } from "../lib/engine/options.ts";
 import type { Helm } from "../lib/tools/helm.ts";
 import {
   inspectNvidiaHosts,
@@ -87,41 +88,60 @@ export function gpuSteps(
     baseDir: context.baseDir,
   };
   const steps: Step[] = [];
+  // Each sub-section is validated even when another one is wrong, so one error lists
+  // every problem.
+  const issues = new OptionsIssues();
   let hostReports: (() => Promise<NvidiaHostReport[]>) | undefined;
   if (options.hostChecks) {
     let memo: Promise<NvidiaHostReport[]> | undefined;
-    const checks = nvidiaToolkitStep(options.hostChecks, {
-      ...at("hostChecks"),
-      inspect: () =>
+    const checks = issues.attempt(() => {
+      const step = nvidiaToolkitStep(options.hostChecks!, {
+        ...at("hostChecks"),
+        inspect: () =>
+          memo ??= inspectNvidiaHosts(step.options, {
+            baseDir: context.baseDir,
+          }),
+      });
+      return step;
+    });
+    if (checks) {
+      hostReports = () =>
         memo ??= inspectNvidiaHosts(checks.options, {
           baseDir: context.baseDir,
-        }),
-    });
-    hostReports = () =>
-      memo ??= inspectNvidiaHosts(checks.options, { baseDir: context.baseDir });
-    steps.push(checks);
+        });
+      steps.push(checks);
+    }
   }
   const slicing = options.timeSlicing
-    ? timeSlicingStep(options.timeSlicing, at("timeSlicing"))
+    ? issues.attempt(() =>
+      timeSlicingStep(options.timeSlicing!, at("timeSlicing"))
+    )
     : undefined;
   if (options.operator) {
-    steps.push(gpuOperatorStep(options.operator, {
-      ...at("operator"),
-      ...helmEnv,
-      hostReports,
-      devicePluginConfig: slicing
-        ? timeSlicingChartValues(slicing.options)
-        : undefined,
-    }));
-  } else if (slicing) {
-    throw new Error(
-      `${
-        context.source ? `${context.source}: ` : ""
-      }gpu.timeSlicing needs gpu.operator: the device plugin reads ` +
-        "the sharing config through the operator's chart values",
+    const operator = issues.attempt(() =>
+      gpuOperatorStep(options.operator!, {
+        ...at("operator"),
+        ...helmEnv,
+        hostReports,
+        devicePluginConfig: slicing
+          ? timeSlicingChartValues(slicing.options)
+          : undefined,
+      })
     );
+    if (operator) steps.push(operator);
+  } else if (options.timeSlicing) {
+    issues.issues.push({
+      path: formatPath([...prefix, "timeSlicing"]),
+      message:
+        "needs gpu.operator: the device plugin reads the sharing config " +
+        "through the operator's chart values",
+    });
   }
   if (slicing) steps.push(slicing);
-  if (options.amd) steps.push(amdGpuStep(options.amd, at("amd")));
+  if (options.amd) {
+    const amd = issues.attempt(() => amdGpuStep(options.amd!, at("amd")));
+    if (amd) steps.push(amd);
+  }
+  issues.throwIfAny(context.source);
   return steps;
 }

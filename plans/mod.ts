@@ -17,7 +17,7 @@
  */
 
 import type { LoadedConfig } from "../lib/config/load.ts";
-import { OptionsError } from "../lib/engine/options.ts";
+import { OptionsIssues } from "../lib/engine/options.ts";
 import type { Step } from "../lib/engine/types.ts";
 import { gpuSteps } from "./gpu.ts";
 import { kubeflowPlatformSteps } from "./platform.ts";
@@ -53,15 +53,9 @@ export function stepsFromConfig(
 ): Step[] {
   const { config } = loaded;
   const context = { source: loaded.path, baseDir: loaded.dir };
-  const issues: OptionsError["issues"] = [];
+  const issues = new OptionsIssues();
   function collect(build: () => Step[]): Step[] {
-    try {
-      return build();
-    } catch (error) {
-      if (!(error instanceof OptionsError)) throw error;
-      issues.push(...error.issues);
-      return [];
-    }
+    return issues.attempt(build) ?? [];
   }
 
   const prerequisites = collect(() =>
@@ -87,6 +81,6 @@ export function stepsFromConfig(
       gpuSteps(config.gpu as never, { ...context, prefix: ["gpu"] })
     )
     : [];
-  if (issues.length > 0) throw new OptionsError(issues, loaded.path);
+  issues.throwIfAny(loaded.path);
   return [...prerequisites, ...platform, ...gpu];
 }

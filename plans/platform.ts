@@ -23,6 +23,7 @@
  */
 
 import type { Step } from "../lib/engine/types.ts";
+import { OptionsIssues } from "../lib/engine/options.ts";
 import { KUBEFLOW_STEP_ID, kubeflowStep } from "../lib/steps/kubeflow/step.ts";
 import type { KubeflowOptionsInput } from "../lib/steps/kubeflow/options.ts";
 import {
@@ -64,24 +65,32 @@ export function kubeflowPlatformSteps(
 ): Step[] {
   const prefix = context.prefix ?? [];
   const steps: Step[] = [];
+  const issues = new OptionsIssues();
   if (options.kubeflow) {
     const kubeflow = context.defaultStorageClassFromPlan
       ? { ...options.kubeflow, defaultStorageClassFromPlan: true }
       : options.kubeflow;
-    steps.push(kubeflowStep(kubeflow, {
-      source: context.source,
-      prefix: [...prefix, "kubeflow"],
-      baseDir: context.baseDir,
-      needs: context.needs,
-      env: context.env,
-    }));
+    const step = issues.attempt(() =>
+      kubeflowStep(kubeflow, {
+        source: context.source,
+        prefix: [...prefix, "kubeflow"],
+        baseDir: context.baseDir,
+        needs: context.needs,
+        env: context.env,
+      })
+    );
+    if (step) steps.push(step);
   }
   if (options.users) {
-    steps.push(usersStep(options.users, {
-      source: context.source,
-      prefix: [...prefix, "users"],
-      needs: options.kubeflow ? [KUBEFLOW_STEP_ID] : [],
-    }));
+    const step = issues.attempt(() =>
+      usersStep(options.users!, {
+        source: context.source,
+        prefix: [...prefix, "users"],
+        needs: options.kubeflow ? [KUBEFLOW_STEP_ID] : [],
+      })
+    );
+    if (step) steps.push(step);
   }
+  issues.throwIfAny(context.source);
   return steps;
 }

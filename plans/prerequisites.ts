@@ -18,6 +18,7 @@
  */
 
 import type { Step } from "../lib/engine/types.ts";
+import { OptionsIssues } from "../lib/engine/options.ts";
 import type { Helm } from "../lib/tools/helm.ts";
 import {
   STORAGE_STEP_ID,
@@ -66,16 +67,20 @@ export function prerequisiteSteps(
     kubeconfig: context.kubeconfig,
     helm: context.helm,
   };
+  const issues = new OptionsIssues();
   const steps: Step[] = [];
   if (options.storage) {
-    steps.push(
-      storageStep(options.storage, { ...env, prefix: [...prefix, "storage"] }),
+    const step = issues.attempt(() =>
+      storageStep(options.storage!, { ...env, prefix: [...prefix, "storage"] })
     );
+    if (step) steps.push(step);
   }
   if (options.metallb) {
-    steps.push(
-      metallbStep(options.metallb, { ...env, prefix: [...prefix, "metallb"] }),
+    const step = issues.attempt(() =>
+      metallbStep(options.metallb!, { ...env, prefix: [...prefix, "metallb"] })
     );
+    if (step) steps.push(step);
   }
+  issues.throwIfAny(context.source);
   return steps;
 }

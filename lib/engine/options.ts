@@ -118,3 +118,36 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   }
   return value;
 }
+
+/**
+ * Gathers the problems of several option sets so that one error names them all:
+ * a user fixing a config should not discover its mistakes one run at a time.
+ *
+ * @example
+ * ```ts
+ * const issues = new OptionsIssues();
+ * const a = issues.attempt(() => validateOptions(schemaA, inputA));
+ * const b = issues.attempt(() => validateOptions(schemaB, inputB));
+ * issues.throwIfAny("kfplan.yaml");
+ * ```
+ */
+export class OptionsIssues {
+  /** Every problem gathered so far. */
+  readonly issues: OptionIssue[] = [];
+
+  /** Runs `build`; on {@linkcode OptionsError} keeps its issues and returns `undefined`. */
+  attempt<T>(build: () => T): T | undefined {
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      this.issues.push(...error.issues);
+      return undefined;
+    }
+  }
+
+  /** Throws one {@linkcode OptionsError} with every gathered issue, if any. */
+  throwIfAny(source?: string): void {
+    if (this.issues.length > 0) throw new OptionsError(this.issues, source);
+  }
+}

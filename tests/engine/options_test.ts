@@ -3,6 +3,7 @@ import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import {
   formatPath,
   OptionsError,
+  OptionsIssues,
   validateOptions,
 } from "../../lib/engine/options.ts";
 
@@ -51,4 +52,32 @@ Deno.test("every problem is listed; unknown and missing fields are explained", (
 Deno.test("formatPath quotes keys that are not identifiers", () => {
   assertEquals(formatPath(["data", "config.yaml"]), 'data["config.yaml"]');
   assertEquals(formatPath([]), "(root)");
+});
+
+Deno.test("OptionsIssues gathers the issues of several validations into one error", () => {
+  const issues = new OptionsIssues();
+  const replicas = z.object({ replicas: z.int().min(2) }).strict();
+  const ok = issues.attempt(() =>
+    validateOptions(replicas, { replicas: 4 }, { prefix: ["a"] })
+  );
+  const bad = issues.attempt(() =>
+    validateOptions(replicas, { replicas: 1 }, { prefix: ["b"] })
+  );
+  const worse = issues.attempt(() =>
+    validateOptions(replicas, { replica: 3 }, { prefix: ["c"] })
+  );
+  assertEquals(ok, { replicas: 4 });
+  assertEquals([bad, worse], [undefined, undefined]);
+  const error = throws(() => issues.throwIfAny("kfplan.yaml"), OptionsError);
+  assertEquals(error.issues.map((i) => i.path), [
+    "b.replicas",
+    "c.replicas",
+    "c",
+  ]);
+  // Errors other than option errors are not swallowed.
+  throws(() =>
+    issues.attempt(() => {
+      throw new TypeError("bug");
+    }), TypeError);
+  new OptionsIssues().throwIfAny("nothing to report");
 });

@@ -82,9 +82,29 @@ Deno.test("gpu plan: bad input names the config field before anything runs", () 
         source: "kfplan.yaml",
         prefix: ["gpu"],
       }),
-    Error,
+    OptionsError,
   );
-  assertMatch(orphan.message, /gpu\.timeSlicing needs gpu\.operator/);
+  assertMatch(
+    orphan.message,
+    /kfplan\.yaml: gpu\.timeSlicing: needs gpu\.operator/,
+  );
+});
+
+Deno.test("problems in several GPU sub-sections are reported together", () => {
+  const error = throws(
+    () =>
+      gpuSteps({
+        operator: { values: { drivr: { enabled: true } } } as never,
+        timeSlicing: {
+          timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 1 }] },
+        },
+      }, { source: "kfplan.yaml", prefix: ["gpu"] }),
+    OptionsError,
+  );
+  assertEquals(error.issues.map((i) => i.path), [
+    "gpu.timeSlicing.timeSlicing.resources[0].replicas",
+    "gpu.operator.values",
+  ]);
 });
 
 Deno.test("examples/gpu.yaml validates as the gpu section", async () => {
