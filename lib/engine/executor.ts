@@ -33,7 +33,7 @@ import {
   savedPlanTargetProblems,
   StalePlanError,
 } from "./saved_plan.ts";
-import type { Logger, Step, VerifyCheck } from "./types.ts";
+import type { Logger, Step, StepContext, VerifyCheck } from "./types.ts";
 
 /** Progress of an apply or verify, for displays and `--json` (one JSON line each). */
 export type RunEvent =
@@ -328,6 +328,19 @@ async function runApply(
   const skipped: string[] = [];
   const failedErrors = new Map<string, string>();
 
+  /** The context of one step: its log events carry the step's id. */
+  function stepContext(step: Step): StepContext {
+    const log = eventLogger(options.log, (e) => emit({ ...e, id: step.id }));
+    return contextFor(step, {
+      kube: options.kube,
+      log,
+      workDir,
+      signal,
+      scrubber,
+      outputs,
+    });
+  }
+
   // The checkpoint holds sensitive outputs only redacted; a skipped step that has some
   // gets them back from its verify phase (which also proves it is still done).
   async function recoverSensitiveOutputs(
@@ -338,15 +351,7 @@ async function runApply(
       outputs.set(step.id, recorded);
       return true;
     }
-    const log = eventLogger(options.log, (e) => emit({ ...e, id: step.id }));
-    const ctx = contextFor(step, {
-      kube: options.kube,
-      log,
-      workDir,
-      signal,
-      scrubber,
-      outputs,
-    });
+    const ctx = stepContext(step);
     try {
       const r = await step.verify(ctx);
       if (!r.checks.every((c) => c.ok)) return false;
@@ -390,15 +395,7 @@ async function runApply(
       return;
     }
     const started = now();
-    const log = eventLogger(options.log, (e) => emit({ ...e, id: step.id }));
-    const ctx = contextFor(step, {
-      kube: options.kube,
-      log,
-      workDir,
-      signal,
-      scrubber,
-      outputs,
-    });
+    const ctx = stepContext(step);
     emit({ type: "step-start", id: step.id, title: step.title });
     await store.update(step.id, {
       status: "applying",

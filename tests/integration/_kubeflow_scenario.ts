@@ -21,6 +21,7 @@ import { renderKubeflow } from "../../lib/steps/kubeflow/render.ts";
 import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
 import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
 import { usersStep } from "../../lib/steps/users.ts";
+import type { Step } from "../../lib/engine/types.ts";
 import { startCluster } from "../cluster/harness.ts";
 import {
   nonDefaultOptions,
@@ -130,19 +131,29 @@ export async function installScenario(
       `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`
     ).sort();
 
+    // Plans against the cluster, timed, keeping the text and JSON for the leak search.
+    const planAndKeep = async (label: string, name: string, list: Step[]) => {
+      const result = await timed(
+        label,
+        () =>
+          planSteps(list, {
+            kube,
+            checkpointDir,
+            workDir,
+            log: collectingLogger(logLines),
+          }),
+      );
+      artifacts[`${name}.json`] = serializePlanDocument(result.document);
+      artifacts[`${name}.txt`] = renderPlan(result.document);
+      return result;
+    };
+
     // 1. First plan: every object is a create; custom resources are known after their CRD.
-    const first = await timed(
+    const first = await planAndKeep(
       `${version} plan #1 (${expected.objects.length} objects)`,
-      () =>
-        planSteps(steps(true), {
-          kube,
-          checkpointDir,
-          workDir,
-          log: collectingLogger(logLines),
-        }),
+      "plan1",
+      steps(true),
     );
-    artifacts["plan1.json"] = serializePlanDocument(first.document);
-    artifacts["plan1.txt"] = renderPlan(first.document);
     const kf = first.document.steps.find((s) => s.id === "kubeflow")!;
     assertEquals(kf.error, undefined, `plan error: ${kf.error}`);
     const planned = kf.changes.map((c) =>
@@ -268,18 +279,11 @@ export async function installScenario(
     );
 
     // 3. Second plan: nothing to do.
-    const second = await timed(
+    const second = await planAndKeep(
       `${version} plan #2 (no changes expected)`,
-      () =>
-        planSteps(steps(true), {
-          kube,
-          checkpointDir,
-          workDir,
-          log: collectingLogger(logLines),
-        }),
+      "plan2",
+      steps(true),
     );
-    artifacts["plan2.json"] = serializePlanDocument(second.document);
-    artifacts["plan2.txt"] = renderPlan(second.document);
     const changed2 = second.document.steps.flatMap((s) =>
       s.changes.filter((c) => c.action !== "no-op").map((c) =>
         `${s.id}: ${c.action} ${c.kind} ${c.namespace}/${c.name}`
@@ -289,18 +293,11 @@ export async function installScenario(
     assertEquals(hasChanges(second.document), false);
 
     // 4. Registration flow off: exactly the parameter ConfigMap and the dashboard Deployment.
-    const third = await timed(
+    const third = await planAndKeep(
       `${version} plan #3 (registration flow changed)`,
-      () =>
-        planSteps(steps(false), {
-          kube,
-          checkpointDir,
-          workDir,
-          log: collectingLogger(logLines),
-        }),
+      "plan3",
+      steps(false),
     );
-    artifacts["plan3.json"] = serializePlanDocument(third.document);
-    artifacts["plan3.txt"] = renderPlan(third.document);
     const changed3 = third.document.steps.flatMap((s) =>
       s.changes.filter((c) => c.action !== "no-op").map((c) =>
         `${c.action} ${c.kind} ${c.namespace}/${c.name}`
@@ -314,18 +311,11 @@ export async function installScenario(
     // 5. A rotated client secret: the Secrets change (diffed as sensitive), Dex and
     // oauth2-proxy roll (Dex through its config-digest annotation).
     const rotated = "PLANTED-rotated-secret-c41d07";
-    const fourth = await timed(
+    const fourth = await planAndKeep(
       `${version} plan #4 (client secret rotated)`,
-      () =>
-        planSteps(steps(true, { ...env, KF_CLIENT_SECRET: rotated }), {
-          kube,
-          checkpointDir,
-          workDir,
-          log: collectingLogger(logLines),
-        }),
+      "plan4",
+      steps(true, { ...env, KF_CLIENT_SECRET: rotated }),
     );
-    artifacts["plan4.json"] = serializePlanDocument(fourth.document);
-    artifacts["plan4.txt"] = renderPlan(fourth.document);
     const changed4 = fourth.document.steps.flatMap((s) =>
       s.changes.filter((c) => c.action !== "no-op")
     );
