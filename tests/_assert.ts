@@ -64,6 +64,26 @@ export function assertNotMatch(
 // deno-lint-ignore no-explicit-any
 type ErrorClass<E> = new (...args: any[]) => E;
 
+function expectedError<E extends Error>(
+  e: unknown,
+  type: ErrorClass<E> | undefined,
+  includes: string | undefined,
+): E {
+  if (type && !(e instanceof type)) {
+    throw new Error(
+      `expected ${type.name}, got ${e instanceof Error ? e.stack : e}`,
+    );
+  }
+  if (includes && !(e as Error).message.includes(includes)) {
+    throw new Error(
+      `expected message to include ${JSON.stringify(includes)}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  return e as E;
+}
+
 /**
  * Resolves with the error `fn` rejects with; throws when it resolves, rejects with
  * another type, or (when given) the message lacks `includes`.
@@ -76,19 +96,7 @@ export async function rejects<E extends Error = Error>(
   try {
     await fn();
   } catch (e) {
-    if (type && !(e instanceof type)) {
-      throw new Error(
-        `expected ${type.name}, got ${e instanceof Error ? e.stack : e}`,
-      );
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new Error(
-        `expected message to include ${JSON.stringify(includes)}: ${
-          (e as Error).message
-        }`,
-      );
-    }
-    return e as E;
+    return expectedError(e, type, includes);
   }
   throw new Error(`expected a rejection${type ? ` with ${type.name}` : ""}`);
 }
@@ -108,19 +116,7 @@ export function throws<E extends Error = Error>(
   try {
     fn();
   } catch (e) {
-    if (type && !(e instanceof type)) {
-      throw new Error(
-        `expected ${type.name}, got ${e instanceof Error ? e.stack : e}`,
-      );
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new Error(
-        `expected message to include ${JSON.stringify(includes)}: ${
-          (e as Error).message
-        }`,
-      );
-    }
-    return e as E;
+    return expectedError(e, type, includes);
   }
   throw new Error(`expected ${type ? type.name : "an error"} to be thrown`);
 }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { type Helm, helmUninstall } from "../../lib/tools/helm.ts";
 import type { StepContext } from "../../lib/engine/types.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import {
@@ -286,4 +287,28 @@ export async function playDevicePlugin(
       },
     });
   }
+}
+
+/** What {@linkcode removeRelease} cleans up. */
+export interface ReleaseToRemove {
+  kubeconfig: string;
+  release: string;
+  namespace: string;
+}
+
+/**
+ * Test cleanup: uninstalls a Helm release and deletes its namespace, ignoring what is
+ * already gone, so a failed test still leaves the shared cluster tidy.
+ */
+export async function removeRelease(
+  helm: Helm,
+  kube: KubeClient,
+  target: ReleaseToRemove,
+): Promise<void> {
+  await helmUninstall(helm, target).catch(() => false);
+  await kube.delete({
+    apiVersion: "v1",
+    kind: "Namespace",
+    name: target.namespace,
+  }).catch(() => false);
 }

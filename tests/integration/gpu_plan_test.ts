@@ -12,12 +12,13 @@ import { nodeObject, useCluster } from "../cluster/harness.ts";
 import { gpuSteps } from "../../plans/gpu.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
 import type { Step, StepOutputs } from "../../lib/engine/types.ts";
-import { findHelm, helmStatus, helmUninstall } from "../../lib/tools/helm.ts";
+import { findHelm, helmStatus } from "../../lib/tools/helm.ts";
 import { CONFIG_LABEL } from "../../lib/steps/time_slicing.ts";
 import {
   playDevicePlugin,
   playedClient,
   playGpuOperator,
+  removeRelease,
   tag,
   testContext,
 } from "./_played.ts";
@@ -311,16 +312,11 @@ Deno.test({
         },
       );
     } finally {
-      await helmUninstall(helm, {
+      await removeRelease(helm, kube, {
         kubeconfig: cluster.kubeconfig,
         release: "gpu-operator",
         namespace,
-      }).catch(() => false);
-      await kube.delete({
-        apiVersion: "v1",
-        kind: "Namespace",
-        name: namespace,
-      }).catch(() => false);
+      });
       for (const name of [nodeA, nodeB]) {
         await kube.delete({ apiVersion: "v1", kind: "Node", name }).catch(() =>
           false

@@ -18,12 +18,13 @@ import { PROBE_LABEL } from "../../lib/steps/probe.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { startWebhookServer } from "../cluster/webhook.ts";
 import { metallbStep, WEBHOOK_SERVICE } from "../../lib/steps/metallb.ts";
-import { findHelm, helmStatus, helmUninstall } from "../../lib/tools/helm.ts";
+import { findHelm, helmStatus } from "../../lib/tools/helm.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import {
   playedClient,
   playLoadBalancer,
   privateCluster,
+  removeRelease,
   testContext,
 } from "./_played.ts";
 
@@ -352,16 +353,11 @@ Deno.test({
       );
     } finally {
       await stopWebhook();
-      await helmUninstall(helm, {
+      await removeRelease(helm, kube, {
         kubeconfig: cluster.kubeconfig,
         release: "metallb",
         namespace,
-      }).catch(() => false);
-      await kube.delete({
-        apiVersion: "v1",
-        kind: "Namespace",
-        name: namespace,
-      }).catch(() => false);
+      });
       await server.close();
       played.close();
       await cluster.stop();

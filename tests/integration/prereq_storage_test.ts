@@ -13,11 +13,12 @@ import {
   storageStep,
 } from "../../lib/steps/storage.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
-import { findHelm, helmStatus, helmUninstall } from "../../lib/tools/helm.ts";
+import { findHelm, helmStatus } from "../../lib/tools/helm.ts";
 import {
   playedClient,
   playNfsProvisioner,
   privateCluster,
+  removeRelease,
   tag,
   testContext,
 } from "./_played.ts";
@@ -252,16 +253,11 @@ Deno.test({
         },
       );
     } finally {
-      await helmUninstall(helm, {
+      await removeRelease(helm, kube, {
         kubeconfig: cluster.kubeconfig,
         release,
         namespace,
-      }).catch(() => false);
-      await kube.delete({
-        apiVersion: "v1",
-        kind: "Namespace",
-        name: namespace,
-      }).catch(() => false);
+      });
       for (const name of [sc, other]) {
         await kube.delete({
           apiVersion: "storage.k8s.io/v1",
