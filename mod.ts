@@ -9,7 +9,7 @@
  * @example Plan and apply a configuration plus a step of your own
  * ```ts
  * import { applyCommand, composeFromConfig, defineStep, emptyPlan } from "./mod.ts";
- * import { z } from "zod";
+ * import { z } from "./mod.ts";
  *
  * const hello = defineStep({
  *   id: "hello",
@@ -40,3 +40,4 @@ export * from "./lib/tools/helm.ts";
 export * from "./lib/tools/host.ts";
 export * from "./lib/steps/mod.ts";
 export * from "./plans/mod.ts";
+export { z } from "./lib/deps.ts";

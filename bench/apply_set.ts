@@ -12,8 +12,8 @@
  * @module
  */
 
-import minimist from "minimist";
-import { parseAllDocuments } from "yaml";
+import { minimist } from "../lib/deps.ts";
+import { parseAllDocuments } from "../lib/deps.ts";
 import { startCluster } from "../tests/cluster/harness.ts";
 import { applyObjects, planObjects } from "../lib/kube/apply_set.ts";
 import type { KubeObject } from "../lib/kube/types.ts";

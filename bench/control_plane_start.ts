@@ -12,7 +12,7 @@
  * @module
  */
 
-import minimist from "minimist";
+import { minimist } from "../lib/deps.ts";
 import { binDir, COMPONENTS, startCluster } from "../tests/cluster/harness.ts";
 
 function rssKiB(pid: number): number {

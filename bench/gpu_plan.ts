@@ -12,7 +12,7 @@
  */
 
 import { sharedChart } from "../tests/_shared.ts";
-import minimist from "minimist";
+import { minimist } from "../lib/deps.ts";
 import { fileURLToPath } from "node:url";
 import { planSteps } from "../lib/engine/planner.ts";
 import { findHelm } from "../lib/tools/helm.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import minimist from "minimist";
+import { minimist } from "../lib/deps.ts";
 import { validateOptions } from "../lib/engine/options.ts";
 import { kubeflowOptionsSchema } from "../lib/steps/kubeflow/options.ts";
 import { renderKubeflow } from "../lib/steps/kubeflow/render.ts";

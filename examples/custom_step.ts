@@ -12,7 +12,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../mod.ts";
 import {
   applyCommand,
   composeFromConfig,

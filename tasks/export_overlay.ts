@@ -11,8 +11,8 @@
  * @module
  */
 
-import minimist from "minimist";
-import { parse } from "yaml";
+import { minimist } from "../lib/deps.ts";
+import { parseYaml as parse } from "../lib/deps.ts";
 import { OptionsError, validateOptions } from "../lib/engine/options.ts";
 import { kubeflowOptionsSchema } from "../lib/steps/kubeflow/options.ts";
 import { prepareOverlay } from "../lib/steps/kubeflow/render.ts";

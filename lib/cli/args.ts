@@ -5,7 +5,7 @@
  * @module
  */
 
-import minimist from "minimist";
+import { minimist } from "../deps.ts";
 
 /** The flags every kfplan command understands (each command uses a subset). */
 export interface CliArgs {

@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseDocument } from "yaml";
-import { z } from "zod";
+import { parseDocument } from "../deps.ts";
+import { z } from "../deps.ts";
 import { validateOptions } from "../engine/options.ts";
 
 /** The sections a configuration file may have. Each is validated by its step. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { basename, dirname, join } from "node:path";
 import { canonicalJson, sha256Hex } from "./digest.ts";
 import { validateOptions } from "./options.ts";

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { applySteps, defineStep, emptyPlan, planSteps, renderPlan } from "./mod.ts";
- * import { z } from "zod";
+ * import { z } from "../../mod.ts";
  *
  * const hello = defineStep({
  *   id: "hello",

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "../deps.ts";
 
 /** One problem with an option value. */
 export interface OptionIssue {
@@ -75,7 +75,7 @@ export interface ValidateOptions {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "../../mod.ts";
  * const opts = validateOptions(z.object({ replicas: z.int().min(2) }), { replicas: 4 });
  * ```
  */

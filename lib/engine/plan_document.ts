@@ -9,7 +9,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { canonicalJson } from "./digest.ts";
 import { OptionsError, validateOptions } from "./options.ts";

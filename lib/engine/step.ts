@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "../deps.ts";
 import { validateOptions } from "./options.ts";
 import type {
   Step,
@@ -62,7 +62,7 @@ export interface DefineStepOptions {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "../../mod.ts";
  * import { defineStep, emptyPlan } from "../../mod.ts";
  *
  * const hello = defineStep({

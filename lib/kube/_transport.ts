@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "../deps.ts";
 import { type ApiStatus, KubeApiError } from "./errors.ts";
 import type { ObjectRef } from "../engine/types.ts";
 

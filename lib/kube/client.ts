@@ -17,7 +17,7 @@
  * @module
  */
 
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "../deps.ts";
 import type { ObjectRef } from "../engine/types.ts";
 import type {
   ApiResource,

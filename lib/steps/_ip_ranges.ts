@@ -6,7 +6,7 @@
  * @module
  */
 
-import ipaddr from "ipaddr.js";
+import { ipaddr } from "../deps.ts";
 
 /** An inclusive address range of one family. */
 export interface IpRange {

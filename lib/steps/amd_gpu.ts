@@ -10,7 +10,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import { emptyPlan, type Step, type VerifyCheck } from "../engine/types.ts";
 import type { KubeObject } from "../kube/types.ts";

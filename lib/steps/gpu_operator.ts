@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";

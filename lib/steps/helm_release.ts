@@ -17,7 +17,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { isAbsolute, join } from "node:path";
 import {
   emptyPlan,

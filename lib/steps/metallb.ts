@@ -17,7 +17,7 @@
  */
 
 import { PROBE_LABEL } from "./probe.ts";
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";

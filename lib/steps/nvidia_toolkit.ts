@@ -13,7 +13,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import {
   emptyPlan,

@@ -18,7 +18,7 @@
  */
 
 import { PROBE_LABEL } from "./probe.ts";
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type {
   FieldDiff,

@@ -20,8 +20,8 @@
  * @module
  */
 
-import { z } from "zod";
-import { stringify } from "yaml";
+import { z } from "../deps.ts";
+import { stringifyYaml as stringify } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import { emptyPlan, type Step, type VerifyCheck } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { canonicalJson } from "../engine/digest.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parseYaml, stringifyYaml } from "../deps.ts";
 import { dirname, join } from "node:path";
 
 /** What one command did. `code` 127 means the program was not found. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "../deps.ts";
 import type { KubeObject } from "../kube/types.ts";
 
 /** A document in a manifest stream is not valid YAML or not a Kubernetes object. */

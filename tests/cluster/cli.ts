@@ -11,7 +11,7 @@
  * @module
  */
 
-import minimist from "minimist";
+import { minimist } from "../../lib/deps.ts";
 import {
   type ClusterState,
   COMPONENTS,

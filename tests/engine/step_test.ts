@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../../lib/deps.ts";
 import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { defineStep } from "../../lib/engine/step.ts";
 import { OptionsError } from "../../lib/engine/options.ts";

@@ -8,7 +8,7 @@ import {
 } from "../../lib/kube/apply_set.ts";
 import { deploymentAvailable } from "../../lib/kube/wait.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "../../lib/deps.ts";
 
 function deployment(
   namespace: string,

@@ -15,7 +15,7 @@
 
 import { sharedChart } from "../_shared.ts";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../lib/deps.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { nodeObject, startCluster } from "../cluster/harness.ts";
 import { gpuSteps } from "../../plans/gpu.ts";

@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../lib/deps.ts";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../lib/config/load.ts";
 import { stepsFromConfig } from "../../plans/mod.ts";

@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../lib/deps.ts";
 import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
 import {

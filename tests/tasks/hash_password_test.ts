@@ -1,4 +1,4 @@
-import bcrypt from "bcryptjs";
+import { bcrypt } from "../../lib/deps.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 
 const TASK = new URL("../../tasks/hash_password.ts", import.meta.url).pathname;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../deps.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import type { AuthStack } from "./version.ts";
 

@@ -17,8 +17,8 @@
  * @module
  */
 
-import bcrypt from "bcryptjs";
-import { parse, stringify } from "yaml";
+import { bcrypt } from "../../deps.ts";
+import { parseYaml as parse, stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import type { Connector, KubeflowOptions } from "./options.ts";
 

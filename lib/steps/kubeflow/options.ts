@@ -7,7 +7,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../../deps.ts";
 import { KUBEFLOW_VERSIONS } from "./version.ts";
 
 /** Where a secret comes from: an environment variable or a file (trailing newline trimmed). */

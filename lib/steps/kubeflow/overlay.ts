@@ -12,7 +12,7 @@
  */
 
 import { relative, resolve } from "node:path";
-import { stringify } from "yaml";
+import { stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import { CONNECTOR_SECRET_NAME } from "./dex.ts";
 import type { KubeflowOptions } from "./options.ts";

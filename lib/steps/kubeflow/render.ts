@@ -8,7 +8,7 @@
  */
 
 import { resolve } from "node:path";
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import { type Kustomize, kustomizeBuild } from "../../tools/kustomize.ts";

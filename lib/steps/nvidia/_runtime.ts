@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parse as parseToml } from "smol-toml";
+import { parseToml } from "../../deps.ts";
 import type { Finding } from "../../engine/types.ts";
 import {
   type CommandRunner,

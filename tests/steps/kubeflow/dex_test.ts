@@ -1,5 +1,5 @@
-import bcrypt from "bcryptjs";
-import { parse } from "yaml";
+import { bcrypt } from "../../../lib/deps.ts";
+import { parseYaml as parse } from "../../../lib/deps.ts";
 import {
   assert,
   assertEquals,

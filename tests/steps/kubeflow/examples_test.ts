@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../../lib/deps.ts";
 import { assertEquals, assertMatch } from "../../_assert.ts";
 import { kubeflowPlatformSteps } from "../../../plans/platform.ts";
 import { validateOptions } from "../../../lib/engine/options.ts";

@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../../lib/deps.ts";
 import { relative } from "node:path";
 import { assert, assertEquals } from "../../_assert.ts";
 import { validateOptions } from "../../../lib/engine/options.ts";

@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseYaml as parse } from "../../../lib/deps.ts";
 import {
   assert,
   assertEquals,
