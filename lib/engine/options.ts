@@ -10,6 +10,9 @@
  */
 
 import type { z } from "../deps.ts";
+import { formatPath } from "../kube/diff.ts";
+
+export { formatPath };
 
 /** One problem with an option value. */
 export interface OptionIssue {
@@ -39,26 +42,6 @@ export class OptionsError extends Error {
     this.source = source;
     this.issues = issues;
   }
-}
-
-/**
- * Formats a path as written in YAML configs: `a.b[0].c`, with keys that are not
- * identifiers quoted (`data["config.yaml"]`).
- *
- * @example
- * ```ts
- * formatPath(["metallb", "pools", 0, "addresses", 1]); // "metallb.pools[0].addresses[1]"
- * ```
- */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(String(part))) {
-      out += out ? `.${String(part)}` : String(part);
-    } else out += `[${JSON.stringify(String(part))}]`;
-  }
-  return out || "(root)";
 }
 
 /** Options for {@linkcode validateOptions}. */

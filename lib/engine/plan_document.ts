@@ -12,6 +12,9 @@
 import { z } from "../deps.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { canonicalJson } from "./digest.ts";
+import { objectKey, objectName } from "../kube/object_ref.ts";
+
+export { objectKey, objectName };
 import { OptionsError, validateOptions } from "./options.ts";
 import type {
   ChangeAction,
@@ -341,21 +344,4 @@ export function parsePlanDocument(
     }
     throw e;
   }
-}
-
-/** Sort key for objects: apiVersion, kind, namespace, name. */
-export function objectKey(o: {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-}): string {
-  return `${o.apiVersion} ${o.kind} ${o.namespace ?? ""}/${o.name}`;
-}
-
-/** Human name of an object: `Deployment kubeflow/centraldashboard` or `Namespace kubeflow`. */
-export function objectName(
-  o: { kind: string; namespace?: string; name: string },
-): string {
-  return `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`;
 }

@@ -10,39 +10,16 @@
  */
 
 import type { KubeClient } from "../kube/types.ts";
+import type { FieldDiff } from "../kube/diff.ts";
+import type { ObjectRef } from "../kube/object_ref.ts";
+
+export type { FieldDiff, ObjectRef };
 
 /** What will happen to one resource. Mirrors Terraform's actions. */
 export type ChangeAction = "create" | "update" | "replace" | "delete" | "no-op";
 
 /** What a whole step will do: the most disruptive of its resource changes. */
 export type StepAction = ChangeAction | "unknown";
-
-/** One changed field of a resource, addressed by a JSON path such as `spec.replicas`. */
-export interface FieldDiff {
-  /** Dotted path with `[i]` indices, e.g. `data["config.yaml"]` or `spec.ports[0].port`. */
-  path: string;
-  /** The live value, absent when the field is new. */
-  before?: unknown;
-  /** The desired value, absent when the field is removed. */
-  after?: unknown;
-  /**
-   * True when the values are secret: renderers show `(sensitive)` and a short digest
-   * instead of `before`/`after`, which must already be redacted by the step.
-   */
-  sensitive?: boolean;
-}
-
-/** Identity of a Kubernetes object. */
-export interface ObjectRef {
-  /** `group/version`, or `v1` for the core group. */
-  apiVersion: string;
-  /** Kind of the object. */
-  kind: string;
-  /** Absent for cluster-scoped objects. */
-  namespace?: string;
-  /** Name of the object. */
-  name: string;
-}
 
 /** A planned change to one Kubernetes object. */
 export interface ResourceChange extends ObjectRef {

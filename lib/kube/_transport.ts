@@ -10,7 +10,7 @@
 
 import type { KubeConfig } from "../deps.ts";
 import { type ApiStatus, KubeApiError } from "./errors.ts";
-import type { ObjectRef } from "../engine/types.ts";
+import type { ObjectRef } from "./object_ref.ts";
 
 /** One request. */
 export interface RequestOptions {

@@ -31,6 +31,9 @@ import type {
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "./types.ts";
 import { formatRef, KubeApiError } from "./errors.ts";
+import { refOf } from "./object_ref.ts";
+
+export { refOf };
 import {
   crdEstablished,
   waitForServiceEndpoints,
@@ -189,17 +192,6 @@ export function orderObjects(objects: readonly KubeObject[]): ApplyPhase[] {
       )
       .map(({ object }) => object),
   }));
-}
-
-/** The reference of an object. */
-export function refOf(object: KubeObject): ObjectRef {
-  const ref: ObjectRef = {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    name: object.metadata?.name,
-  };
-  if (object.metadata?.namespace) ref.namespace = object.metadata.namespace;
-  return ref;
 }
 
 // deno-lint-ignore no-explicit-any

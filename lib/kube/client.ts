@@ -18,7 +18,7 @@
  */
 
 import { KubeConfig } from "../deps.ts";
-import type { ObjectRef } from "../engine/types.ts";
+import { type ObjectRef, refOf } from "./object_ref.ts";
 import type {
   ApiResource,
   ApplyOptions,
@@ -215,16 +215,6 @@ function parseVersion(
     major: Number(m?.[1] ?? parseInt(v.major)),
     minor: Number(m?.[2] ?? parseInt(v.minor)),
   };
-}
-
-function refOf(object: KubeObject): ObjectRef {
-  const ref: ObjectRef = {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    name: object.metadata?.name,
-  };
-  if (object.metadata?.namespace) ref.namespace = object.metadata.namespace;
-  return ref;
 }
 
 function isWebhookCallFailure(e: KubeApiError): boolean {

@@ -6,9 +6,42 @@
  * @module
  */
 
-import type { FieldDiff } from "../engine/types.ts";
-import { formatPath } from "../engine/options.ts";
 import type { KubeObject } from "./types.ts";
+
+/** One changed field of a resource, addressed by a JSON path such as `spec.replicas`. */
+export interface FieldDiff {
+  /** Dotted path with `[i]` indices, e.g. `data["config.yaml"]` or `spec.ports[0].port`. */
+  path: string;
+  /** The live value, absent when the field is new. */
+  before?: unknown;
+  /** The desired value, absent when the field is removed. */
+  after?: unknown;
+  /**
+   * True when the values are secret: renderers show `(sensitive)` and a short digest
+   * instead of `before`/`after`, which must already be redacted.
+   */
+  sensitive?: boolean;
+}
+
+/**
+ * Formats a path as written in YAML configs: `a.b[0].c`, with keys that are not
+ * identifiers quoted (`data["config.yaml"]`).
+ *
+ * @example
+ * ```ts
+ * formatPath(["metallb", "pools", 0, "addresses", 1]); // "metallb.pools[0].addresses[1]"
+ * ```
+ */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(String(part))) {
+      out += out ? `.${String(part)}` : String(part);
+    } else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out || "(root)";
+}
 
 /** One step of a path into an object: a map key or a list index. */
 export type PathSegment = string | number;

@@ -5,7 +5,9 @@
  * @module
  */
 
-import type { ObjectRef } from "../engine/types.ts";
+import { formatRef, type ObjectRef } from "./object_ref.ts";
+
+export { formatRef };
 
 /** The `Status` object the API server returns with a failed request. */
 export interface ApiStatus {
@@ -41,12 +43,6 @@ export interface KubeApiErrorOptions {
   retryAfterSeconds?: number;
   /** The underlying error (e.g. a network failure). */
   cause?: unknown;
-}
-
-/** Formats an object reference the way kubectl users read it: `Deployment ns/name (apps/v1)`. */
-export function formatRef(ref: ObjectRef): string {
-  const where = ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name;
-  return `${ref.kind} ${where} (${ref.apiVersion})`;
 }
 
 /**

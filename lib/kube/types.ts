@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { FieldDiff, ObjectRef } from "../engine/types.ts";
+import type { FieldDiff } from "./diff.ts";
+import type { ObjectRef } from "./object_ref.ts";
 
 /** Standard object metadata, loosely typed: only what kfplan reads is named. */
 export interface ObjectMeta {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ObjectRef } from "../engine/types.ts";
+import type { ObjectRef } from "./object_ref.ts";
 import type { KubeClient, KubeObject, WaitCheck } from "./types.ts";
 import { WaitTimeoutError } from "./errors.ts";
 import { sleep } from "./retry.ts";
