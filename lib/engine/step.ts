@@ -39,8 +39,12 @@ export interface StepDefinition<S extends z.ZodType> {
     plan: StepPlan,
     options: z.output<S>,
   ): Promise<StepOutputs>;
-  /** The post-conditions that define done. */
-  verify(ctx: StepContext, options: z.output<S>): Promise<VerifyResult>;
+  /** The post-conditions that define done; `plan` as in {@linkcode Step.verify}. */
+  verify(
+    ctx: StepContext,
+    options: z.output<S>,
+    plan?: StepPlan,
+  ): Promise<VerifyResult>;
 }
 
 /** Options for {@linkcode defineStep}. */
@@ -94,6 +98,6 @@ export function defineStep<S extends z.ZodType>(
     sensitiveOutputs: definition.sensitiveOutputs,
     plan: (ctx) => definition.plan(ctx, parsed),
     apply: (ctx, plan) => definition.apply(ctx, plan, parsed),
-    verify: (ctx) => definition.verify(ctx, parsed),
+    verify: (ctx, plan) => definition.verify(ctx, parsed, plan),
   };
 }

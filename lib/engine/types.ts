@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { KubeClient } from "../kube/types.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { FieldDiff } from "../kube/diff.ts";
 import type { ObjectRef } from "../kube/object_ref.ts";
 
@@ -86,6 +86,13 @@ export interface StepPlan {
   desiredDigest?: string;
   /** Free-form, non-secret facts for the plan reader, e.g. `{ version: "v1.10.2" }`. */
   facts?: Record<string, unknown>;
+  /**
+   * The objects apply makes so, exactly as planned: the plan is a value apply
+   * consumes, so a step's `apply` (and `verify`) work from these instead of
+   * rendering again. In memory only: the JSON plan leaves them out (they may hold
+   * Secret values), and {@linkcode StepPlan.desiredDigest} stands for them there.
+   */
+  desired?: KubeObject[];
 }
 
 /** A single post-condition checked by `verify`. */
@@ -169,8 +176,11 @@ export interface Step<O = unknown> {
   plan(ctx: StepContext): Promise<StepPlan>;
   /** Idempotent: make it so. Receives the plan computed for this apply. */
   apply(ctx: StepContext, plan: StepPlan): Promise<StepOutputs>;
-  /** The post-conditions that define done. */
-  verify(ctx: StepContext): Promise<VerifyResult>;
+  /**
+   * The post-conditions that define done. After an apply in the same run it receives
+   * the plan that was applied; a standalone `verify` passes none.
+   */
+  verify(ctx: StepContext, plan?: StepPlan): Promise<VerifyResult>;
 }
 
 /** An empty plan, to spread into step plans. */
