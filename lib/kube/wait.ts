@@ -13,9 +13,40 @@ import type { KubeClient, KubeObject, WaitCheck } from "./types.ts";
 import { WaitTimeoutError } from "./errors.ts";
 import { sleep } from "./retry.ts";
 
-// deno-lint-ignore no-explicit-any
-type Any = any;
+// Objects arrive as untyped JSON (`KubeObject` names only the metadata kfplan needs),
+// so every status and spec field is read through these readers, which check the type
+// of what they find: a field that is absent or of another type reads as undefined
+// instead of leaking into the messages as "[object Object]" or NaN.
 
+/** The value at `path` inside `value`, walking through objects only. */
+function field(value: unknown, ...path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** The number at `path`, if it is one. */
+function numberField(value: unknown, ...path: string[]): number | undefined {
+  const found = field(value, ...path);
+  return typeof found === "number" ? found : undefined;
+}
+
+/** The non-empty string at `path`, if it is one. */
+function stringField(value: unknown, ...path: string[]): string | undefined {
+  const found = field(value, ...path);
+  return typeof found === "string" && found !== "" ? found : undefined;
+}
+
+/** The array at `path`, or an empty one. */
+function listField(value: unknown, ...path: string[]): unknown[] {
+  const found = field(value, ...path);
+  return Array.isArray(found) ? found : [];
+}
+
+/** A status condition as the API conventions define it. */
 interface Condition {
   type: string;
   status: string;
@@ -24,7 +55,17 @@ interface Condition {
 }
 
 function conditions(object: KubeObject): Condition[] {
-  return ((object.status as Any)?.conditions ?? []) as Condition[];
+  return listField(object, "status", "conditions").flatMap((c) => {
+    const type = stringField(c, "type");
+    const status = stringField(c, "status");
+    if (type === undefined || status === undefined) return [];
+    return [{
+      type,
+      status,
+      reason: stringField(c, "reason"),
+      message: stringField(c, "message"),
+    }];
+  });
 }
 
 function describeCondition(object: KubeObject, type: string): string {
@@ -42,13 +83,21 @@ function hasCondition(object: KubeObject, type: string): boolean {
 /** The controller has seen the latest spec (`status.observedGeneration >= generation`). */
 function observed(object: KubeObject): WaitCheck {
   const gen = object.metadata.generation;
-  const seen = (object.status as Any)?.observedGeneration;
+  const seen = numberField(object, "status", "observedGeneration");
   if (gen !== undefined && (seen === undefined || seen < gen)) {
     return `controller has not observed generation ${gen} yet (observed ${
       seen ?? "none"
     })`;
   }
   return true;
+}
+
+/** The ingress entries of a LoadBalancer Service that carry an address. */
+function ingressAddresses(object: KubeObject | undefined): string[] {
+  return listField(object, "status", "loadBalancer", "ingress").flatMap((i) => {
+    const address = stringField(i, "ip") ?? stringField(i, "hostname");
+    return address === undefined ? [] : [address];
+  });
 }
 
 /** A CustomResourceDefinition whose kinds are served. */
@@ -64,11 +113,10 @@ export function deploymentAvailable(object: KubeObject | undefined): WaitCheck {
   if (!object) return "does not exist";
   const gen = observed(object);
   if (gen !== true) return gen;
-  const s = (object.status ?? {}) as Any;
-  const want = (object.spec as Any)?.replicas ?? 1;
-  const updated = s.updatedReplicas ?? 0;
-  const available = s.availableReplicas ?? 0;
-  const total = s.replicas ?? 0;
+  const want = numberField(object, "spec", "replicas") ?? 1;
+  const updated = numberField(object, "status", "updatedReplicas") ?? 0;
+  const available = numberField(object, "status", "availableReplicas") ?? 0;
+  const total = numberField(object, "status", "replicas") ?? 0;
   const state =
     `${available}/${want} available, ${updated} updated, ${total} total`;
   if (updated < want) return `rollout in progress: ${state}`;
@@ -85,16 +133,17 @@ export function statefulSetReady(object: KubeObject | undefined): WaitCheck {
   if (!object) return "does not exist";
   const gen = observed(object);
   if (gen !== true) return gen;
-  const s = (object.status ?? {}) as Any;
-  const want = (object.spec as Any)?.replicas ?? 1;
-  const ready = s.readyReplicas ?? 0;
-  const state = `${ready}/${want} ready, ${s.updatedReplicas ?? 0} updated`;
+  const want = numberField(object, "spec", "replicas") ?? 1;
+  const ready = numberField(object, "status", "readyReplicas") ?? 0;
+  const updated = numberField(object, "status", "updatedReplicas") ?? 0;
+  const state = `${ready}/${want} ready, ${updated} updated`;
   if (ready < want) return `waiting for ready replicas: ${state}`;
-  const rolling =
-    ((object.spec as Any)?.updateStrategy?.type ?? "RollingUpdate") ===
-      "RollingUpdate";
-  if (rolling && s.updateRevision && s.currentRevision !== s.updateRevision) {
-    return `rolling update to ${s.updateRevision} in progress: ${state}`;
+  const rolling = (stringField(object, "spec", "updateStrategy", "type") ??
+    "RollingUpdate") === "RollingUpdate";
+  const updateRevision = stringField(object, "status", "updateRevision");
+  const currentRevision = stringField(object, "status", "currentRevision");
+  if (rolling && updateRevision && currentRevision !== updateRevision) {
+    return `rolling update to ${updateRevision} in progress: ${state}`;
   }
   return true;
 }
@@ -104,10 +153,9 @@ export function daemonSetRolledOut(object: KubeObject | undefined): WaitCheck {
   if (!object) return "does not exist";
   const gen = observed(object);
   if (gen !== true) return gen;
-  const s = (object.status ?? {}) as Any;
-  const desired = s.desiredNumberScheduled ?? 0;
-  const updated = s.updatedNumberScheduled ?? 0;
-  const available = s.numberAvailable ?? 0;
+  const desired = numberField(object, "status", "desiredNumberScheduled") ?? 0;
+  const updated = numberField(object, "status", "updatedNumberScheduled") ?? 0;
+  const available = numberField(object, "status", "numberAvailable") ?? 0;
   if (updated < desired || available < desired) {
     return `${updated}/${desired} updated, ${available}/${desired} available`;
   }
@@ -117,7 +165,7 @@ export function daemonSetRolledOut(object: KubeObject | undefined): WaitCheck {
 /** A PersistentVolumeClaim bound to a volume. */
 export function pvcBound(object: KubeObject | undefined): WaitCheck {
   if (!object) return "does not exist";
-  const phase = (object.status as Any)?.phase;
+  const phase = stringField(object, "status", "phase");
   return phase === "Bound" ? true : `phase ${phase ?? "unknown"}`;
 }
 
@@ -126,8 +174,7 @@ export function loadBalancerAssigned(
   object: KubeObject | undefined,
 ): WaitCheck {
   if (!object) return "does not exist";
-  const ingress = (object.status as Any)?.loadBalancer?.ingress ?? [];
-  return ingress.some((i: Any) => i.ip || i.hostname)
+  return ingressAddresses(object).length > 0
     ? true
     : "no load balancer ingress address assigned yet";
 }
@@ -136,9 +183,7 @@ export function loadBalancerAssigned(
 export function loadBalancerAddress(
   object: KubeObject | undefined,
 ): string | undefined {
-  const ingress = (object?.status as Any)?.loadBalancer?.ingress ?? [];
-  const first = ingress.find((i: Any) => i.ip || i.hostname);
-  return first?.ip ?? first?.hostname;
+  return ingressAddresses(object)[0];
 }
 
 /** Whether EndpointSlices of a Service list at least one ready endpoint. */
@@ -146,9 +191,11 @@ export function endpointsReady(slices: KubeObject[]): WaitCheck {
   if (slices.length === 0) return "no EndpointSlices";
   let total = 0;
   for (const slice of slices) {
-    for (const ep of ((slice as Any).endpoints ?? []) as Any[]) {
+    for (const endpoint of listField(slice, "endpoints")) {
       total++;
-      if (ep.conditions?.ready !== false && ep.addresses?.length) return true;
+      // The API documents an absent `ready` as "unknown, treat as ready".
+      const ready = field(endpoint, "conditions", "ready") !== false;
+      if (ready && listField(endpoint, "addresses").length > 0) return true;
     }
   }
   return total === 0
@@ -173,7 +220,7 @@ export function readinessCheck(
     case "v1/PersistentVolumeClaim":
       return pvcBound;
     case "v1/Service":
-      return (object.spec as Any)?.type === "LoadBalancer"
+      return stringField(object, "spec", "type") === "LoadBalancer"
         ? loadBalancerAssigned
         : undefined;
   }

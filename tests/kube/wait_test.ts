@@ -221,3 +221,74 @@ Deno.test("readinessCheck picks the rule by kind", () => {
     }),
   );
 });
+
+Deno.test("readiness rules read fields of the wrong type as absent instead of throwing", () => {
+  // A status written by a buggy controller or a hand edit: conditions as a mapping,
+  // counts as strings. The rule must report it as not ready, not throw.
+  assertEquals(
+    deploymentAvailable(o("Deployment", {
+      spec: { replicas: 1 },
+      status: {
+        observedGeneration: 2,
+        updatedReplicas: 1,
+        replicas: 1,
+        availableReplicas: 1,
+        conditions: { Available: "True" },
+      },
+    })),
+    "no Available condition yet; 1/1 available, 1 updated, 1 total",
+  );
+  assertEquals(
+    daemonSetRolledOut(o("DaemonSet", {
+      status: {
+        observedGeneration: 2,
+        desiredNumberScheduled: 2,
+        updatedNumberScheduled: "2",
+        numberAvailable: 2,
+      },
+    })),
+    "0/2 updated, 2/2 available",
+  );
+  assertEquals(
+    crdEstablished(o("CustomResourceDefinition", {
+      status: { conditions: [{ type: "Established" }, "True"] },
+    }, "apiextensions.k8s.io/v1")),
+    "no Established condition yet",
+  );
+  assertEquals(
+    pvcBound(o("PersistentVolumeClaim", { status: { phase: 1 } }, "v1")),
+    "phase unknown",
+  );
+  assertMatch(
+    String(deploymentAvailable(o("Deployment", { status: "Available" }))),
+    /not observed generation 2 yet \(observed none\)/,
+  );
+});
+
+Deno.test("LoadBalancer address: the first ingress entry with an ip or a hostname", () => {
+  const lb = (ingress: unknown) =>
+    o("Service", { status: { loadBalancer: { ingress } } }, "v1");
+  assertEquals(
+    loadBalancerAddress(lb([{ ip: "" }, { hostname: "lb.example.com" }])),
+    "lb.example.com",
+  );
+  assertEquals(
+    loadBalancerAssigned(lb([{ ip: "" }])),
+    "no load balancer ingress address assigned yet",
+  );
+  assertEquals(loadBalancerAddress(lb("10.0.0.5")), undefined);
+  assertEquals(loadBalancerAddress(undefined), undefined);
+});
+
+Deno.test("an endpoint without a ready condition counts as ready, as the API documents", () => {
+  const slice = o("EndpointSlice", {
+    endpoints: [{ addresses: ["10.0.0.1"] }],
+  }, "discovery.k8s.io/v1");
+  assertEquals(endpointsReady([slice]), true);
+  assertEquals(
+    endpointsReady([o("EndpointSlice", {
+      endpoints: [{ addresses: "10.0.0.1", conditions: { ready: true } }],
+    }, "discovery.k8s.io/v1")]),
+    "none of 1 endpoints ready",
+  );
+});
