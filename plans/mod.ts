@@ -60,14 +60,13 @@ export function stepsFromConfig(
 
   const prerequisites = collect(() =>
     prerequisiteSteps(
-      // Sections are checked by the steps' own schemas.
-      { storage: config.storage as never, metallb: config.metallb as never },
+      { storage: config.storage, metallb: config.metallb },
       context,
     )
   );
   const platform = collect(() =>
     kubeflowPlatformSteps(
-      { kubeflow: config.kubeflow as never, users: config.users as never },
+      { kubeflow: config.kubeflow, users: config.users },
       {
         ...context,
         needs: prerequisites.map((step) => step.id),
@@ -76,10 +75,9 @@ export function stepsFromConfig(
       },
     )
   );
-  const gpu = config.gpu
-    ? collect(() =>
-      gpuSteps(config.gpu as never, { ...context, prefix: ["gpu"] })
-    )
+  const gpuSection = config.gpu;
+  const gpu = gpuSection
+    ? collect(() => gpuSteps(gpuSection, { ...context, prefix: ["gpu"] }))
     : [];
   issues.throwIfAny(loaded.path);
   return [...prerequisites, ...platform, ...gpu];

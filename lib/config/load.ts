@@ -12,33 +12,49 @@ import { fileURLToPath } from "node:url";
 import { parseDocument } from "../deps.ts";
 import { z } from "../deps.ts";
 import { validateOptions } from "../engine/options.ts";
+import type { AmdGpuOptionsInput } from "../steps/amd_gpu.ts";
+import type { GpuOperatorOptionsInput } from "../steps/gpu_operator.ts";
+import type { KubeflowOptionsInput } from "../steps/kubeflow/options.ts";
+import type { MetallbOptionsInput } from "../steps/metallb.ts";
+import type { NvidiaToolkitOptionsInput } from "../steps/nvidia_toolkit.ts";
+import type { StorageOptionsInput } from "../steps/storage.ts";
+import type { TimeSlicingOptionsInput } from "../steps/time_slicing.ts";
+import type { UsersOptionsInput } from "../steps/users.ts";
 
-/** The sections a configuration file may have. Each is validated by its step. */
+/**
+ * The sections a configuration file may have.
+ *
+ * Each step section is typed as the input its step factory accepts, because that is
+ * where it goes: the loader checks only that it is a mapping, and the factory
+ * validates its contents with the step's own schema when `stepsFromConfig` builds
+ * the steps, so errors name the step's fields. Until then, treat a section's fields
+ * as unchecked.
+ */
 export interface KfplanConfig {
   /** Cluster connection and run settings. */
   cluster?: ClusterSettings;
-  /** Default StorageClass (NFS subdir provisioner). */
-  storage?: unknown;
-  /** MetalLB chart and address pools. */
-  metallb?: unknown;
+  /** Default StorageClass (NFS subdir provisioner), for `storageStep`. */
+  storage?: StorageOptionsInput;
+  /** MetalLB chart and address pools, for `metallbStep`. */
+  metallb?: MetallbOptionsInput;
   /** NVIDIA host checks, GPU operator, time-slicing, AMD device plugin. */
   gpu?: GpuSections;
-  /** The Kubeflow manifests and their settings. */
-  kubeflow?: unknown;
-  /** Profiles and per-namespace PodDefaults. */
-  users?: unknown;
+  /** The Kubeflow manifests and their settings, for `kubeflowStep`. */
+  kubeflow?: KubeflowOptionsInput;
+  /** Profiles and per-namespace PodDefaults, for `usersStep`. */
+  users?: UsersOptionsInput;
 }
 
-/** The `gpu` section: one sub-section per GPU step. */
+/** The `gpu` section: one sub-section per GPU step, each its factory's input. */
 export interface GpuSections {
   /** NVIDIA driver and container toolkit host checks (step `nvidia-toolkit`); their findings decide the operator's `driver.enabled`/`toolkit.enabled`. */
-  hostChecks?: unknown;
+  hostChecks?: NvidiaToolkitOptionsInput;
   /** NVIDIA GPU operator Helm release (step `gpu-operator`). */
-  operator?: unknown;
+  operator?: GpuOperatorOptionsInput;
   /** GPU time-slicing sharing config (step `time-slicing`); needs `operator`, whose chart values point the device plugin at it. */
-  timeSlicing?: unknown;
+  timeSlicing?: TimeSlicingOptionsInput;
   /** AMD GPU device plugin (step `amd-gpu`), independent of the NVIDIA steps. */
-  amd?: unknown;
+  amd?: AmdGpuOptionsInput;
 }
 
 /** `cluster:` settings. Command-line flags override them. */
@@ -66,23 +82,31 @@ const clusterSchema = z.object({
   parallelism: z.int().min(1, "must be at least 1").max(64).optional(),
 }).strict();
 
-const section = z.record(z.string(), z.unknown(), {
-  error: "must be a mapping of settings",
-});
+/**
+ * A step section: checked here to be a mapping and typed as its factory's input; the
+ * factory's schema checks the contents (see {@linkcode KfplanConfig}).
+ */
+function section<Input>(): z.ZodType<Input> {
+  return z.custom<Input>(isMapping, { error: "must be a mapping of settings" });
+}
+
+function isMapping(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 /** Schema of the top level; sections are checked by their own steps. */
 export const configSchema: z.ZodType<KfplanConfig> = z.object({
   cluster: clusterSchema.optional(),
-  storage: section.optional(),
-  metallb: section.optional(),
+  storage: section<StorageOptionsInput>().optional(),
+  metallb: section<MetallbOptionsInput>().optional(),
   gpu: z.object({
-    hostChecks: section.optional(),
-    operator: section.optional(),
-    timeSlicing: section.optional(),
-    amd: section.optional(),
+    hostChecks: section<NvidiaToolkitOptionsInput>().optional(),
+    operator: section<GpuOperatorOptionsInput>().optional(),
+    timeSlicing: section<TimeSlicingOptionsInput>().optional(),
+    amd: section<AmdGpuOptionsInput>().optional(),
   }).strict().optional(),
-  kubeflow: section.optional(),
-  users: section.optional(),
+  kubeflow: section<KubeflowOptionsInput>().optional(),
+  users: section<UsersOptionsInput>().optional(),
 }).strict();
 
 /** Thrown when the file cannot be found or is not valid YAML. */

@@ -62,3 +62,19 @@ users:
   ]);
   assertMatch(error.message, /storage\.nfs\.server: required/);
 });
+
+Deno.test("a section that is not a mapping is refused when loading, before any step is built", () => {
+  const error = throws(
+    () =>
+      parseConfig(
+        "storage: [nfs]\ngpu:\n  amd: 3\nusers: alice\n",
+        "/etc/kfplan/kfplan.yaml",
+      ),
+    OptionsError,
+  );
+  assertEquals(error.issues.map((i) => [i.path, i.message]), [
+    ["storage", "must be a mapping of settings"],
+    ["gpu.amd", "must be a mapping of settings"],
+    ["users", "must be a mapping of settings"],
+  ]);
+});
