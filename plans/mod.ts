@@ -1,6 +1,7 @@
 /**
- * Ready-made compositions, and {@linkcode stepsFromConfig}, which turns a loaded
- * `kfplan.yaml` into the full platform's steps in the right order:
+ * Compositions (`@kfplan/kfplan/plans`): {@linkcode loadConfig} reads a
+ * `kfplan.yaml`, and {@linkcode stepsFromConfig} turns it into the full platform's
+ * steps in the right order:
  *
  * ```
  * storage ─┐
@@ -13,6 +14,20 @@
  * MetalLB before a `LoadBalancer` ingress. The GPU branch is independent of Kubeflow,
  * so it applies in parallel.
  *
+ * The parts are composable on their own: {@linkcode prerequisiteSteps},
+ * {@linkcode kubeflowPlatformSteps} and {@linkcode gpuSteps} take the sections as
+ * `kfplan.yaml` has them.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, stepsFromConfig } from "./mod.ts";
+ *
+ * const loaded = await loadConfig("examples/kfplan.yaml");
+ * for (const step of stepsFromConfig(loaded)) {
+ *   console.log(`${step.id} needs [${step.needs.join(", ")}]`);
+ * }
+ * ```
+ *
  * @module
  */
 
@@ -23,9 +38,28 @@ import { gpuSteps } from "./gpu.ts";
 import { kubeflowPlatformSteps } from "./platform.ts";
 import { prerequisiteSteps } from "./prerequisites.ts";
 
-export * from "./gpu.ts";
-export * from "./platform.ts";
-export * from "./prerequisites.ts";
+export { type GpuPlanContext, type GpuPlanOptions, gpuSteps } from "./gpu.ts";
+export {
+  type KubeflowPlatformContext,
+  type KubeflowPlatformOptions,
+  kubeflowPlatformSteps,
+} from "./platform.ts";
+export {
+  type PrerequisiteContext,
+  type PrerequisiteOptions,
+  prerequisiteSteps,
+} from "./prerequisites.ts";
+export {
+  type ClusterSettings,
+  ConfigFileError,
+  exampleConfigPath,
+  type GpuSections,
+  type KfplanConfig,
+  loadConfig,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  parseConfig,
+} from "../lib/config/load.ts";
 
 /** Options for {@linkcode stepsFromConfig}. */
 export interface StepsFromConfigOptions {
@@ -40,8 +74,7 @@ export interface StepsFromConfigOptions {
  *
  * @example
  * ```ts
- * import { loadConfig } from "../lib/config/load.ts";
- * import { stepsFromConfig } from "./mod.ts";
+ * import { loadConfig, stepsFromConfig } from "./mod.ts";
  *
  * const steps = stepsFromConfig(await loadConfig("examples/kfplan.yaml"));
  * console.log(steps.map((s) => s.id));

@@ -1,69 +1,78 @@
 /**
- * kfplan's Kubernetes layer: a client (server-side apply, dry-run diffs, discovery,
- * bounded retries), ordered apply of manifest sets, and bounded readiness waits.
+ * kfplan's Kubernetes layer (`@kfplan/kfplan/kube`): the {@linkcode KubeClient}
+ * contract steps program against and {@linkcode connect}, which builds one from a
+ * kubeconfig (server-side apply, server-side dry-run diffs, discovery, bounded
+ * retries); ordered apply of manifest sets ({@linkcode applyObjects}: CRDs
+ * Established before their custom resources, webhook backends ready before their
+ * webhook configurations); readiness rules and bounded waits; object identity
+ * ({@linkcode ObjectRef}, {@linkcode formatRef}).
  *
- * @example
+ * This layer knows nothing of steps or plans: it imports nothing from the engine.
+ *
+ * @example Apply a manifest set in phases and wait for its workloads
  * ```ts
- * import { applyObjects, connect } from "./mod.ts";
+ * import { applyObjects, connect, waitForWorkloads } from "./mod.ts";
  *
  * const result = await connect({});
  * if ("kube" in result) {
- *   await applyObjects(result.kube, [
+ *   const objects = [
  *     { apiVersion: "v1", kind: "Namespace", metadata: { name: "demo" } },
- *   ], {});
+ *   ];
+ *   await applyObjects(result.kube, objects, {});
+ *   await waitForWorkloads(result.kube, objects, { timeoutMs: 60_000 });
+ * } else {
+ *   console.log(`offline: ${result.offline}`);
  * }
  * ```
  *
  * @module
  */
 
-export type * from "./types.ts";
 export type {
-  FieldDiff,
-  ObjectRef,
-  ObservedObject,
-  ResourceChange,
-} from "../engine/types.ts";
+  ApiResource,
+  ApplyOptions,
+  ConnectOptions,
+  ConnectResult,
+  DeleteOptions,
+  KubeClient,
+  KubeObject,
+  ListOptions,
+  ObjectDiff,
+  ObjectMeta,
+  RetryEvent,
+  ServerVersion,
+  WaitCheck,
+  WaitOptions,
+} from "./types.ts";
 export {
-  type ClosableKubeClient,
+  compareRefs,
+  formatRef,
+  objectKey,
+  type ObjectLike,
+  objectName,
+  type ObjectRef,
+  refOf,
+} from "./object_ref.ts";
+export type { FieldDiff } from "./diff.ts";
+export {
   connect,
-  createKubeClient,
-  type CreateKubeClientOptions,
   FIELD_MANAGER,
   kubeconfigPaths,
-  loadKubeConfig,
   type LoadKubeConfigOptions,
 } from "./client.ts";
 export {
   type ApiStatus,
-  formatRef,
   KubeApiError,
   type KubeApiErrorOptions,
   WaitTimeoutError,
   type WaitTimeoutErrorOptions,
 } from "./errors.ts";
 export {
-  backoffDelay,
   defaultRetryPolicy,
-  isRetryable,
   type RetryPolicy,
   withRetry,
   type WithRetryOptions,
 } from "./retry.ts";
-export {
-  diffValues,
-  type DiffValuesOptions,
-  isIgnoredPath,
-  isSecret,
-  jsonEqual,
-  objectFieldDiff,
-  type ObjectFieldDiffOptions,
-  ownsPath,
-  type PathSegment,
-  redactObject,
-  secretDigest,
-  setsPath,
-} from "./diff.ts";
 export {
   type AppliedObject,
   type ApplyEvent,
@@ -72,17 +81,12 @@ export {
   type ApplyObjectsOptions,
   type ApplyObjectsResult,
   type ApplyPhase,
-  crdDefinedKinds,
-  groupOf,
   type ObjectsPlan,
   orderObjects,
   type PhaseName,
-  phaseOf,
   PHASES,
   planObjects,
   type PlanObjectsOptions,
-  refOf,
-  webhookBackends,
 } from "./apply_set.ts";
 export {
   crdEstablished,

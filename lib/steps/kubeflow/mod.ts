@@ -1,15 +1,22 @@
 /**
- * The Kubeflow platform from a kubeflow/manifests checkout: version detection, typed
- * settings (Dex, oauth2-proxy / oidc-authservice, dashboard, ingress), a generated
- * kustomize overlay, preflight against the live cluster, one-pass ordered apply and
- * verify.
+ * The Kubeflow platform step (part of `@kfplan/kfplan/steps`): installs the Kubeflow
+ * release of a kubeflow/manifests checkout with typed settings (Dex, oauth2-proxy or
+ * oidc-authservice, dashboard, ingress) rendered into a generated kustomize overlay,
+ * checked against the live cluster before anything is applied, applied in one ordered
+ * pass and verified.
+ *
+ * This entry names the step factory, its options schema and types, release
+ * detection, and the errors a script may catch. The overlay and rendering modules
+ * behind it are internal.
  *
  * @example
  * ```ts
- * import { kubeflowStep } from "./mod.ts";
+ * import { detectVersion, kubeflowStep } from "./mod.ts";
  *
+ * const manifests = "/src/kubeflow-manifests";
+ * console.log((await detectVersion(manifests)).version);
  * const step = kubeflowStep({
- *   manifests: "/src/kubeflow-manifests",
+ *   manifests,
  *   oidcClient: { secret: { env: "KF_OIDC_CLIENT_SECRET" } },
  *   dex: { staticUsers: [{ email: "alice@example.com", password: { env: "ALICE_PASSWORD" } }] },
  *   oauth2Proxy: { cookieSecret: { env: "KF_COOKIE_SECRET" } },
@@ -19,12 +26,28 @@
  * @module
  */
 
-export * from "./version.ts";
-export * from "./options.ts";
-export * from "./secrets.ts";
-export * from "./dex.ts";
-export * from "./overlay.ts";
-export * from "./checks.ts";
-export * from "./render.ts";
-export * from "./preflight.ts";
-export * from "./step.ts";
+export {
+  KUBEFLOW_STEP_ID,
+  kubeflowStep,
+  type KubeflowStepOptions,
+} from "./step.ts";
+export {
+  DEFAULT_ISSUER,
+  type KubeflowOptions,
+  type KubeflowOptionsInput,
+  kubeflowOptionsSchema,
+  type SecretRef,
+  secretRefSchema,
+} from "./options.ts";
+export {
+  type AuthStack,
+  type DetectedVersion,
+  detectVersion,
+  KUBEFLOW_VERSIONS,
+  type KubeflowVersion,
+  ManifestsTreeError,
+  type ReleaseInfo,
+  releaseInfo,
+} from "./version.ts";
+export { BCRYPT_COST, DEFAULT_USER_EMAIL, hashPassword } from "./dex.ts";
+export { PreflightError } from "./preflight.ts";
