@@ -2,22 +2,38 @@
  * kfplan: install and run a Kubeflow platform on Kubernetes as a reviewed plan.
  *
  * An installation is a dependency graph of typed steps, each with plan, apply and
- * verify phases. This module re-exports everything a script needs to compose the
- * shipped steps with its own and to plan, apply and verify them with the same
- * behaviour as the `deno task` commands.
+ * verify phases. This module names what a script needs to compose the shipped steps
+ * with its own and to plan, apply and verify them with the same behaviour as the
+ * `deno task` commands:
+ *
+ * - defining steps: {@linkcode defineStep}, {@linkcode emptyPlan}, the
+ *   {@linkcode Step} types, and {@linkcode z} for option schemas (use this `z`, so
+ *   your schemas and kfplan's are the same zod);
+ * - composing: {@linkcode composeFromConfig}, {@linkcode stepsFromConfig}, and each
+ *   shipped step's factory, options schema and types;
+ * - running: {@linkcode planCommand}, {@linkcode applyCommand},
+ *   {@linkcode verifyCommand}, {@linkcode statusCommand}, or the engine's
+ *   {@linkcode planSteps}, {@linkcode applySteps} and {@linkcode verifySteps};
+ * - the cluster: {@linkcode KubeClient}, {@linkcode connect}, {@linkcode ObjectRef};
+ * - the errors worth catching: {@linkcode OptionsError}, {@linkcode StalePlanError},
+ *   {@linkcode LockHeldError}, {@linkcode GraphError}, {@linkcode VerifyFailedError}.
+ *
+ * More of each layer is in the subpath entries `@kfplan/kfplan/engine`, `/kube`,
+ * `/steps`, `/plans` and `/cli`. kfplan's own dependencies are pinned inside it, so
+ * a script in another project imports this file by path, `file://` or https URL
+ * with no import map entries of its own.
  *
  * @example Plan and apply a configuration plus a step of your own
  * ```ts
- * import { applyCommand, composeFromConfig, defineStep, emptyPlan } from "./mod.ts";
- * import { z } from "./mod.ts";
+ * import { applyCommand, composeFromConfig, defineStep, emptyPlan, z } from "./mod.ts";
  *
  * const hello = defineStep({
  *   id: "hello",
  *   title: "Say hello",
  *   schema: z.object({ name: z.string() }).strict(),
  *   options: { name: "kubeflow" },
- *   plan: async () => emptyPlan(),
- *   apply: async (ctx, _plan, o) => ({ greeting: `hello ${o.name}` }),
+ *   plan: async () => ({ ...emptyPlan(), unknowns: ["greeting"] }),
+ *   apply: async (_ctx, _plan, o) => ({ greeting: `hello ${o.name}` }),
  *   verify: async () => ({ checks: [{ name: "greeted", ok: true }] }),
  * });
  * const code = await applyCommand(["--yes"], {
@@ -31,13 +47,145 @@
  * @module
  */
 
-export * from "./lib/engine/mod.ts";
-export * from "./lib/kube/mod.ts";
-export * from "./lib/cli/mod.ts";
-export * from "./lib/config/load.ts";
-export * from "./lib/tools/kustomize.ts";
-export * from "./lib/tools/helm.ts";
-export * from "./lib/tools/host.ts";
-export * from "./lib/steps/mod.ts";
-export * from "./plans/mod.ts";
 export { z } from "./lib/deps.ts";
+
+// Defining steps.
+export {
+  type ChangeAction,
+  defineStep,
+  type DefineStepOptions,
+  digestOf,
+  emptyPlan,
+  type FieldDiff,
+  type Finding,
+  type Logger,
+  type ObservedObject,
+  type OptionIssue,
+  OptionsError,
+  type ResourceChange,
+  type Severity,
+  type Step,
+  type StepAction,
+  type StepContext,
+  type StepDefinition,
+  type StepOutputs,
+  type StepPlan,
+  type ValidateOptions,
+  validateOptions,
+  type VerifyCheck,
+  type VerifyResult,
+} from "./lib/engine/mod.ts";
+
+// Running steps with the engine directly.
+export {
+  type ApplyOutcome,
+  applySteps,
+  type ApplyStepsOptions,
+  type ApplyStepsResult,
+  GraphError,
+  hasChanges,
+  LockHeldError,
+  type LockInfo,
+  type LockOptions,
+  parsePlanDocument,
+  type PlanChange,
+  type PlanDocument,
+  PlanFailedError,
+  PlanFormatError,
+  type PlanStep,
+  planSteps,
+  type PlanStepsOptions,
+  type PlanStepsResult,
+  type PlanSummary,
+  type RunEvent,
+  type RunOptions,
+  type RunSummary,
+  serializePlanDocument,
+  StalePlanError,
+  type StepVerifyReport,
+  VerifyFailedError,
+  verifySteps,
+  type VerifyStepsResult,
+} from "./lib/engine/mod.ts";
+
+// Running steps as the `deno task` commands do.
+export {
+  applyCommand,
+  type CapturedIO,
+  capturedIO,
+  type CliIO,
+  composeFromConfig,
+  type Composition,
+  planCommand,
+  renderPlan,
+  type SessionOptions,
+  statusCommand,
+  unlockCommand,
+  UsageError,
+  verifyCommand,
+} from "./lib/cli/mod.ts";
+
+// Composing the shipped steps from a configuration.
+export {
+  ConfigFileError,
+  gpuSteps,
+  type KfplanConfig,
+  kubeflowPlatformSteps,
+  loadConfig,
+  type LoadedConfig,
+  prerequisiteSteps,
+  stepsFromConfig,
+  type StepsFromConfigOptions,
+} from "./plans/mod.ts";
+
+// The shipped steps: factory, options schema and types, step id.
+export {
+  AMD_GPU_STEP_ID,
+  type AmdGpuOptionsInput,
+  amdGpuOptionsSchema,
+  amdGpuStep,
+  GPU_OPERATOR_STEP_ID,
+  type GpuOperatorOptionsInput,
+  gpuOperatorOptionsSchema,
+  gpuOperatorStep,
+  KUBEFLOW_STEP_ID,
+  type KubeflowOptionsInput,
+  kubeflowOptionsSchema,
+  kubeflowStep,
+  METALLB_STEP_ID,
+  type MetallbOptionsInput,
+  metallbOptionsSchema,
+  metallbStep,
+  NVIDIA_TOOLKIT_STEP_ID,
+  type NvidiaToolkitOptionsInput,
+  nvidiaToolkitOptionsSchema,
+  nvidiaToolkitStep,
+  STORAGE_STEP_ID,
+  type StorageOptionsInput,
+  storageOptionsSchema,
+  storageStep,
+  TIME_SLICING_STEP_ID,
+  type TimeSlicingOptionsInput,
+  timeSlicingOptionsSchema,
+  timeSlicingStep,
+  USERS_STEP_ID,
+  type UsersOptionsInput,
+  usersOptionsSchema,
+  usersStep,
+} from "./lib/steps/mod.ts";
+
+// The cluster.
+export {
+  connect,
+  type ConnectOptions,
+  type ConnectResult,
+  formatRef,
+  KubeApiError,
+  type KubeClient,
+  type KubeObject,
+  objectKey,
+  type ObjectMeta,
+  type ObjectRef,
+  refOf,
+  WaitTimeoutError,
+} from "./lib/kube/mod.ts";

@@ -1,10 +1,17 @@
 /**
- * The kfplan engine: typed steps, the graph, plans, apply with checkpoints and resume,
- * verify, redaction and the cluster lock. Re-exports only.
+ * The kfplan engine (`@kfplan/kfplan/engine`): typed steps ({@linkcode defineStep}),
+ * their dependency graph, plans as data ({@linkcode planSteps} and the versioned
+ * {@linkcode PlanDocument}), apply with checkpoints, resume and a cluster lock
+ * ({@linkcode applySteps}), verify ({@linkcode verifySteps}), and the typed
+ * {@linkcode RunEvent} union that reports their progress.
  *
- * @example
+ * This entry names what a script composes and runs steps with, and the errors it
+ * may catch. The digests, redaction, checkpoint files and saved-plan comparison
+ * behind it are internal.
+ *
+ * @example Define a step, plan it and apply it
  * ```ts
- * import { applySteps, defineStep, emptyPlan, planSteps, renderPlan } from "./mod.ts";
+ * import { applySteps, defineStep, emptyPlan, planSteps } from "./mod.ts";
  * import { z } from "../../mod.ts";
  *
  * const hello = defineStep({
@@ -13,51 +20,58 @@
  *   schema: z.object({ name: z.string() }).strict(),
  *   options: { name: "kubeflow" },
  *   plan: async () => ({ ...emptyPlan(), unknowns: ["greeting"] }),
- *   apply: async (ctx, _plan, o) => ({ greeting: `hello ${o.name}` }),
+ *   apply: async (_ctx, _plan, o) => ({ greeting: `hello ${o.name}` }),
  *   verify: async () => ({ checks: [{ name: "greeted", ok: true }] }),
  * });
  * const { document } = await planSteps([hello]);
- * console.log(renderPlan(document));
+ * console.log(document.summary);
  * const result = await applySteps([hello], { checkpointDir: ".kfplan" });
  * ```
  *
  * @module
  */
 
-export * from "./types.ts";
-export * from "./step.ts";
-export * from "./options.ts";
+export {
+  type ChangeAction,
+  emptyPlan,
+  type FieldDiff,
+  type Finding,
+  type Logger,
+  type ObjectRef,
+  type ObservedObject,
+  type ResourceChange,
+  type Severity,
+  type Step,
+  type StepAction,
+  type StepContext,
+  type StepOutputs,
+  type StepPlan,
+  type VerifyCheck,
+  type VerifyResult,
+} from "./types.ts";
+export {
+  defineStep,
+  type DefineStepOptions,
+  type StepDefinition,
+} from "./step.ts";
+export {
+  type OptionIssue,
+  OptionsError,
+  OptionsIssues,
+  type ValidateOptions,
+  validateOptions,
+} from "./options.ts";
+export { digestOf } from "./digest.ts";
 export {
   DEFAULT_PARALLELISM,
-  dependentsOf,
-  findCycle,
   GraphError,
   type GraphNode,
-  type GraphRunResult,
-  type NodeOutcome,
-  runGraph,
-  type RunGraphOptions,
   topologicalOrder,
   validateGraph,
 } from "./graph.ts";
-export { canonicalJson, digestOf, sha256Hex } from "./digest.ts";
-export {
-  isSensitiveMarker,
-  optionsDigest,
-  redactChange,
-  redactDiff,
-  type Redacted,
-  redactOptions,
-  scrubbingLogger,
-  SecretScrubber,
-  SENSITIVE,
-  sensitiveDigest,
-  sensitiveMarker,
-} from "./redact.ts";
 export {
   hasChanges,
   KFPLAN_VERSION,
-  objectName,
   parsePlanDocument,
   PLAN_FORMAT_VERSION,
   type PlanChange,
@@ -69,59 +83,39 @@ export {
   type PlanStep,
   type PlanSummary,
   serializePlanDocument,
-  summarize,
 } from "./plan_document.ts";
 export {
-  checkpointedOutputs,
-  clusterIdentity,
   planSteps,
   type PlanStepsOptions,
   type PlanStepsResult,
-  stepAction,
 } from "./planner.ts";
+
+export type { RunEvent, RunSummary } from "./events.ts";
 export {
-  formatValue,
-  type RenderOptions,
-  renderPlan,
-  summaryLine,
-  useColor,
-} from "./render.ts";
-export {
-  type Checkpoint,
-  checkpointPath,
-  type CheckpointStatus,
-  type CheckpointStep,
-  CheckpointStore,
-  type CheckpointStoreOptions,
-  type ClusterIdentity,
-  emptyCheckpoint,
-  NO_CLUSTER,
-  readCheckpoint,
-  writeFileAtomic,
-} from "./checkpoint.ts";
-export {
+  type ApplyOutcome,
   applySteps,
   type ApplyStepsOptions,
   type ApplyStepsResult,
-  type RunEvent,
+  PlanFailedError,
   type RunOptions,
-  type RunSummary,
   type StepVerifyReport,
   VerifyFailedError,
   verifySteps,
   type VerifyStepsResult,
 } from "./executor.ts";
+export { StalePlanError } from "./saved_plan.ts";
+// Named by the options and results above; their constructors and file formats stay
+// internal.
+export type { ClusterIdentity } from "./cluster.ts";
+export type {
+  Checkpoint,
+  CheckpointStatus,
+  CheckpointStep,
+} from "./checkpoint.ts";
+export type { SecretScrubber } from "./redact.ts";
+export type { SecretDigester } from "./secret_digest.ts";
 export {
-  compareSavedPlan,
-  savedPlanTargetProblems,
-  StalePlanError,
-} from "./saved_plan.ts";
-export {
-  acquireLock,
   breakLock,
-  defaultHolder,
-  type HeldLock,
-  LOCK_DURATION_SECONDS,
   LOCK_NAME,
   LOCK_NAMESPACE,
   LockHeldError,
@@ -129,9 +123,3 @@ export {
   type LockOptions,
   readLock,
 } from "./lock.ts";
-export type {
-  ConnectOptions,
-  ConnectResult,
-  KubeClient,
-  KubeObject,
-} from "../kube/types.ts";
