@@ -10,7 +10,7 @@
 import { CheckpointStore } from "../lib/engine/checkpoint.ts";
 import { planSteps } from "../lib/engine/planner.ts";
 import { serializePlanDocument } from "../lib/engine/plan_document.ts";
-import { renderPlan } from "../lib/engine/render.ts";
+import { renderPlan } from "../lib/cli/render_plan.ts";
 import {
   emptyPlan,
   type ResourceChange,

@@ -8,8 +8,7 @@
 
 import { planSteps } from "../engine/planner.ts";
 import { hasChanges, serializePlanDocument } from "../engine/plan_document.ts";
-import { renderPlan, useColor } from "../engine/render.ts";
-import { writeFileAtomic } from "../engine/checkpoint.ts";
+import { writeFileAtomic } from "../engine/_files.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import {
   checkpointDirFor,
@@ -18,6 +17,7 @@ import {
   parallelismFor,
   type SessionOptions,
 } from "./session.ts";
+import { planView } from "./views.ts";
 
 /** Usage text of `plan`. */
 export const PLAN_USAGE = `Usage: deno task plan [options]
@@ -73,6 +73,7 @@ export async function planCommand(
     const composition = await compose(args, options);
     cluster = await openCluster(args, composition, options);
     const kube = "kube" in cluster ? cluster.kube : undefined;
+    let view = planView(io, { json: args.json });
     const { document, scrubber } = await planSteps(composition.steps, {
       kube,
       offlineReason: "offline" in cluster ? cluster.offline : undefined,
@@ -82,28 +83,17 @@ export async function planCommand(
       checkpointDir: checkpointDirFor(args, composition),
       parallelism: parallelismFor(args, composition),
       // Warnings go to stderr so that `--json` output stays a single document.
-      log: { info() {}, debug() {}, warn: (m) => io.err(`warning: ${m}\n`) },
+      log: { info() {}, debug() {}, warn: (m) => view.warn(m) },
     });
     // Scrubbing the serialised text is defence in depth: the document is redacted already.
-    const json = scrubber.scrub(serializePlanDocument(document));
-    if (args.out) await writeFileAtomic(args.out, json);
-    if (args.json) io.out(json);
-    else {
-      io.out(
-        scrubber.scrub(
-          renderPlan(document, {
-            color: useColor(io.stdoutIsTerminal, { get: io.env }),
-          }),
-        ),
+    view = planView(io, { json: args.json, scrub: (t) => scrubber.scrub(t) });
+    if (args.out) {
+      await writeFileAtomic(
+        args.out,
+        scrubber.scrub(serializePlanDocument(document)),
       );
-      if (args.out) {
-        io.out(
-          document.cluster.offline
-            ? `\nSaved the plan to ${args.out}. It was made offline, so it can be reviewed but not applied; plan against the cluster to get an applicable plan.\n`
-            : `\nSaved the plan to ${args.out}. To apply exactly this plan: deno task apply ${args.out}\n`,
-        );
-      }
     }
+    view.plan(document, { savedTo: args.out });
     if (document.summary.errors > 0) {
       io.err(
         `error: ${document.summary.errors} step${

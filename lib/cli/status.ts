@@ -5,13 +5,11 @@
  * @module
  */
 
-import {
-  checkpointPath,
-  type ClusterIdentity,
-  NO_CLUSTER,
-  readCheckpoint,
-} from "../engine/checkpoint.ts";
-import { optionsDigest } from "../engine/redact.ts";
+import { checkpointPath, readCheckpoint } from "../engine/checkpoint.ts";
+import { identifyCluster } from "../engine/cluster.ts";
+import { stepOptionsDigest } from "../engine/planner.ts";
+import { loadDigestKey } from "../engine/secret_digest.ts";
+import { stepStanding } from "../engine/standing.ts";
 import { readLock } from "../engine/lock.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import {
@@ -63,10 +61,10 @@ export async function statusCommand(
   try {
     const composition = await compose(args, options);
     cluster = await openCluster(args, composition, options);
-    const identity: ClusterIdentity = "kube" in cluster
-      ? { server: cluster.kube.server, context: cluster.kube.context }
-      : NO_CLUSTER;
+    const kube = "kube" in cluster ? cluster.kube : undefined;
+    const identity = await identifyCluster(kube);
     const dir = checkpointDirFor(args, composition);
+    const { digester } = await loadDigestKey(kube, { stateDir: dir });
     const path = checkpointPath(dir, identity);
     const cp = await readCheckpoint(path, identity);
     const lock = "kube" in cluster
@@ -107,9 +105,15 @@ export async function statusCommand(
       const status = e?.status ?? "pending";
       counts[status] = (counts[status] ?? 0) + 1;
       const when = e?.verified_at ?? e?.finished_at ?? e?.started_at;
-      const changed = e &&
-          e.options_digest !== optionsDigest(step.options, step.sensitive ?? [])
-        ? "  (options changed since: will re-apply)"
+      // Without planning, status knows what the checkpoint recorded; `plan` shows
+      // whether the cluster drifted since.
+      const standing = stepStanding({
+        entry: e,
+        optionsDigest: stepOptionsDigest(step, digester),
+      });
+      const changed = e && standing.kind === "outstanding" &&
+          e.status === "verified"
+        ? `  (${standing.reason}: will re-apply)`
         : "";
       io.out(
         `  ${step.id.padEnd(width)}  ${status.padEnd(9)}  ${when ?? ""}${

@@ -6,7 +6,7 @@
  */
 
 import { verifySteps } from "../engine/executor.ts";
-import { useColor } from "../engine/render.ts";
+import { useColor } from "./render_plan.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import { createProgress, progressMode } from "./progress.ts";
 import {

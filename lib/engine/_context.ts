@@ -16,7 +16,12 @@ export function scrubberFor(
 ): SecretScrubber {
   const scrubber = new SecretScrubber(extra);
   for (const step of steps) {
-    for (const s of redactOptions(step.options, step.sensitive ?? []).secrets) {
+    for (
+      const s of redactOptions(step.options, {
+        sensitive: step.sensitive ?? [],
+      })
+        .secrets
+    ) {
       scrubber.add(s);
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The checkpoint: what apply has done, per step, so a later apply resumes where the
- * last one stopped. One JSON file per cluster (server + context), by default under
- * `.kfplan/` next to the config, written atomically (temp file, fsync, rename, fsync of
+ * last one stopped. One JSON file per cluster (keyed by the cluster's own identity,
+ * the `kube-system` uid, see `cluster.ts`), by default under `.kfplan/` next to the
+ * config, written atomically (temp file, fsync, rename, fsync of
  * the directory) so that a kill -9 at any moment leaves either the old or the new file.
  *
  * A step recorded `applying` was interrupted; apply is idempotent, so resume simply
@@ -12,94 +13,85 @@
 
 import { z } from "../deps.ts";
 import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "./_files.ts";
 import { canonicalJson, sha256Hex } from "./digest.ts";
+import {
+  type ClusterIdentity,
+  clusterMismatch,
+  NO_CLUSTER,
+} from "./cluster.ts";
+
+export { type ClusterIdentity, NO_CLUSTER };
 import { validateOptions } from "./options.ts";
 
 /** Where a step stands. */
-export type CheckpointStatus =
-  | "pending"
-  | "applying"
-  | "applied"
-  | "verified"
-  | "failed";
+export const checkpointStatusSchema = z.enum([
+  "pending",
+  "applying",
+  "applied",
+  "verified",
+  "failed",
+]);
 
-/** The cluster a checkpoint belongs to. */
-export interface ClusterIdentity {
-  /** API server URL. */
-  server: string;
-  /** kubeconfig context name. */
-  context: string;
-}
+/** Where a step stands. */
+export type CheckpointStatus = z.infer<typeof checkpointStatusSchema>;
 
-/** What the checkpoint records for one step. */
-export interface CheckpointStep {
+/** zod schema of one step's entry: the single source of {@linkcode CheckpointStep}. */
+export const checkpointStepSchema = z.object({
   /** Where the step stands. */
-  status: CheckpointStatus;
+  status: checkpointStatusSchema,
   /** Digest of the options this status was reached with. */
-  options_digest: string;
+  options_digest: z.string(),
   /** Digest of the upstream outputs the step saw; a change re-applies the step. */
-  inputs_digest?: string;
+  inputs_digest: z.string().optional(),
   /**
-   * The plan's `desired_digest` when the step was last applied. Options hold secret
-   * *references* (`{ env }`), so a rotated secret leaves the options digest alone but
-   * changes the desired state: a reviewed plan whose digest differs re-applies the step.
+   * The plan's `desired_digest` when the step was last applied (keyed: it covers
+   * Secret values). Options hold secret *references*, so a rotated secret leaves the
+   * options digest alone but changes this one.
    */
-  desired_digest?: string;
+  desired_digest: z.string().optional(),
   /** Outputs (sensitive ones redacted). */
-  outputs?: Record<string, unknown>;
+  outputs: z.record(z.string(), z.unknown()).optional(),
   /** When the last attempt started. */
-  started_at?: string;
+  started_at: z.string().optional(),
   /** When apply last returned. */
-  applied_at?: string;
+  applied_at: z.string().optional(),
   /** When verify last passed. */
-  verified_at?: string;
+  verified_at: z.string().optional(),
   /** When the last attempt ended (verified or failed). */
-  finished_at?: string;
+  finished_at: z.string().optional(),
   /** The last error, secrets scrubbed. */
-  last_error?: string;
+  last_error: z.string().optional(),
   /** Number of apply attempts. */
-  attempts: number;
-}
-
-/** The checkpoint document. */
-export interface Checkpoint {
-  /** Version of the checkpoint format. */
-  format_version: "1";
-  /** The cluster this checkpoint belongs to. */
-  cluster: ClusterIdentity;
-  /** When the file was last written. */
-  updated_at?: string;
-  /** Entries by step id. */
-  steps: Record<string, CheckpointStep>;
-}
-
-const checkpointSchema = z.object({
-  /** Version of the checkpoint format. */
-  format_version: z.literal("1"),
-  /** The cluster this checkpoint belongs to. */
-  cluster: z.object({ server: z.string(), context: z.string() }).strict(),
-  updated_at: z.string().optional(),
-  /** Entries by step id. */
-  steps: z.record(
-    z.string(),
-    z.object({
-      status: z.enum(["pending", "applying", "applied", "verified", "failed"]),
-      options_digest: z.string(),
-      inputs_digest: z.string().optional(),
-      desired_digest: z.string().optional(),
-      outputs: z.record(z.string(), z.unknown()).optional(),
-      started_at: z.string().optional(),
-      applied_at: z.string().optional(),
-      verified_at: z.string().optional(),
-      finished_at: z.string().optional(),
-      last_error: z.string().optional(),
-      attempts: z.int().min(0),
-    }).strict(),
-  ),
+  attempts: z.int().min(0),
 }).strict();
 
-/** Identity used when steps run without a cluster (custom steps, tests). */
-export const NO_CLUSTER: ClusterIdentity = { server: "none", context: "none" };
+/** What the checkpoint records for one step. */
+export type CheckpointStep = z.infer<typeof checkpointStepSchema>;
+
+/** zod schema of the checkpoint document: the single source of {@linkcode Checkpoint}. */
+export const checkpointSchema = z.object({
+  /** Version of the checkpoint format. */
+  format_version: z.literal("2"),
+  /** The cluster this checkpoint belongs to. */
+  cluster: z.object({
+    server: z.string(),
+    context: z.string(),
+    uid: z.string().optional(),
+  }).strict(),
+  /** When the file was last written. */
+  updated_at: z.string().optional(),
+  /** Entries by step id. */
+  steps: z.record(z.string(), checkpointStepSchema),
+}).strict();
+
+/** The checkpoint document. */
+export type Checkpoint = z.infer<typeof checkpointSchema>;
+
+/** Serialises a checkpoint: the one encoder (canonical JSON, 2-space indent). */
+export function encodeCheckpoint(checkpoint: Checkpoint): string {
+  return canonicalJson(checkpoint, { indent: 2 }) + "\n";
+}
 
 /**
  * The checkpoint file for a cluster inside `dir`: readable context name plus a digest
@@ -107,20 +99,24 @@ export const NO_CLUSTER: ClusterIdentity = { server: "none", context: "none" };
  *
  * @example
  * ```ts
- * checkpointPath(".kfplan", { server: "https://10.0.0.1:6443", context: "prod" });
+ * checkpointPath(".kfplan", { server: "https://10.0.0.1:6443", context: "prod", uid: "6c1f…" });
  * // ".kfplan/checkpoint-prod-3f2a9c1b0d4e.json"
  * ```
  */
 export function checkpointPath(dir: string, cluster: ClusterIdentity): string {
   const slug = cluster.context.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 40) ||
     "default";
-  const key = sha256Hex(`${cluster.server}\0${cluster.context}`).slice(0, 12);
+  // The cluster's own uid, when there is one: a cluster recreated at the same
+  // address gets a new file instead of the old cluster's "verified" steps.
+  const key = sha256Hex(
+    cluster.uid ?? `${cluster.server}\0${cluster.context}`,
+  ).slice(0, 12);
   return join(dir, `checkpoint-${slug}-${key}.json`);
 }
 
 /** An empty checkpoint for a cluster. */
 export function emptyCheckpoint(cluster: ClusterIdentity): Checkpoint {
-  return { format_version: "1", cluster, steps: {} };
+  return { format_version: "2", cluster, steps: {} };
 }
 
 /**
@@ -129,7 +125,6 @@ export function emptyCheckpoint(cluster: ClusterIdentity): Checkpoint {
  */
 export async function readCheckpoint(
   path: string,
-  /** The cluster this checkpoint belongs to. */
   cluster: ClusterIdentity,
 ): Promise<Checkpoint> {
   let text: string;
@@ -149,62 +144,14 @@ export async function readCheckpoint(
       }); move it away to start over`,
     );
   }
-  const cp = validateOptions(checkpointSchema, data, {
-    source: path,
-  }) as Checkpoint;
-  if (
-    cp.cluster.server !== cluster.server ||
-    cp.cluster.context !== cluster.context
-  ) {
-    throw new Error(
-      `${path}: checkpoint belongs to cluster ${cp.cluster.context} (${cp.cluster.server}), not ${cluster.context} (${cluster.server})`,
-    );
+  // Format 1 lacked only the cluster uid; it is read as format 2.
+  if ((data as { format_version?: unknown })?.format_version === "1") {
+    (data as { format_version: string }).format_version = "2";
   }
+  const cp = validateOptions(checkpointSchema, data, { source: path });
+  const mismatch = clusterMismatch(cp.cluster, cluster);
+  if (mismatch) throw new Error(`${path}: checkpoint ${mismatch}`);
   return cp;
-}
-
-/**
- * Writes `text` to `path` atomically: temp file in the same directory, fsync, rename,
- * fsync of the directory (so the rename itself survives a crash).
- */
-export async function writeFileAtomic(
-  path: string,
-  text: string,
-): Promise<void> {
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
-  const file = await Deno.open(tmp, {
-    write: true,
-    createNew: true,
-    mode: 0o600,
-  });
-  try {
-    const bytes = new TextEncoder().encode(text);
-    let written = 0;
-    while (written < bytes.length) {
-      written += await file.write(bytes.subarray(written));
-    }
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic there.
-  }
 }
 
 /** Options for {@linkcode CheckpointStore.open}. */
@@ -275,7 +222,7 @@ export class CheckpointStore {
     }
     this.#data.steps[id] = next;
     this.#data.updated_at = this.#now().toISOString();
-    const text = this.#scrub(canonicalJson(this.#data, { indent: 2 }) + "\n");
+    const text = this.#scrub(encodeCheckpoint(this.#data));
     const write = this.#queue.then(() => writeFileAtomic(this.path, text));
     this.#queue = write.catch(() => {});
     return write;

@@ -1,92 +1,72 @@
 /**
- * The executor: applies steps in dependency order, independent branches in parallel,
- * recording each step in the checkpoint. Per step: (re)plan at apply time, apply,
- * verify (a failed check fails the step, listing the failed checks), record outputs.
+ * Apply and verify. {@linkcode applySteps} is the engine's one entry point for an
+ * apply, used by the CLI and by scripts alike: it plans once, compares with a saved
+ * plan, asks for confirmation, takes the cluster lock, applies the plan it made (each
+ * step's `apply` receives that plan, desired objects included, so nothing renders
+ * twice), verifies, and records every step in the checkpoint.
  *
- * Resume: a step verified with unchanged options (and unchanged upstream outputs) is
- * skipped ("unchanged, verified at <time> — skipped"); a failed or interrupted
- * (`applying`) step is applied again, which is safe because apply is idempotent.
+ * A step is skipped only when it is current (see `standing.ts`): verified with the
+ * same options and inputs, and its fresh plan shows nothing to do. A failed or
+ * interrupted step is applied again, which is safe because apply is idempotent.
  *
- * With a cluster, the whole apply holds the Lease lock (see `lock.ts`). With a saved
- * plan, everything is planned again first and the apply is refused when anything
- * differs (see `saved_plan.ts`).
+ * Nothing is written to the cluster before the plan is known to be good: planning,
+ * the saved-plan comparison and confirmation come before the lock is taken. If
+ * another apply held the lock in between (its `leaseTransitions` moved), the plan is
+ * made again under the lock and must equal the one shown.
  *
  * @module
  */
 
 import type { KubeClient } from "../kube/types.ts";
-import { CheckpointStore, type ClusterIdentity } from "./checkpoint.ts";
+import { CheckpointStore } from "./checkpoint.ts";
+import { type ClusterIdentity, identifyCluster } from "./cluster.ts";
 import {
   contextFor,
   errorMessage,
   removeDir,
   scrubberFor,
 } from "./_context.ts";
-import { digestOf } from "./digest.ts";
+import {
+  createEmitter,
+  type Emitter,
+  eventLogger,
+  type RunEvent,
+  type RunSummary,
+} from "./events.ts";
 import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
-import { acquireLock, type HeldLock, type LockOptions } from "./lock.ts";
-import type { PlanDocument } from "./plan_document.ts";
-import { checkpointedOutputs, clusterIdentity, planSteps } from "./planner.ts";
-import { optionsDigest, redactOptions, type SecretScrubber } from "./redact.ts";
+import {
+  acquireLock,
+  type HeldLock,
+  type LockInfo,
+  type LockOptions,
+  lockTransitions,
+} from "./lock.ts";
+import { hasChanges, type PlanDocument } from "./plan_document.ts";
+import {
+  checkpointedOutputs,
+  desiredDigest,
+  inputsDigestOf,
+  planSteps,
+  type PlanStepsResult,
+  stepAction,
+  stepOptionsDigest,
+} from "./planner.ts";
+import { redactOptions, type SecretScrubber } from "./redact.ts";
+import {
+  type DigestKey,
+  loadDigestKey,
+  type SecretDigester,
+  storeDigestKey,
+} from "./secret_digest.ts";
 import {
   compareSavedPlan,
   savedPlanTargetProblems,
   StalePlanError,
 } from "./saved_plan.ts";
-import type { Logger, Step, StepContext, VerifyCheck } from "./types.ts";
+import { stepStanding } from "./standing.ts";
+import type { Logger, Step, StepPlan, VerifyCheck } from "./types.ts";
 
-/** Progress of an apply or verify, for displays and `--json` (one JSON line each). */
-export type RunEvent =
-  | {
-    type: "run-start";
-    command: "apply" | "verify";
-    steps: string[];
-    at: string;
-  }
-  | {
-    type: "lock";
-    action: "waiting" | "acquired" | "took-over" | "released" | "lost";
-    detail: string;
-    at: string;
-  }
-  | { type: "step-start"; id: string; title: string; at: string }
-  | {
-    type: "step-phase";
-    id: string;
-    phase: "plan" | "apply" | "verify";
-    at: string;
-  }
-  | { type: "step-skipped"; id: string; reason: string; at: string }
-  | { type: "step-done"; id: string; elapsed_ms: number; at: string }
-  | {
-    type: "step-failed";
-    id: string;
-    error: string;
-    failed_checks?: VerifyCheck[];
-    elapsed_ms: number;
-    at: string;
-  }
-  | { type: "step-not-started"; id: string; reason: string; at: string }
-  | {
-    type: "log";
-    id?: string;
-    level: "info" | "warn" | "debug";
-    message: string;
-    at: string;
-  }
-  | { type: "run-end"; ok: boolean; summary: RunSummary; at: string };
-
-/** Done / skipped / failed / not started, by step id. */
-export interface RunSummary {
-  /** Steps applied and verified in this run. */
-  done: string[];
-  /** Steps skipped: verified earlier with unchanged options. */
-  skipped: string[];
-  /** Steps that failed, with the error (secrets scrubbed). */
-  failed: { id: string; error: string }[];
-  /** Steps not started, with why (e.g. `skipped: dependency X failed`). */
-  not_started: { id: string; reason: string }[];
-}
+export type { RunEvent, RunSummary };
 
 /** Thrown by verify when checks fail; lists them. */
 export class VerifyFailedError extends Error {
@@ -106,11 +86,29 @@ export class VerifyFailedError extends Error {
   }
 }
 
+/** Thrown when some steps could not be planned: nothing was applied. */
+export class PlanFailedError extends Error {
+  /** Ids of the steps whose plan failed, with their errors. */
+  readonly steps: { id: string; error: string }[];
+  /** Names every failed step. */
+  constructor(steps: { id: string; error: string }[]) {
+    super(
+      `${steps.length} step${
+        steps.length === 1 ? "" : "s"
+      } could not be planned; nothing was applied:\n${
+        steps.map((s) => `  - ${s.id}: ${s.error}`).join("\n")
+      }`,
+    );
+    this.name = "PlanFailedError";
+    this.steps = steps;
+  }
+}
+
 /** Options shared by {@linkcode applySteps} and {@linkcode verifySteps}. */
 export interface RunOptions {
   /** The cluster; absent runs steps with `offline: true` (custom steps, tests). */
   kube?: KubeClient;
-  /** Directory of checkpoints; default `.kfplan`. */
+  /** Directory of the local state (checkpoints, digest key); default `.kfplan`. */
   checkpointDir?: string;
   /** Steps run at once; default 4. */
   parallelism?: number;
@@ -128,78 +126,61 @@ export interface RunOptions {
 
 /** Options for {@linkcode applySteps}. */
 export interface ApplyStepsOptions extends RunOptions {
-  /** Apply exactly this plan: re-plan and refuse when anything differs. */
+  /** Apply exactly this plan: the fresh plan must equal it, else nothing is applied. */
   savedPlan?: PlanDocument;
   /** Name of the saved plan file, for messages. */
   savedPlanSource?: string;
-  /** The config (path, digest), for re-planning a saved plan. */
+  /** The config (path, digest), recorded in the plan. */
   config?: { path: string; digest: string };
   /** Take the cluster Lease lock (default true when `kube` is set), or its options. */
   lock?: boolean | LockOptions;
+  /**
+   * Asked with the plan before anything is written; resolving false cancels the
+   * apply. Not asked when there is nothing to do. Default: no question.
+   */
+  confirm?: (plan: PlanDocument) => Promise<boolean>;
 }
+
+/** How an apply ended. */
+export type ApplyOutcome = "applied" | "nothing-to-do" | "cancelled";
 
 /** What an apply did. */
 export interface ApplyStepsResult {
-  /** True when every step is done or unchanged. */
+  /** True when every step is done or current (and for `nothing-to-do`). */
   ok: boolean;
-  /** Done / unchanged / failed / not started. */
+  /** `applied` (steps ran), `nothing-to-do` (every step current), `cancelled` (confirm said no). */
+  outcome: ApplyOutcome;
+  /** The plan that was shown and carried out (redacted). */
+  plan: PlanDocument;
+  /** Done / skipped / failed / not started. */
   summary: RunSummary;
   /** Outputs of every done or skipped step (sensitive ones as the step returned them). */
   outputs: Record<string, Record<string, unknown>>;
-  /** The checkpoint file written. */
+  /** The checkpoint file. */
   checkpointPath: string;
 }
 
-function emitter(options: RunOptions, scrubber: SecretScrubber) {
-  const now = options.now ?? (() => new Date());
-  return {
-    now,
-    emit(event: Record<string, unknown> & { type: RunEvent["type"] }): void {
-      if (!options.onEvent) return;
-      const full = { ...event, at: now().toISOString() };
-      // Events may carry error texts from steps: scrub the serialised form, once.
-      options.onEvent(
-        JSON.parse(scrubber.scrub(JSON.stringify(full))) as RunEvent,
-      );
-    },
-  };
-}
-
-function eventLogger(
-  base: Logger | undefined,
-  emit: (e: Record<string, unknown> & { type: "log" }) => void,
-): Logger {
-  return {
-    info(m) {
-      base?.info(m);
-      emit({ type: "log", level: "info", message: m });
-    },
-    warn(m) {
-      base?.warn(m);
-      emit({ type: "log", level: "warn", message: m });
-    },
-    debug(m) {
-      base?.debug(m);
-      emit({ type: "log", level: "debug", message: m });
-    },
-  };
-}
-
-function redactOutputs(
-  step: Step,
-  outputs: Record<string, unknown>,
-  scrubber?: SecretScrubber,
-): Record<string, unknown> {
-  const redacted = redactOptions(outputs, step.sensitiveOutputs ?? []);
-  // Secret outputs become known secrets of the run, so logs and errors get scrubbed too.
-  for (const s of redacted.secrets) scrubber?.add(s);
-  return redacted.value as Record<string, unknown>;
+/** What one run shares between its phases. */
+interface RunState {
+  order: Step[];
+  kube?: KubeClient;
+  cluster: ClusterIdentity;
+  store: CheckpointStore;
+  scrubber: SecretScrubber;
+  digester: SecretDigester;
+  emitter: Emitter;
+  workDir: string;
+  signal: AbortSignal;
+  parallelism: number;
+  log?: Logger;
 }
 
 /**
- * Applies the steps. Never throws for a failing step (see `result.ok` and the summary);
- * throws for an invalid graph, a held lock, or a stale saved plan, before anything is
- * written.
+ * Plans, confirms, locks, applies, verifies and records the steps: the engine's one
+ * entry point for an apply. Never throws for a failing step (see `result.ok` and the
+ * summary); throws before anything is written for an invalid graph, a step that
+ * cannot be planned ({@linkcode PlanFailedError}), a stale saved plan
+ * ({@linkcode StalePlanError}) or a held lock.
  *
  * @example
  * ```ts
@@ -213,257 +194,293 @@ export async function applySteps(
 ): Promise<ApplyStepsResult> {
   const order = topologicalOrder(steps);
   const scrubber = scrubberFor(steps);
-  const { now, emit } = emitter(options, scrubber);
-  const cluster: ClusterIdentity = clusterIdentity(options.kube);
-  const checkpointDir = options.checkpointDir ?? ".kfplan";
-
-  if (options.savedPlan) {
-    const target = savedPlanTargetProblems(
-      options.savedPlan,
-      options.kube ? cluster : undefined,
-    );
-    if (target.length > 0) {
-      throw new StalePlanError(target, options.savedPlanSource);
-    }
-  }
-
+  const emitter = createEmitter(scrubber, options);
+  const cluster = await identifyCluster(options.kube);
+  refuseWrongTarget(options, cluster);
+  const stateDir = options.checkpointDir ?? ".kfplan";
+  const key = await loadDigestKey(options.kube, { stateDir });
+  const store = await CheckpointStore.open(stateDir, cluster, {
+    scrub: (t) => scrubber.scrub(t),
+    now: emitter.now,
+  });
+  const lockOptions = lockOptionsOf(options);
+  const transitionsBefore = options.kube && lockOptions
+    ? await lockTransitions(options.kube, lockOptions)
+    : undefined;
   // Steps see one signal: aborted by the caller, or when the lock is lost (another
   // apply took it over), so no new step starts without the lock.
   const abort = new AbortController();
   const onAbort = () => abort.abort(options.signal?.reason);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const runOptions: ApplyStepsOptions = { ...options, signal: abort.signal };
-
-  let lock: (HeldLock & { tookOver?: unknown }) | undefined;
-  if (options.kube && options.lock !== false) {
-    const lockOptions: LockOptions = typeof options.lock === "object"
-      ? options.lock
-      : {};
-    lock = await acquireLock(options.kube, {
-      ...lockOptions,
-      onWait: (info) => {
-        emit({
-          type: "lock",
-          action: "waiting",
-          detail: `waiting for ${info.holder} (since ${
-            info.acquireTime ?? "?"
-          }) to release the lock`,
-        });
-        lockOptions.onWait?.(info);
-      },
-      onLost: (reason) => {
-        emit({ type: "lock", action: "lost", detail: reason });
-        abort.abort(new Error(reason));
-        lockOptions.onLost?.(reason);
-      },
-    });
-    emit({
-      type: "lock",
-      action: lock.tookOver ? "took-over" : "acquired",
-      detail: lock.tookOver
-        ? `took over the expired lock of ${
-          (lock.tookOver as { holder: string }).holder
-        }`
-        : `lock held by ${lock.holder}`,
-    });
-  }
+  const workDir = options.workDir ??
+    await Deno.makeTempDir({ prefix: "kfplan-apply-" });
+  const state: RunState = {
+    order,
+    kube: options.kube,
+    cluster,
+    store,
+    scrubber,
+    digester: key.digester,
+    emitter,
+    workDir,
+    signal: abort.signal,
+    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
+    log: options.log,
+  };
+  let lock: HeldLock | undefined;
   try {
-    const store = await CheckpointStore.open(checkpointDir, cluster, {
-      scrub: (t) => scrubber.scrub(t),
-      now,
-    });
-    if (options.savedPlan) {
-      const { document: fresh } = await planSteps(steps, {
-        kube: options.kube,
-        checkpoint: store.snapshot(),
-        parallelism: options.parallelism,
-        config: options.config ?? options.savedPlan.config,
-        workDir: options.workDir,
-        signal: abort.signal,
-      });
-      const problems = compareSavedPlan(options.savedPlan, fresh);
-      if (problems.length > 0) {
-        throw new StalePlanError(problems, options.savedPlanSource);
-      }
+    let planned = await planRun(state, options);
+    const reviewed = options.savedPlan ?? planned.document;
+    const pending = outstandingSteps(state, planned);
+    if (pending.length === 0 && !hasChanges(planned.document)) {
+      return nothingToDo(state, planned.document);
     }
-    return await runApply(order, store, scrubber, runOptions, emit, now);
+    if (options.confirm && !await options.confirm(planned.document)) {
+      return finished(state, planned.document, "cancelled", emptySummary());
+    }
+    if (options.kube && lockOptions) {
+      lock = await takeLock(options.kube, lockOptions, { emitter, abort });
+      if (lock.transitions !== (transitionsBefore ?? -1) + 1) {
+        // Another apply ran between our plan and our lock: what we showed may be
+        // out of date. Plan again under the lock; it must equal what was reviewed.
+        planned = await planRun(state, {
+          ...options,
+          savedPlan: reviewed,
+          savedPlanSource: options.savedPlanSource ?? "the plan shown",
+        });
+      }
+      await storeDigestKey(options.kube, key);
+    }
+    const { summary, outputs } = await executeSteps(state, planned);
+    return {
+      ...finished(state, planned.document, "applied", summary),
+      outputs,
+    };
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
-    if (lock) {
-      try {
-        await lock.release();
-        emit({
-          type: "lock",
-          action: "released",
-          detail: `released by ${lock.holder}`,
-        });
-      } catch (error) {
-        // The run's result matters more than the cleanup; the lease expires by itself.
-        emit({
-          type: "log",
-          level: "warn",
-          message: `could not release the lock (it expires by itself): ${
-            errorMessage(error, scrubber)
-          }`,
-        });
-      }
-    }
+    if (lock) await releaseLock(lock, state);
+    if (!options.workDir) await removeDir(workDir);
   }
 }
 
-async function runApply(
-  order: Step[],
-  store: CheckpointStore,
-  scrubber: SecretScrubber,
+function refuseWrongTarget(
   options: ApplyStepsOptions,
-  emit: (e: Record<string, unknown> & { type: RunEvent["type"] }) => void,
-  now: () => Date,
-): Promise<ApplyStepsResult> {
-  emit({ type: "run-start", command: "apply", steps: order.map((s) => s.id) });
-  const outputs = checkpointedOutputs(order, store.snapshot());
-  const workDir = options.workDir ??
-    await Deno.makeTempDir({ prefix: "kfplan-apply-" });
-  const signal = options.signal ?? new AbortController().signal;
-  const skipped: string[] = [];
+  cluster: ClusterIdentity,
+): void {
+  if (!options.savedPlan) return;
+  const target = savedPlanTargetProblems(
+    options.savedPlan,
+    options.kube ? cluster : undefined,
+  );
+  if (target.length > 0) {
+    throw new StalePlanError(target, options.savedPlanSource);
+  }
+}
+
+function lockOptionsOf(options: ApplyStepsOptions): LockOptions | undefined {
+  if (!options.kube || options.lock === false) return undefined;
+  return typeof options.lock === "object" ? options.lock : {};
+}
+
+/** Plans every step; refuses (throws) on planning errors and on a stale saved plan. */
+async function planRun(
+  state: RunState,
+  options: ApplyStepsOptions,
+): Promise<PlanStepsResult> {
+  const planned = await planSteps(state.order, {
+    kube: state.kube,
+    cluster: state.cluster,
+    config: options.config ?? options.savedPlan?.config,
+    checkpoint: state.store.snapshot(),
+    digester: state.digester,
+    parallelism: state.parallelism,
+    workDir: state.workDir,
+    signal: state.signal,
+    log: state.log,
+    now: state.emitter.now,
+  });
+  state.emitter.emit({ type: "plan", plan: planned.document });
+  const failed = planned.document.steps
+    .filter((s) => s.error !== undefined)
+    .map((s) => ({ id: s.id, error: s.error ?? "" }));
+  if (failed.length > 0) throw new PlanFailedError(failed);
+  if (options.savedPlan) {
+    const problems = compareSavedPlan(options.savedPlan, planned.document);
+    if (problems.length > 0) {
+      throw new StalePlanError(problems, options.savedPlanSource);
+    }
+  }
+  return planned;
+}
+
+/** Steps a fresh plan says apply must run (everything but the current ones). */
+function outstandingSteps(state: RunState, planned: PlanStepsResult): string[] {
+  const outputs = checkpointedOutputs(
+    state.order,
+    state.store.snapshot(),
+    state.digester,
+  );
+  return state.order.filter((step) => {
+    const plan = planned.plans.get(step.id);
+    const standing = stepStanding({
+      entry: state.store.get(step.id),
+      optionsDigest: stepOptionsDigest(step, state.digester),
+      inputsDigest: inputsDigestOf(step, outputs, {
+        steps: state.order,
+        digester: state.digester,
+      }),
+      plan: plan ? freshPlanOf(plan, state.digester) : undefined,
+    });
+    return standing.kind !== "current";
+  }).map((s) => s.id);
+}
+
+function freshPlanOf(plan: StepPlan, digester: SecretDigester) {
+  return {
+    action: stepAction(plan),
+    desiredDigest: desiredDigest(plan, digester),
+  };
+}
+
+function emptySummary(): RunSummary {
+  return { done: [], skipped: [], failed: [], not_started: [] };
+}
+
+function nothingToDo(state: RunState, plan: PlanDocument): ApplyStepsResult {
+  const outputs = checkpointedOutputs(
+    state.order,
+    state.store.snapshot(),
+    state.digester,
+  );
+  const summary = {
+    ...emptySummary(),
+    skipped: state.order.map((s) => s.id),
+  };
+  return {
+    ...finished(state, plan, "nothing-to-do", summary),
+    outputs: Object.fromEntries(outputs),
+  };
+}
+
+function finished(
+  state: RunState,
+  plan: PlanDocument,
+  outcome: ApplyOutcome,
+  summary: RunSummary,
+): ApplyStepsResult {
+  return {
+    ok: summary.failed.length === 0 && summary.not_started.length === 0,
+    outcome,
+    plan,
+    summary,
+    outputs: {},
+    checkpointPath: state.store.path,
+  };
+}
+
+async function takeLock(
+  kube: KubeClient,
+  lockOptions: LockOptions,
+  run: { emitter: Emitter; abort: AbortController },
+): Promise<HeldLock> {
+  const { emitter } = run;
+  const lock: HeldLock & { tookOver?: LockInfo } = await acquireLock(kube, {
+    ...lockOptions,
+    onWait: (info) => {
+      emitter.emit({
+        type: "lock",
+        action: "waiting",
+        detail: `waiting for ${info.holder} (since ${
+          info.acquireTime ?? "?"
+        }) to release the lock`,
+      });
+      lockOptions.onWait?.(info);
+    },
+    onLost: (reason) => {
+      emitter.emit({ type: "lock", action: "lost", detail: reason });
+      run.abort.abort(new Error(reason));
+      lockOptions.onLost?.(reason);
+    },
+  });
+  emitter.emit({
+    type: "lock",
+    action: lock.tookOver ? "took-over" : "acquired",
+    detail: lock.tookOver
+      ? `took over the expired lock of ${lock.tookOver.holder}`
+      : `lock held by ${lock.holder}`,
+  });
+  return lock;
+}
+
+async function releaseLock(lock: HeldLock, state: RunState): Promise<void> {
+  try {
+    await lock.release();
+    state.emitter.emit({
+      type: "lock",
+      action: "released",
+      detail: `released by ${lock.holder}`,
+    });
+  } catch (error) {
+    // The run's result matters more than the cleanup; the lease expires by itself.
+    state.emitter.emit({
+      type: "log",
+      level: "warn",
+      message: `could not release the lock (it expires by itself): ${
+        errorMessage(error, state.scrubber)
+      }`,
+    });
+  }
+}
+
+/** The redacted form of a step's outputs, as the checkpoint stores them. */
+function redactOutputs(
+  step: Step,
+  outputs: Record<string, unknown>,
+  state: RunState,
+): Record<string, unknown> {
+  const redacted = redactOptions(outputs, {
+    sensitive: step.sensitiveOutputs ?? [],
+    digester: state.digester,
+  });
+  // Secret outputs become known secrets of the run, so logs and errors get scrubbed too.
+  for (const s of redacted.secrets) state.scrubber.add(s);
+  return redacted.value as Record<string, unknown>;
+}
+
+/** Runs the steps of a plan in graph order; see {@linkcode applySteps}. */
+async function executeSteps(
+  state: RunState,
+  planned: PlanStepsResult,
+): Promise<{
+  summary: RunSummary;
+  outputs: Record<string, Record<string, unknown>>;
+}> {
+  const { emitter } = state;
+  emitter.emit({
+    type: "run-start",
+    command: "apply",
+    steps: state.order.map((s) => s.id),
+  });
+  const outputs = checkpointedOutputs(
+    state.order,
+    state.store.snapshot(),
+    state.digester,
+  );
+  const skipped = new Set<string>();
   const failedErrors = new Map<string, string>();
-
-  /** The context of one step: its log events carry the step's id. */
-  function stepContext(step: Step): StepContext {
-    const log = eventLogger(options.log, (e) => emit({ ...e, id: step.id }));
-    return contextFor(step, {
-      kube: options.kube,
-      log,
-      workDir,
-      signal,
-      scrubber,
-      outputs,
-    });
-  }
-
-  // The checkpoint holds sensitive outputs only redacted; a skipped step that has some
-  // gets them back from its verify phase (which also proves it is still done).
-  async function recoverSensitiveOutputs(
-    step: Step,
-    recorded: Record<string, unknown>,
-  ): Promise<boolean> {
-    if ((step.sensitiveOutputs ?? []).length === 0) {
-      outputs.set(step.id, recorded);
-      return true;
+  const result = await runGraph(state.order, async (step) => {
+    const outcome = await runStep(step, { state, planned, outputs });
+    if (outcome.skipped) skipped.add(step.id);
+    if (outcome.error !== undefined) {
+      failedErrors.set(step.id, outcome.error.message);
+      throw outcome.error.cause;
     }
-    const ctx = stepContext(step);
-    try {
-      const r = await step.verify(ctx);
-      if (!r.checks.every((c) => c.ok)) return false;
-      outputs.set(step.id, { ...recorded, ...(r.outputs ?? {}) });
-      redactOutputs(step, r.outputs ?? {}, scrubber);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  const result = await runGraph(order, async (step) => {
-    const digest = optionsDigest(step.options, step.sensitive ?? []);
-    const inputs: Record<string, unknown> = {};
-    for (const need of step.needs) {
-      inputs[need] = redactOutputs(
-        order.find((s) => s.id === need)!,
-        outputs.get(need) ?? {},
-      );
-    }
-    const inputsDigest = digestOf(inputs);
-    const entry = store.get(step.id);
-    const reviewed = options.savedPlan?.steps.find((s) => s.id === step.id)
-      ?.desired_digest;
-    if (
-      entry?.status === "verified" && entry.options_digest === digest &&
-      (entry.inputs_digest === undefined ||
-        entry.inputs_digest === inputsDigest) &&
-      (reviewed === undefined || entry.desired_digest === undefined ||
-        entry.desired_digest === reviewed) &&
-      await recoverSensitiveOutputs(step, entry.outputs ?? {})
-    ) {
-      emit({
-        type: "step-skipped",
-        id: step.id,
-        reason: `unchanged, verified at ${
-          entry.verified_at ?? "(unknown)"
-        } — skipped`,
-      });
-      skipped.push(step.id);
-      return;
-    }
-    const started = now();
-    const ctx = stepContext(step);
-    emit({ type: "step-start", id: step.id, title: step.title });
-    await store.update(step.id, {
-      status: "applying",
-      options_digest: digest,
-      inputs_digest: inputsDigest,
-      started_at: started.toISOString(),
-      finished_at: undefined,
-      attempts: (entry?.attempts ?? 0) + 1,
-    });
-    try {
-      emit({ type: "step-phase", id: step.id, phase: "plan" });
-      const plan = await step.plan(ctx);
-      emit({ type: "step-phase", id: step.id, phase: "apply" });
-      const applied = await step.apply(ctx, plan) ?? {};
-      await store.update(step.id, {
-        status: "applied",
-        desired_digest: plan.desiredDigest,
-        applied_at: now().toISOString(),
-        outputs: redactOutputs(step, applied, scrubber),
-      });
-      emit({ type: "step-phase", id: step.id, phase: "verify" });
-      const verified = await step.verify(ctx);
-      const failedChecks = verified.checks.filter((c) => !c.ok);
-      if (failedChecks.length > 0) {
-        throw new VerifyFailedError(step.id, failedChecks);
-      }
-      const all = { ...applied, ...(verified.outputs ?? {}) };
-      outputs.set(step.id, all);
-      const at = now();
-      await store.update(step.id, {
-        status: "verified",
-        verified_at: at.toISOString(),
-        finished_at: at.toISOString(),
-        outputs: redactOutputs(step, all, scrubber),
-        last_error: undefined,
-      });
-      emit({
-        type: "step-done",
-        id: step.id,
-        elapsed_ms: at.getTime() - started.getTime(),
-      });
-    } catch (error) {
-      const message = errorMessage(error, scrubber);
-      failedErrors.set(step.id, message);
-      const at = now();
-      await store.update(step.id, {
-        status: "failed",
-        finished_at: at.toISOString(),
-        last_error: message,
-      });
-      emit({
-        type: "step-failed",
-        id: step.id,
-        error: message,
-        failed_checks: error instanceof VerifyFailedError
-          ? error.checks
-          : undefined,
-        elapsed_ms: at.getTime() - started.getTime(),
-      });
-      throw error;
-    }
-  }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
-  await store.flush();
-  if (!options.workDir) await removeDir(workDir);
-
+  }, { parallelism: state.parallelism, signal: state.signal });
+  await state.store.flush();
   const summary: RunSummary = {
-    done: result.done.filter((id) => !skipped.includes(id)),
-    skipped: result.done.filter((id) => skipped.includes(id)),
+    done: result.done.filter((id) => !skipped.has(id)),
+    skipped: result.done.filter((id) => skipped.has(id)),
     failed: result.failed.map((id) => ({
       id,
       error: failedErrors.get(id) ?? "failed",
@@ -477,17 +494,177 @@ async function runApply(
     }),
   };
   for (const n of summary.not_started) {
-    emit({ type: "step-not-started", id: n.id, reason: n.reason });
+    emitter.emit({ type: "step-not-started", id: n.id, reason: n.reason });
   }
   const ok = summary.failed.length === 0 && summary.not_started.length === 0;
-  emit({ type: "run-end", ok, summary });
-  return {
-    ok,
-    summary,
-    outputs: Object.fromEntries(outputs),
-    /** The checkpoint file written. */
-    checkpointPath: store.path,
-  };
+  emitter.emit({ type: "run-end", ok, summary });
+  return { summary, outputs: Object.fromEntries(outputs) };
+}
+
+/** What one step's run shares with the graph. */
+interface StepRun {
+  state: RunState;
+  planned: PlanStepsResult;
+  /** Known outputs of every step, by id (updated as steps finish). */
+  outputs: Map<string, Record<string, unknown>>;
+}
+
+/** How one step ended. */
+interface StepOutcome {
+  skipped: boolean;
+  error?: { message: string; cause: unknown };
+}
+
+function stepContextOf(step: Step, run: StepRun) {
+  const { state } = run;
+  return contextFor(step, {
+    kube: state.kube,
+    log: eventLogger(state.log, { emitter: state.emitter, id: step.id }),
+    workDir: state.workDir,
+    signal: state.signal,
+    scrubber: state.scrubber,
+    outputs: run.outputs,
+  });
+}
+
+/**
+ * The plan this step applies: the one made for the run, unless the outputs of the
+ * steps it needs changed since (an upstream step applied in this run), in which case
+ * it is planned again now with what they produced.
+ */
+async function planForApply(
+  step: Step,
+  run: StepRun,
+  inputsDigest: string,
+): Promise<{ plan: StepPlan; replanned: boolean }> {
+  const made = run.planned.plans.get(step.id);
+  if (made && run.planned.inputsDigests.get(step.id) === inputsDigest) {
+    return { plan: made, replanned: false };
+  }
+  run.state.emitter.emit({ type: "step-phase", id: step.id, phase: "plan" });
+  return { plan: await step.plan(stepContextOf(step, run)), replanned: true };
+}
+
+async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
+  const { state } = run;
+  const optionsDigest = stepOptionsDigest(step, state.digester);
+  const inputsDigest = inputsDigestOf(step, run.outputs, {
+    steps: state.order,
+    digester: state.digester,
+  });
+  const entry = state.store.get(step.id);
+  const started = state.emitter.now();
+  const { plan } = await planForApply(step, run, inputsDigest);
+  const standing = stepStanding({
+    entry,
+    optionsDigest,
+    inputsDigest,
+    plan: freshPlanOf(plan, state.digester),
+  });
+  if (
+    standing.kind === "current" &&
+    await recoverOutputs(step, run, entry?.outputs ?? {})
+  ) {
+    state.emitter.emit({
+      type: "step-skipped",
+      id: step.id,
+      reason: `${standing.reason} — skipped`,
+    });
+    return { skipped: true };
+  }
+  state.emitter.emit({ type: "step-start", id: step.id, title: step.title });
+  await state.store.update(step.id, {
+    status: "applying",
+    options_digest: optionsDigest,
+    inputs_digest: inputsDigest,
+    started_at: started.toISOString(),
+    finished_at: undefined,
+    attempts: (entry?.attempts ?? 0) + 1,
+  });
+  try {
+    await applyAndVerify(step, run, plan);
+    state.emitter.emit({
+      type: "step-done",
+      id: step.id,
+      elapsed_ms: state.emitter.now().getTime() - started.getTime(),
+    });
+    return { skipped: false };
+  } catch (error) {
+    const message = errorMessage(error, state.scrubber);
+    const at = state.emitter.now();
+    await state.store.update(step.id, {
+      status: "failed",
+      finished_at: at.toISOString(),
+      last_error: message,
+    });
+    state.emitter.emit({
+      type: "step-failed",
+      id: step.id,
+      error: message,
+      failed_checks: error instanceof VerifyFailedError
+        ? error.checks
+        : undefined,
+      elapsed_ms: at.getTime() - started.getTime(),
+    });
+    return { skipped: false, error: { message, cause: error } };
+  }
+}
+
+async function applyAndVerify(
+  step: Step,
+  run: StepRun,
+  plan: StepPlan,
+): Promise<void> {
+  const { state } = run;
+  const ctx = stepContextOf(step, run);
+  state.emitter.emit({ type: "step-phase", id: step.id, phase: "apply" });
+  const applied = await step.apply(ctx, plan) ?? {};
+  await state.store.update(step.id, {
+    status: "applied",
+    desired_digest: desiredDigest(plan, state.digester),
+    applied_at: state.emitter.now().toISOString(),
+    outputs: redactOutputs(step, applied, state),
+  });
+  state.emitter.emit({ type: "step-phase", id: step.id, phase: "verify" });
+  const verified = await step.verify(ctx, plan);
+  const failedChecks = verified.checks.filter((c) => !c.ok);
+  if (failedChecks.length > 0) {
+    throw new VerifyFailedError(step.id, failedChecks);
+  }
+  const all = { ...applied, ...(verified.outputs ?? {}) };
+  run.outputs.set(step.id, all);
+  const at = state.emitter.now().toISOString();
+  await state.store.update(step.id, {
+    status: "verified",
+    verified_at: at,
+    finished_at: at,
+    outputs: redactOutputs(step, all, state),
+    last_error: undefined,
+  });
+}
+
+/**
+ * The checkpoint holds sensitive outputs only redacted; a skipped step that has some
+ * gets them back from its verify phase (which also proves it is still done).
+ */
+async function recoverOutputs(
+  step: Step,
+  run: StepRun,
+  recorded: Record<string, unknown>,
+): Promise<boolean> {
+  if ((step.sensitiveOutputs ?? []).length === 0) {
+    run.outputs.set(step.id, recorded);
+    return true;
+  }
+  try {
+    const r = await step.verify(stepContextOf(step, run));
+    if (!r.checks.every((c) => c.ok)) return false;
+    run.outputs.set(step.id, { ...recorded, ...(r.outputs ?? {}) });
+    redactOutputs(step, r.outputs ?? {}, run.state);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One step's verify result. */
@@ -523,89 +700,52 @@ export interface VerifyStepsResult {
  * ```
  */
 export async function verifySteps(
-  /** Per-step reports, in dependency order. */
   steps: readonly Step[],
   options: RunOptions = {},
 ): Promise<VerifyStepsResult> {
   const order = topologicalOrder(steps);
   const scrubber = scrubberFor(steps);
-  const { now, emit } = emitter(options, scrubber);
-  const cluster = clusterIdentity(options.kube);
-  const store = await CheckpointStore.open(
-    options.checkpointDir ?? ".kfplan",
-    cluster,
-    {
-      scrub: (t) => scrubber.scrub(t),
-      now,
-    },
-  );
-  const outputs = checkpointedOutputs(order, store.snapshot());
+  const emitter = createEmitter(scrubber, options);
+  const cluster = await identifyCluster(options.kube);
+  const stateDir = options.checkpointDir ?? ".kfplan";
+  const key: DigestKey = await loadDigestKey(options.kube, { stateDir });
+  const store = await CheckpointStore.open(stateDir, cluster, {
+    scrub: (t) => scrubber.scrub(t),
+    now: emitter.now,
+  });
   const workDir = options.workDir ??
     await Deno.makeTempDir({ prefix: "kfplan-verify-" });
-  const signal = options.signal ?? new AbortController().signal;
+  const state: RunState = {
+    order,
+    kube: options.kube,
+    cluster,
+    store,
+    scrubber,
+    digester: key.digester,
+    emitter,
+    workDir,
+    signal: options.signal ?? new AbortController().signal,
+    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
+    log: options.log,
+  };
+  const outputs = checkpointedOutputs(order, store.snapshot(), key.digester);
   const reports = new Map<string, StepVerifyReport>();
-  emit({ type: "run-start", command: "verify", steps: order.map((s) => s.id) });
-  await runGraph(order, async (step) => {
-    const started = now();
-    emit({ type: "step-start", id: step.id, title: step.title });
-    emit({ type: "step-phase", id: step.id, phase: "verify" });
-    const log = eventLogger(options.log, (e) => emit({ ...e, id: step.id }));
-    const ctx = contextFor(step, {
-      kube: options.kube,
-      log,
-      workDir,
-      signal,
-      scrubber,
-      outputs,
-    });
-    let report: StepVerifyReport;
-    try {
-      const r = await step.verify(ctx);
-      report = {
-        id: step.id,
-        title: step.title,
-        /** True when every step passed. */
-        ok: r.checks.every((c) => c.ok),
-        checks: r.checks,
-      };
-    } catch (error) {
-      report = {
-        id: step.id,
-        title: step.title,
-        /** True when every step passed. */
-        ok: false,
-        checks: [],
-        error: errorMessage(error, scrubber),
-      };
-    }
-    reports.set(step.id, report);
-    const elapsed = now().getTime() - started.getTime();
-    if (report.ok) {
-      emit({ type: "step-done", id: step.id, elapsed_ms: elapsed });
-    } else {
-      const failed = report.checks.filter((c) => !c.ok);
-      const message = report.error ??
-        new VerifyFailedError(step.id, failed).message;
-      emit({
-        type: "step-failed",
-        id: step.id,
-        error: message,
-        failed_checks: failed,
-        elapsed_ms: elapsed,
-      });
-      if (store.get(step.id)?.status === "verified") {
-        await store.update(step.id, {
-          status: "failed",
-          last_error: scrubber.scrub(message),
-        });
-      }
-    }
-  }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
-  await store.flush();
-  if (!options.workDir) await removeDir(workDir);
+  emitter.emit({
+    type: "run-start",
+    command: "verify",
+    steps: order.map((s) => s.id),
+  });
+  try {
+    await runGraph(order, async (step) => {
+      reports.set(step.id, await verifyOne(step, { state, outputs }));
+    }, { parallelism: state.parallelism, signal: state.signal });
+    await store.flush();
+  } finally {
+    if (!options.workDir) await removeDir(workDir);
+  }
   const list = order.map((s) => reports.get(s.id)!);
   const ok = list.every((r) => r.ok);
-  emit({
+  emitter.emit({
     type: "run-end",
     ok,
     summary: {
@@ -619,4 +759,62 @@ export async function verifySteps(
     },
   });
   return { ok, steps: list };
+}
+
+async function verifyOne(
+  step: Step,
+  run: { state: RunState; outputs: Map<string, Record<string, unknown>> },
+): Promise<StepVerifyReport> {
+  const { state } = run;
+  const started = state.emitter.now();
+  state.emitter.emit({ type: "step-start", id: step.id, title: step.title });
+  state.emitter.emit({ type: "step-phase", id: step.id, phase: "verify" });
+  const ctx = contextFor(step, {
+    kube: state.kube,
+    log: eventLogger(state.log, { emitter: state.emitter, id: step.id }),
+    workDir: state.workDir,
+    signal: state.signal,
+    scrubber: state.scrubber,
+    outputs: run.outputs,
+  });
+  let report: StepVerifyReport;
+  try {
+    const r = await step.verify(ctx);
+    report = {
+      id: step.id,
+      title: step.title,
+      ok: r.checks.every((c) => c.ok),
+      checks: r.checks,
+    };
+  } catch (error) {
+    report = {
+      id: step.id,
+      title: step.title,
+      ok: false,
+      checks: [],
+      error: errorMessage(error, state.scrubber),
+    };
+  }
+  const elapsed = state.emitter.now().getTime() - started.getTime();
+  if (report.ok) {
+    state.emitter.emit({ type: "step-done", id: step.id, elapsed_ms: elapsed });
+    return report;
+  }
+  const failed = report.checks.filter((c) => !c.ok);
+  const message = report.error ??
+    new VerifyFailedError(step.id, failed).message;
+  state.emitter.emit({
+    type: "step-failed",
+    id: step.id,
+    error: message,
+    failed_checks: failed,
+    elapsed_ms: elapsed,
+  });
+  if (state.store.get(step.id)?.status === "verified") {
+    await state.store.update(step.id, {
+      status: "failed",
+      last_error: state.scrubber.scrub(message),
+    });
+  }
+  return report;
 }

@@ -4,6 +4,11 @@
  * cluster never interleave. A second apply is refused with the holder's identity and
  * start time.
  *
+ * Release clears the holder and keeps the Lease, as Kubernetes' leader election does,
+ * so `leaseTransitions` counts every apply: an apply that planned before taking the
+ * lock sees from the count whether another apply ran in between
+ * ({@linkcode lockTransitions}).
+ *
  * A lock whose `renewTime + leaseDurationSeconds` has passed is stale (its holder died
  * without releasing it) and is taken over automatically. To break a live-looking lock
  * by hand: `deno task unlock --force` ({@linkcode breakLock}).
@@ -58,6 +63,8 @@ export interface LockInfo {
   leaseDurationSeconds: number;
   /** True when renewTime + duration lies in the past. */
   expired: boolean;
+  /** `leaseTransitions`: how many times the lock was taken. */
+  transitions: number;
 }
 
 /** Thrown when another apply holds the lock. */
@@ -85,7 +92,9 @@ export interface HeldLock {
   readonly holder: string;
   /** True once a renewal found the lock taken by somebody else. */
   readonly lost: boolean;
-  /** Stops renewing and deletes the Lease if it is still ours. */
+  /** `leaseTransitions` of our hold: one more than {@linkcode lockTransitions} read before. */
+  readonly transitions: number;
+  /** Stops renewing and clears the holder if the lock is still ours. */
   release(): Promise<void>;
 }
 
@@ -131,6 +140,7 @@ function infoOf(lease: KubeObject, now: Date): LockInfo {
     leaseDurationSeconds: duration,
     expired: !spec.holderIdentity ||
       !(renewMs + duration * 1000 > now.getTime()),
+    transitions: transitionsOf(lease),
   };
 }
 
@@ -144,9 +154,33 @@ export async function readLock(
   options: LockOptions = {},
 ): Promise<LockInfo | undefined> {
   const lease = await kube.get(ref(options));
-  return lease
+  return lease && holderOf(lease)
     ? infoOf(lease, (options.now ?? (() => new Date()))())
     : undefined;
+}
+
+/**
+ * How many times the lock has been taken (`-1` when it never was): read it before
+ * planning outside the lock, and compare with {@linkcode HeldLock.transitions} once
+ * held to learn whether another apply ran in between.
+ */
+export async function lockTransitions(
+  kube: KubeClient,
+  options: LockOptions = {},
+): Promise<number> {
+  const lease = await kube.get(ref(options));
+  return lease ? transitionsOf(lease) : -1;
+}
+
+function holderOf(lease: KubeObject): string | undefined {
+  const h = (lease.spec as Record<string, unknown> | undefined)?.holderIdentity;
+  return typeof h === "string" && h !== "" ? h : undefined;
+}
+
+function transitionsOf(lease: KubeObject): number {
+  const t = (lease.spec as Record<string, unknown> | undefined)
+    ?.leaseTransitions;
+  return typeof t === "number" ? t : 0;
 }
 
 function leaseObject(
@@ -224,12 +258,13 @@ async function tryAcquire(
     const existing = await kube.get(ref(options));
     if (!existing) return tryAcquire(kube, options); // released in between: try again
     const info = infoOf(existing, now());
-    if (!info.expired) throw new LockHeldError(info, where(options));
+    const free = holderOf(existing) === undefined;
+    if (!free && !info.expired) throw new LockHeldError(info, where(options));
     try {
       current = await kube.replace(
         leaseObject(options, holder, now(), existing),
       );
-      tookOver = info;
+      if (!free) tookOver = info;
     } catch (e2) {
       if (!isConflict(e2)) throw e2;
       const again = await kube.get(ref(options));
@@ -290,6 +325,7 @@ function startRenewing(
   return {
     holder,
     tookOver,
+    transitions: transitionsOf(initial),
     get lost() {
       return lost;
     },
@@ -300,9 +336,13 @@ function startRenewing(
       await renewing;
       if (lost) return;
       const live = await kube.get(ref(options));
-      const liveHolder = (live?.spec as Record<string, unknown> | undefined)
-        ?.holderIdentity;
-      if (live && liveHolder === holder) await kube.delete(ref(options));
+      if (live && holderOf(live) === holder) {
+        const spec = { ...(live.spec as Record<string, unknown>) };
+        delete spec.holderIdentity;
+        delete spec.acquireTime;
+        delete spec.renewTime;
+        await kube.replace({ ...live, spec });
+      }
     },
   };
 }

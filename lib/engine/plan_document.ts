@@ -4,7 +4,8 @@
  * The document is canonical: keys sorted, steps in topological order, observed objects
  * sorted by identity, and exactly one timestamp (`created_at`), so that the same inputs
  * and cluster state give byte-identical JSON apart from that field. Secrets never enter
- * it: options are redacted and sensitive diffs carry only a short digest.
+ * it: options are redacted and sensitive diffs carry only a short keyed digest.
+ * The zod schemas below are the single source of the types.
  *
  * @module
  */
@@ -13,15 +14,9 @@ import { z } from "../deps.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { canonicalJson } from "./digest.ts";
 import { objectKey, objectName } from "../kube/object_ref.ts";
+import { OptionsError, validateOptions } from "./options.ts";
 
 export { objectKey, objectName };
-import { OptionsError, validateOptions } from "./options.ts";
-import type {
-  ChangeAction,
-  Finding,
-  ObservedObject,
-  StepAction,
-} from "./types.ts";
 
 /** The format version this kfplan writes and reads. */
 export const PLAN_FORMAT_VERSION = "1";
@@ -29,133 +24,46 @@ export const PLAN_FORMAT_VERSION = "1";
 /** kfplan's own version, from `deno.json`. */
 export const KFPLAN_VERSION: string = denoJson.version;
 
-/** The cluster a plan was made against, or why it was made offline. */
-export type PlanCluster =
-  | { offline: false; server: string; context: string }
-  | { offline: true; reason: string };
-
-/** One field difference as stored in a plan. */
-export interface PlanFieldDiff {
-  /** Dotted path with `[i]` indices, e.g. `spec.replicas`. */
-  path: string;
-  /** The live value; absent when the field is added. */
-  before?: unknown;
-  /** The desired value; absent when the field is removed. */
-  after?: unknown;
-  /** True when `before`/`after` are `(sensitive, sha256:…)` markers. */
-  sensitive?: boolean;
-}
-
-/** One resource change as stored in a plan. */
-export interface PlanChange {
-  /** `group/version` of the object. */
-  apiVersion: string;
-  /** Kind of the object. */
-  kind: string;
-  /** Namespace; absent for cluster-scoped objects. */
-  namespace?: string;
-  /** Name of the object. */
-  name: string;
-  /** What apply does to the object. */
-  action: ChangeAction;
-  /** Field diffs for updates and replacements; empty for create and delete. */
-  diff: PlanFieldDiff[];
-  /** Why the change is planned this way (e.g. why an update became a replacement). */
-  reason?: string;
-  /** The kind is served only once this apply creates its CRD. */
-  known_after_apply?: boolean;
-}
-
-/** A step's entry in the plan. */
-export interface PlanStep {
-  /** Stable step id. */
-  id: string;
-  /** One line for humans. */
-  title: string;
-  /** Ids of the steps that must be done first. */
-  needs: string[];
-  /** The most disruptive change, `unknown` when only known after apply, `error` when planning failed. */
-  action: StepAction | "error";
-  /** `sha256:` of the canonical options, sensitive values entering only as their digest. */
-  options_digest: string;
-  /** The options with sensitive values replaced by `(sensitive, sha256:…)`. */
-  options: unknown;
-  /** Resource changes in the order the step applies them. */
-  changes: PlanChange[];
-  /** Host and cluster checks with severity and fix. */
-  findings: Finding[];
-  /** Things to read before applying. */
-  warnings: string[];
-  /** What is known only after apply. */
-  unknowns: string[];
-  /** Objects read while planning, with the resourceVersion and uid seen. */
-  observed: ObservedObject[];
-  /** Digest of the desired state; saved plans compare it. */
-  desired_digest?: string;
-  /** Non-secret facts for the reader (versions, chart names). */
-  facts?: Record<string, unknown>;
-  /** Why planning this step failed (the rest of the plan still comes out). */
-  error?: string;
-}
-
-/** Counts over every resource change of every step. */
-export interface PlanSummary {
-  /** Objects to create. */
-  create: number;
-  /** Objects to update in place. */
-  update: number;
-  /** Objects to delete and create again. */
-  replace: number;
-  /** Objects to delete. */
-  delete: number;
-  /** Objects already as desired. */
-  no_op: number;
-  /** Steps whose effect is known only after apply (no resource changes to show). */
-  unknown_steps: number;
-  /** Steps whose plan failed. */
-  errors: number;
-  /** Steps in the plan. */
-  steps: number;
-}
-
-/** The whole plan. */
-export interface PlanDocument {
-  /** Version of this format: `"1"`. */
-  format_version: typeof PLAN_FORMAT_VERSION;
-  /** The kfplan that wrote the plan. */
-  kfplan_version: string;
-  /** The only timestamp in the document (ISO 8601, UTC). */
-  created_at: string;
-  /** The cluster planned against, or why the plan is offline. */
-  cluster: PlanCluster;
-  /** The configuration file planned, when the plan came from one. */
-  config?: { path: string; digest: string };
-  /** Counts over all steps. */
-  summary: PlanSummary;
-  /** One entry per step, in dependency order. */
-  steps: PlanStep[];
-}
-
 const severity = z.enum(["ok", "info", "warning", "error"]);
 const changeAction = z.enum(["create", "update", "replace", "delete", "no-op"]);
 
-const fieldDiffSchema = z.object({
+/** zod schema of one field difference; the single source of {@linkcode PlanFieldDiff}. */
+export const planFieldDiffSchema = z.object({
+  /** Dotted path with `[i]` indices, e.g. `spec.replicas`. */
   path: z.string(),
+  /** The live value; absent when the field is added. */
   before: z.unknown().optional(),
+  /** The desired value; absent when the field is removed. */
   after: z.unknown().optional(),
+  /** True when `before`/`after` are `(sensitive…)` markers. */
   sensitive: z.boolean().optional(),
 }).strict();
 
-const changeSchema = z.object({
+/** One field difference as stored in a plan. */
+export type PlanFieldDiff = z.infer<typeof planFieldDiffSchema>;
+
+/** zod schema of one resource change; the single source of {@linkcode PlanChange}. */
+export const planChangeSchema = z.object({
+  /** `group/version` of the object. */
   apiVersion: z.string().min(1),
+  /** Kind of the object. */
   kind: z.string().min(1),
+  /** Namespace; absent for cluster-scoped objects. */
   namespace: z.string().optional(),
+  /** Name of the object. */
   name: z.string().min(1),
+  /** What apply does to the object. */
   action: changeAction,
-  diff: z.array(fieldDiffSchema),
+  /** Field diffs for updates and replacements; empty for create and delete. */
+  diff: z.array(planFieldDiffSchema),
+  /** Why the change is planned this way (e.g. why an update became a replacement). */
   reason: z.string().optional(),
+  /** The kind is served only once this apply creates its CRD. */
   known_after_apply: z.boolean().optional(),
 }).strict();
+
+/** One resource change as stored in a plan. */
+export type PlanChange = z.infer<typeof planChangeSchema>;
 
 const observedSchema = z.object({
   apiVersion: z.string().min(1),
@@ -179,10 +87,15 @@ const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
   message: 'expected "sha256:" followed by 64 hex digits',
 });
 
-const stepSchema = z.object({
+/** zod schema of a step's entry; the single source of {@linkcode PlanStep}. */
+export const planStepSchema = z.object({
+  /** Stable step id. */
   id: z.string().min(1),
+  /** One line for humans. */
   title: z.string(),
+  /** Ids of the steps that must be done first. */
   needs: z.array(z.string()),
+  /** The most disruptive change, `unknown` when only known after apply, `error` when planning failed. */
   action: z.enum([
     "create",
     "update",
@@ -192,21 +105,72 @@ const stepSchema = z.object({
     "unknown",
     "error",
   ]),
+  /** `sha256:` of the canonical options, sensitive values entering only as keyed digests. */
   options_digest: digest,
+  /** The options with sensitive values replaced by `(sensitive, hmac:…)`. */
   options: z.unknown(),
-  changes: z.array(changeSchema),
+  /** Resource changes in the order the step applies them. */
+  changes: z.array(planChangeSchema),
+  /** Host and cluster checks with severity and fix. */
   findings: z.array(findingSchema),
+  /** Things to read before applying. */
   warnings: z.array(z.string()),
+  /** What is known only after apply. */
   unknowns: z.array(z.string()),
+  /** Objects read while planning, with the resourceVersion and uid seen. */
   observed: z.array(observedSchema),
+  /** Keyed digest (`hmac-sha256:`) of the desired state; saved plans compare it. */
   desired_digest: z.string().optional(),
+  /** Non-secret facts for the reader (versions, chart names). */
   facts: z.record(z.string(), z.unknown()).optional(),
+  /** Why planning this step failed (the rest of the plan still comes out). */
   error: z.string().optional(),
 }).strict();
 
+/** A step's entry in the plan. */
+export type PlanStep = z.infer<typeof planStepSchema>;
+
 const count = z.int().min(0);
 
-/** zod schema of {@linkcode PlanDocument}; {@linkcode parsePlanDocument} uses it. */
+/** zod schema of the summary; the single source of {@linkcode PlanSummary}. */
+export const planSummarySchema = z.object({
+  /** Objects to create. */
+  create: count,
+  /** Objects to update in place. */
+  update: count,
+  /** Objects to delete and create again. */
+  replace: count,
+  /** Objects to delete. */
+  delete: count,
+  /** Objects already as desired. */
+  no_op: count,
+  /** Steps whose effect is known only after apply (no resource changes to show). */
+  unknown_steps: count,
+  /** Steps whose plan failed. */
+  errors: count,
+  /** Steps in the plan. */
+  steps: count,
+}).strict();
+
+/** Counts over every resource change of every step. */
+export type PlanSummary = z.infer<typeof planSummarySchema>;
+
+/** zod schema of the cluster entry; the single source of {@linkcode PlanCluster}. */
+export const planClusterSchema = z.discriminatedUnion("offline", [
+  z.object({
+    offline: z.literal(false),
+    server: z.string(),
+    context: z.string(),
+    /** uid of the cluster's `kube-system` namespace: the cluster's own identity. */
+    uid: z.string().optional(),
+  }).strict(),
+  z.object({ offline: z.literal(true), reason: z.string() }).strict(),
+]);
+
+/** The cluster a plan was made against, or why it was made offline. */
+export type PlanCluster = z.infer<typeof planClusterSchema>;
+
+/** zod schema of {@linkcode PlanDocument}: its single source; {@linkcode parsePlanDocument} uses it. */
 export const planDocumentSchema = z.object({
   /** Version of this format: `"1"`. */
   format_version: z.literal(PLAN_FORMAT_VERSION, {
@@ -215,32 +179,20 @@ export const planDocumentSchema = z.object({
   }),
   /** The kfplan that wrote the plan. */
   kfplan_version: z.string(),
+  /** The only timestamp in the document (ISO 8601, UTC). */
   created_at: z.iso.datetime({ message: "expected an ISO 8601 UTC timestamp" }),
   /** The cluster planned against, or why the plan is offline. */
-  cluster: z.discriminatedUnion("offline", [
-    z.object({
-      offline: z.literal(false),
-      server: z.string(),
-      context: z.string(),
-    }).strict(),
-    z.object({ offline: z.literal(true), reason: z.string() }).strict(),
-  ]),
+  cluster: planClusterSchema,
+  /** The configuration file planned (path and `sha256:` of its bytes), when the plan came from one. */
   config: z.object({ path: z.string(), digest }).strict().optional(),
   /** Counts over all steps. */
-  summary: z.object({
-    create: count,
-    update: count,
-    replace: count,
-    delete: count,
-    no_op: count,
-    unknown_steps: count,
-    errors: count,
-    /** One entry per step, in dependency order. */
-    steps: count,
-  }).strict(),
+  summary: planSummarySchema,
   /** One entry per step, in dependency order. */
-  steps: z.array(stepSchema),
+  steps: z.array(planStepSchema),
 }).strict();
+
+/** The whole plan. */
+export type PlanDocument = z.infer<typeof planDocumentSchema>;
 
 /**
  * Counts the changes of a list of plan steps.
@@ -335,9 +287,7 @@ export function parsePlanDocument(
     );
   }
   try {
-    return validateOptions(planDocumentSchema, data, {
-      source,
-    }) as PlanDocument;
+    return validateOptions(planDocumentSchema, data, { source });
   } catch (e) {
     if (e instanceof OptionsError) {
       throw new PlanFormatError(`invalid plan document: ${e.message}`);

@@ -7,17 +7,20 @@
  * and the document says so. Outputs of upstream steps are unknown at plan time unless
  * a checkpoint already holds them.
  *
+ * The raw step plans (desired objects included) come back beside the document: they
+ * are what apply consumes, so nothing is rendered twice.
+ *
  * @module
  */
 
 import type { KubeClient } from "../kube/types.ts";
+import { compareRefs } from "../kube/object_ref.ts";
 import {
   type Checkpoint,
   checkpointPath,
-  type ClusterIdentity,
-  NO_CLUSTER,
   readCheckpoint,
 } from "./checkpoint.ts";
+import { type ClusterIdentity, identifyCluster } from "./cluster.ts";
 import {
   contextFor,
   errorMessage,
@@ -25,10 +28,10 @@ import {
   scrubberFor,
   silentLogger,
 } from "./_context.ts";
+import { digestOf } from "./digest.ts";
 import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
 import {
   KFPLAN_VERSION,
-  objectKey,
   PLAN_FORMAT_VERSION,
   type PlanChange,
   type PlanCluster,
@@ -42,6 +45,8 @@ import {
   redactOptions,
   type SecretScrubber,
 } from "./redact.ts";
+import { loadDigestKey, SecretDigester } from "./secret_digest.ts";
+import { stepStanding } from "./standing.ts";
 import type {
   ChangeAction,
   Logger,
@@ -54,14 +59,25 @@ import type {
 export interface PlanStepsOptions {
   /** The cluster; absent means offline. */
   kube?: KubeClient;
+  /** The cluster's identity, when the caller already read it (saves a request). */
+  cluster?: ClusterIdentity;
   /** Why there is no cluster, written into the plan (default "no cluster configured"). */
   offlineReason?: string;
   /** The config file the steps came from (path and `sha256:` digest of its bytes). */
   config?: { path: string; digest: string };
-  /** Directory of checkpoints; their verified outputs feed downstream plans. */
+  /**
+   * Directory of the local state (checkpoints, the local digest key); verified
+   * outputs recorded there feed downstream plans.
+   */
   checkpointDir?: string;
-  /** An already loaded checkpoint (instead of `checkpointDir`). */
+  /** An already loaded checkpoint (instead of reading `checkpointDir`). */
   checkpoint?: Checkpoint;
+  /**
+   * Makes the keyed digests of secret values. Default: the installation's key (see
+   * `secret_digest.ts`) from the cluster or `checkpointDir`; with neither, a key
+   * made for this call alone (digests then compare only within it).
+   */
+  digester?: SecretDigester;
   /** Steps planned at once; default 4. */
   parallelism?: number;
   /** Scratch directory handed to steps; default a new temp dir. */
@@ -82,8 +98,17 @@ export interface PlanStepsResult {
   document: PlanDocument;
   /** The raw step plans (not redacted: for the executor, never print these). */
   plans: Map<string, StepPlan>;
+  /**
+   * Per step, the digest of the upstream outputs its plan saw: apply uses a plan only
+   * while its inputs are unchanged, and plans the step again otherwise.
+   */
+  inputsDigests: Map<string, string>;
   /** Scrubber knowing the run's secrets. */
   scrubber: SecretScrubber;
+  /** The digester the document's digests were made with. */
+  digester: SecretDigester;
+  /** The cluster planned against ({@linkcode NO_CLUSTER} offline). */
+  cluster: ClusterIdentity;
 }
 
 const ACTION_RANK: Record<ChangeAction, number> = {
@@ -107,34 +132,64 @@ export function stepAction(plan: StepPlan): StepAction {
   return "no-op";
 }
 
-/** The cluster identity of a client, or {@linkcode NO_CLUSTER}. */
-export function clusterIdentity(kube?: KubeClient): ClusterIdentity {
-  return kube ? { server: kube.server, context: kube.context } : NO_CLUSTER;
+/**
+ * The keyed digest of a step's desired state as plans and checkpoints record it: the
+ * step's own digest (or its desired objects) under the installation's key, so a
+ * digest that covers Secret values cannot be used to confirm a guess.
+ */
+export function desiredDigest(
+  plan: StepPlan,
+  digester: SecretDigester,
+): string | undefined {
+  if (plan.desiredDigest !== undefined) {
+    return digester.digest(plan.desiredDigest);
+  }
+  return plan.desired ? digester.digest(digestOf(plan.desired)) : undefined;
 }
 
-/** Outputs of steps a checkpoint records as verified with their current options. */
+/** The digest of a step's options under the installation's key. */
+export function stepOptionsDigest(
+  step: Step,
+  digester: SecretDigester,
+): string {
+  return optionsDigest(step.options, {
+    sensitive: step.sensitive ?? [],
+    digester,
+  });
+}
+
+/**
+ * Outputs of steps whose checkpoint entry still stands (verified with their current
+ * options): what downstream plans may read before anything is applied.
+ */
 export function checkpointedOutputs(
   steps: readonly Step[],
   checkpoint: Checkpoint | undefined,
+  digester: SecretDigester,
 ): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
   if (!checkpoint) return out;
   for (const step of steps) {
     const entry = checkpoint.steps[step.id];
-    if (
-      entry?.status === "verified" &&
-      entry.options_digest ===
-        optionsDigest(step.options, step.sensitive ?? []) &&
-      entry.outputs
-    ) out.set(step.id, entry.outputs);
+    const standing = stepStanding({
+      entry,
+      optionsDigest: stepOptionsDigest(step, digester),
+    });
+    if (standing.kind !== "outstanding" && entry?.outputs) {
+      out.set(step.id, entry.outputs);
+    }
   }
   return out;
 }
 
 /** Converts a step plan into its (redacted, sorted) plan-document entry. */
-export function planStepEntry(step: Step, plan: StepPlan): PlanStep {
+export function planStepEntry(
+  step: Step,
+  plan: StepPlan,
+  digester: SecretDigester,
+): PlanStep {
   const changes: PlanChange[] = plan.changes.map((c) => {
-    const r = redactChange(c);
+    const r = redactChange(c, digester);
     return {
       apiVersion: r.apiVersion,
       kind: r.kind,
@@ -152,30 +207,29 @@ export function planStepEntry(step: Step, plan: StepPlan): PlanStep {
     };
   });
   return {
-    ...baseEntry(step),
+    ...baseEntry(step, digester),
     action: stepAction(plan),
     changes,
     findings: plan.findings.map((f) => ({ ...f })),
     warnings: [...plan.warnings],
     unknowns: [...plan.unknowns],
-    observed: plan.observed
-      .map((o) => ({ ...o }))
-      .sort((a, b) =>
-        objectKey(a) < objectKey(b) ? -1 : objectKey(a) > objectKey(b) ? 1 : 0
-      ),
-    desired_digest: plan.desiredDigest,
+    observed: plan.observed.map((o) => ({ ...o })).sort(compareRefs),
+    desired_digest: desiredDigest(plan, digester),
     facts: plan.facts,
   };
 }
 
-function baseEntry(step: Step): Omit<PlanStep, "action"> {
-  const patterns = step.sensitive ?? [];
+function baseEntry(
+  step: Step,
+  digester: SecretDigester,
+): Omit<PlanStep, "action"> {
+  const sensitive = step.sensitive ?? [];
   return {
     id: step.id,
     title: step.title,
     needs: [...step.needs],
-    options_digest: optionsDigest(step.options, patterns),
-    options: redactOptions(step.options, patterns).value ?? null,
+    options_digest: stepOptionsDigest(step, digester),
+    options: redactOptions(step.options, { sensitive, digester }).value ?? null,
     changes: [],
     findings: [],
     warnings: [],
@@ -184,8 +238,55 @@ function baseEntry(step: Step): Omit<PlanStep, "action"> {
   };
 }
 
+/** The digest of the upstream outputs a step sees (sensitive outputs redacted). */
+export function inputsDigestOf(
+  step: Step,
+  outputs: ReadonlyMap<string, Record<string, unknown>>,
+  options: { steps: readonly Step[]; digester: SecretDigester },
+): string {
+  const inputs: Record<string, unknown> = {};
+  for (const need of step.needs) {
+    const upstream = options.steps.find((s) => s.id === need);
+    inputs[need] = redactOptions(outputs.get(need) ?? {}, {
+      sensitive: upstream?.sensitiveOutputs ?? [],
+      digester: options.digester,
+    }).value;
+  }
+  return digestOf(inputs);
+}
+
+async function digesterFor(
+  options: PlanStepsOptions,
+): Promise<SecretDigester> {
+  if (options.digester) return options.digester;
+  if (options.kube || options.checkpointDir) {
+    const key = await loadDigestKey(options.kube, {
+      stateDir: options.checkpointDir ?? ".kfplan",
+    });
+    return key.digester;
+  }
+  return new SecretDigester(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function planCluster(
+  options: PlanStepsOptions,
+  cluster: ClusterIdentity,
+): PlanCluster {
+  return options.kube
+    ? {
+      offline: false,
+      server: cluster.server,
+      context: cluster.context,
+      uid: cluster.uid,
+    }
+    : {
+      offline: true,
+      reason: options.offlineReason ?? "no cluster configured",
+    };
+}
+
 /**
- * Plans every step and returns the plan document.
+ * Plans every step and returns the plan document with the raw plans apply consumes.
  *
  * @example
  * ```ts
@@ -199,7 +300,8 @@ export async function planSteps(
 ): Promise<PlanStepsResult> {
   const order = topologicalOrder(steps);
   const scrubber = scrubberFor(steps, options.secrets);
-  const cluster = clusterIdentity(options.kube);
+  const cluster = options.cluster ?? await identifyCluster(options.kube);
+  const digester = await digesterFor(options);
   let checkpoint = options.checkpoint;
   if (!checkpoint && options.checkpointDir) {
     checkpoint = await readCheckpoint(
@@ -207,54 +309,52 @@ export async function planSteps(
       cluster,
     );
   }
-  const outputs = checkpointedOutputs(steps, checkpoint);
+  const outputs = checkpointedOutputs(order, checkpoint, digester);
   const workDir = options.workDir ??
     await Deno.makeTempDir({ prefix: "kfplan-plan-" });
   const signal = options.signal ?? new AbortController().signal;
   const log = options.log ?? silentLogger();
   const plans = new Map<string, StepPlan>();
+  const inputsDigests = new Map<string, string>();
   const entries = new Map<string, PlanStep>();
 
-  await runGraph(order, async (step) => {
-    // Errors are caught here so that a failed plan never stops its dependents planning.
-    try {
-      const ctx = contextFor(step, {
-        kube: options.kube,
-        log,
-        workDir,
-        signal,
-        scrubber,
-        outputs,
-      });
-      const plan = await step.plan(ctx);
-      plans.set(step.id, plan);
-      entries.set(step.id, planStepEntry(step, plan));
-    } catch (error) {
-      entries.set(step.id, {
-        ...baseEntry(step),
-        action: "error",
-        error: errorMessage(error, scrubber),
-      });
-    }
-  }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
-  if (!options.workDir) await removeDir(workDir);
+  try {
+    await runGraph(order, async (step) => {
+      // Errors are caught here so that a failed plan never stops its dependents planning.
+      try {
+        const ctx = contextFor(step, {
+          kube: options.kube,
+          log,
+          workDir,
+          signal,
+          scrubber,
+          outputs,
+        });
+        inputsDigests.set(
+          step.id,
+          inputsDigestOf(step, outputs, { steps: order, digester }),
+        );
+        const plan = await step.plan(ctx);
+        plans.set(step.id, plan);
+        entries.set(step.id, planStepEntry(step, plan, digester));
+      } catch (error) {
+        entries.set(step.id, {
+          ...baseEntry(step, digester),
+          action: "error",
+          error: errorMessage(error, scrubber),
+        });
+      }
+    }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
+  } finally {
+    if (!options.workDir) await removeDir(workDir);
+  }
 
   const stepsOut = order.map((s) => entries.get(s.id)!);
-  const planCluster: PlanCluster = options.kube
-    ? {
-      offline: false,
-      server: options.kube.server,
-      context: options.kube.context,
-    }
-    : {
-      offline: true,
-      reason: options.offlineReason ?? "no cluster configured",
-    };
   const document: PlanDocument = {
     format_version: PLAN_FORMAT_VERSION,
     kfplan_version: KFPLAN_VERSION,
     created_at: (options.now?.() ?? new Date()).toISOString(),
-    cluster: planCluster,
+    cluster: planCluster(options, cluster),
     config: options.config,
     summary: summarize(stepsOut),
     steps: stepsOut,
@@ -264,5 +364,12 @@ export async function planSteps(
   const scrubbed = JSON.parse(
     scrubber.scrub(JSON.stringify(document)),
   ) as PlanDocument;
-  return { document: scrubbed, plans, scrubber };
+  return {
+    document: scrubbed,
+    plans,
+    inputsDigests,
+    scrubber,
+    digester,
+    cluster,
+  };
 }

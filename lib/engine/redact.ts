@@ -3,14 +3,15 @@
  *
  * Values at option paths a step marks sensitive ({@linkcode Step.sensitive}), field
  * diffs marked `sensitive`, and the `data`/`stringData` of Secrets are replaced by
- * `(sensitive, sha256:1a2b3c4d)`: a short digest, so a reviewer still sees that a value
- * changed without seeing it. {@linkcode SecretScrubber} is defence in depth: it removes
+ * `(sensitive, hmac:1a2b3c4d)`: a short keyed digest (see `secret_digest.ts`), so a
+ * reviewer still sees that a value changed without being able to confirm a guess. {@linkcode SecretScrubber} is defence in depth: it removes
  * every known secret value from any text before it is printed or written.
  *
  * @module
  */
 
 import { canonicalJson, sha256Hex } from "./digest.ts";
+import { isSensitiveMarker, type SecretDigester } from "./secret_digest.ts";
 import type { FieldDiff, Logger, ResourceChange } from "./types.ts";
 
 /** What renderers print instead of a secret. */
@@ -18,41 +19,6 @@ export const SENSITIVE = "(sensitive)";
 
 /** Secrets shorter than this are not scrubbed from free text (they would mangle it). */
 const MIN_SCRUB_LENGTH = 4;
-
-/**
- * The short digest shown next to `(sensitive)`: `sha256:` and 8 hex digits of a
- * domain-separated hash of the value.
- *
- * @example
- * ```ts
- * sensitiveDigest("hunter2"); // "sha256:…" (8 hex digits)
- * ```
- */
-export function sensitiveDigest(value: unknown): string {
-  return `sha256:${fullSensitiveHash(value).slice(0, 8)}`;
-}
-
-/**
- * The text that replaces a secret everywhere: `(sensitive, sha256:1a2b3c4d)`.
- *
- * @example
- * ```ts
- * sensitiveMarker("hunter2").startsWith("(sensitive, sha256:"); // true
- * ```
- */
-export function sensitiveMarker(value: unknown): string {
-  return `(sensitive, ${sensitiveDigest(value)})`;
-}
-
-/** True when `value` is already a marker made by {@linkcode sensitiveMarker}. */
-export function isSensitiveMarker(value: unknown): boolean {
-  return typeof value === "string" &&
-    /^\(sensitive(, sha256:[0-9a-f]{8})?\)$/.test(value);
-}
-
-function fullSensitiveHash(value: unknown): string {
-  return sha256Hex(`kfplan-sensitive\0${canonicalJson(value) ?? "null"}`);
-}
 
 /**
  * Splits a sensitive-path pattern into segments. Both `users[*].password` and
@@ -90,25 +56,34 @@ export interface Redacted {
   secrets: string[];
 }
 
+/** How to redact: which paths are secret, and the installation's digester. */
+export interface RedactOptions {
+  /** Sensitive-path patterns (see {@linkcode Step.sensitive}); default none. */
+  sensitive?: readonly string[];
+  /** Makes the markers; without one, secrets become a bare `(sensitive)`. */
+  digester?: SecretDigester;
+}
+
 /**
- * Replaces every subtree at a sensitive path by {@linkcode sensitiveMarker} and
- * collects the secret strings it contained.
+ * Replaces every subtree at a sensitive path by the digester's marker and collects
+ * the secret strings it contained.
  *
  * @example
  * ```ts
- * redactOptions({ user: "a", password: "hunter2" }, ["password"]).value;
- * // { user: "a", password: "(sensitive, sha256:…)" }
+ * redactOptions({ user: "a", password: "hunter2" }, { sensitive: ["password"], digester }).value;
+ * // { user: "a", password: "(sensitive, hmac:…)" }
  * ```
  */
 export function redactOptions(
   value: unknown,
-  patterns: readonly string[] = [],
+  options: RedactOptions = {},
 ): Redacted {
+  const patterns = options.sensitive ?? [];
   const secrets: string[] = [];
   const walk = (v: unknown, path: (string | number)[]): unknown => {
     if (path.length > 0 && matchesSensitive(path, patterns)) {
       collectStrings(v, secrets);
-      return sensitiveMarker(v);
+      return markerOf(v, options.digester);
     }
     if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
     if (v !== null && typeof v === "object") {
@@ -129,23 +104,29 @@ function collectStrings(v: unknown, into: string[]): void {
   }
 }
 
+function markerOf(value: unknown, digester?: SecretDigester): string {
+  return digester ? digester.marker(value) : SENSITIVE;
+}
+
 /**
  * The digest that decides whether a step's options changed: SHA-256 of the canonical
- * JSON of the options in which every sensitive value is replaced by its own (full)
- * digest, so the secret never enters the document but a change to it still shows.
+ * JSON of the options in which every sensitive value is replaced by its keyed digest,
+ * so the secret never enters the document but a change to it still shows.
  *
  * @example
  * ```ts
- * optionsDigest({ password: "a" }, ["password"]) !== optionsDigest({ password: "b" }, ["password"]); // true
+ * const o = { sensitive: ["password"], digester };
+ * optionsDigest({ password: "a" }, o) !== optionsDigest({ password: "b" }, o); // true
  * ```
  */
 export function optionsDigest(
-  options: unknown,
-  patterns: readonly string[] = [],
+  value: unknown,
+  options: RedactOptions & { digester: SecretDigester },
 ): string {
+  const patterns = options.sensitive ?? [];
   const walk = (v: unknown, path: (string | number)[]): unknown => {
     if (path.length > 0 && matchesSensitive(path, patterns)) {
-      return { $sensitive: fullSensitiveHash(v) };
+      return { $sensitive: options.digester.digest(v) };
     }
     if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
     if (v !== null && typeof v === "object") {
@@ -155,7 +136,7 @@ export function optionsDigest(
     }
     return v;
   };
-  return `sha256:${sha256Hex(canonicalJson(walk(options, [])) ?? "null")}`;
+  return `sha256:${sha256Hex(canonicalJson(walk(value, [])) ?? "null")}`;
 }
 
 /** True for diff paths that hold Secret payloads (`data...`, `stringData...`). */
@@ -163,32 +144,44 @@ function isSecretPayloadPath(path: string): boolean {
   return /^(data|stringData)([.[]|$)/.test(path);
 }
 
+/** Options for {@linkcode redactDiff}. */
+export interface RedactDiffOptions {
+  /** Makes the markers; without one, secrets become a bare `(sensitive)`. */
+  digester?: SecretDigester;
+  /** The diff belongs to a core Secret: `data`/`stringData` paths are secret too. */
+  secretKind?: boolean;
+}
+
 /**
  * Redacts one field diff: when it is marked sensitive (or `secretKind` is true and the
  * path is under `data`/`stringData`), `before`/`after` become markers.
  */
-export function redactDiff(diff: FieldDiff, secretKind = false): FieldDiff {
+export function redactDiff(
+  diff: FieldDiff,
+  options: RedactDiffOptions = {},
+): FieldDiff {
   const sensitive = diff.sensitive === true ||
-    (secretKind && isSecretPayloadPath(diff.path));
+    (options.secretKind === true && isSecretPayloadPath(diff.path));
   if (!sensitive) return diff;
   const out: FieldDiff = { path: diff.path, sensitive: true };
-  if ("before" in diff && diff.before !== undefined) {
-    out.before = isSensitiveMarker(diff.before)
-      ? diff.before
-      : sensitiveMarker(diff.before);
-  }
-  if ("after" in diff && diff.after !== undefined) {
-    out.after = isSensitiveMarker(diff.after)
-      ? diff.after
-      : sensitiveMarker(diff.after);
+  for (const side of ["before", "after"] as const) {
+    const v = diff[side];
+    if (v === undefined) continue;
+    out[side] = isSensitiveMarker(v) ? v : markerOf(v, options.digester);
   }
   return out;
 }
 
 /** Redacts every diff of a resource change (Secrets' payloads always). */
-export function redactChange(change: ResourceChange): ResourceChange {
-  const secretKind = change.kind === "Secret" && /^v1$/.test(change.apiVersion);
-  return { ...change, diff: change.diff.map((d) => redactDiff(d, secretKind)) };
+export function redactChange(
+  change: ResourceChange,
+  digester?: SecretDigester,
+): ResourceChange {
+  const secretKind = change.kind === "Secret" && change.apiVersion === "v1";
+  return {
+    ...change,
+    diff: change.diff.map((d) => redactDiff(d, { digester, secretKind })),
+  };
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 
 import { canonicalJson } from "./digest.ts";
+import { type ClusterIdentity, clusterMismatch } from "./cluster.ts";
 import {
   objectKey,
   objectName,
@@ -40,7 +41,7 @@ export class StalePlanError extends Error {
  */
 export function savedPlanTargetProblems(
   saved: PlanDocument,
-  cluster: { server: string; context: string } | undefined,
+  cluster: ClusterIdentity | undefined,
 ): string[] {
   if (saved.cluster.offline) {
     return [
@@ -53,15 +54,8 @@ export function savedPlanTargetProblems(
       `the plan was made for cluster ${saved.cluster.context} (${saved.cluster.server}) but there is no cluster connection now`,
     ];
   }
-  if (
-    saved.cluster.server !== cluster.server ||
-    saved.cluster.context !== cluster.context
-  ) {
-    return [
-      `the plan was made for cluster ${saved.cluster.context} (${saved.cluster.server}), not ${cluster.context} (${cluster.server})`,
-    ];
-  }
-  return [];
+  const mismatch = clusterMismatch(saved.cluster, cluster);
+  return mismatch ? [`the plan was made for another cluster: ${mismatch}`] : [];
 }
 
 function changeKey(c: PlanStep["changes"][number]): string {

@@ -76,19 +76,11 @@ export function isSecret(
 }
 
 /**
- * A short, stable, non-reversible stand-in for a secret value, so a reviewer sees that
- * it changed without seeing it: `sha256:` and the first 12 hex digits.
+ * What a Secret's payload reads as in diffs and redacted objects. No digest: the kube
+ * layer has no installation key, and a bare hash of a low-entropy secret could be
+ * confirmed offline; the engine's keyed desired-state digest tells whether it changed.
  */
-export async function secretDigest(value: unknown): Promise<string> {
-  const bytes = new TextEncoder().encode(
-    typeof value === "string" ? value : JSON.stringify(value),
-  );
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return "sha256:" +
-    Array.from(hash.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join(
-      "",
-    );
-}
+export const REDACTED = "(sensitive)";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -279,16 +271,16 @@ export function ownsPath(
   });
 }
 /** Replaces secret values in a Secret's diff entries by digests and marks them sensitive. */
-async function redactEntries(diffs: FieldDiff[]): Promise<FieldDiff[]> {
-  return await Promise.all(diffs.map(async (d) => {
+function redactEntries(diffs: FieldDiff[]): FieldDiff[] {
+  return diffs.map((d) => {
     const secret = /^(data|stringData)\b/.test(d.path) ||
       d.path.includes("kubectl.kubernetes.io/last-applied-configuration");
     if (!secret) return d;
     const out: FieldDiff = { path: d.path, sensitive: true };
-    if (d.before !== undefined) out.before = await secretDigest(d.before);
-    if (d.after !== undefined) out.after = await secretDigest(d.after);
+    if (d.before !== undefined) out.before = REDACTED;
+    if (d.after !== undefined) out.after = REDACTED;
     return out;
-  }));
+  });
 }
 
 /** Options for {@linkcode objectFieldDiff}. */
@@ -303,14 +295,14 @@ export interface ObjectFieldDiffOptions {
  * What applying would change: the differences from the live object to the server's
  * dry-run result, limited to the fields `desired` sets plus fields `manager` owned and
  * the apply removes (so controllers updating other fields meanwhile are not reported),
- * minus server bookkeeping, with Secret `data`/`stringData` values replaced by digests
- * and marked `sensitive`.
+ * minus server bookkeeping, with Secret `data`/`stringData` values replaced by
+ * `(sensitive)` and marked `sensitive`.
  */
-export async function objectFieldDiff(
+export function objectFieldDiff(
   live: KubeObject,
   dryRun: KubeObject,
   options: ObjectFieldDiffOptions,
-): Promise<FieldDiff[]> {
+): FieldDiff[] {
   const diffs = rawDiff(live, dryRun, {})
     .filter((d) =>
       setsPath(options.desired, d.segments) ||
@@ -318,27 +310,25 @@ export async function objectFieldDiff(
         ownsPath(live, d.segments, { manager: options.manager }))
     )
     .map(toFieldDiff);
-  return isSecret(dryRun) || isSecret(live)
-    ? await redactEntries(diffs)
-    : diffs;
+  return isSecret(dryRun) || isSecret(live) ? redactEntries(diffs) : diffs;
 }
 
 /**
  * A copy of `object` that is safe to print or store: for a Secret, every `data` and
- * `stringData` value is replaced by its digest and the
+ * `stringData` value is replaced by `(sensitive)` and the
  * `kubectl.kubernetes.io/last-applied-configuration` annotation (which repeats them) is
  * dropped. Other kinds are returned as they are.
  */
-export async function redactObject<T extends KubeObject | undefined>(
+export function redactObject<T extends KubeObject | undefined>(
   object: T,
-): Promise<T> {
+): T {
   if (!object || !isSecret(object)) return object;
   const copy = structuredClone(object) as KubeObject;
   for (const field of ["data", "stringData"]) {
     const values = copy[field];
     if (!isPlainObject(values)) continue;
     for (const key of Object.keys(values)) {
-      values[key] = await secretDigest(values[key]);
+      values[key] = REDACTED;
     }
   }
   const annotations = copy.metadata?.annotations;

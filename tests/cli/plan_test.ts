@@ -103,7 +103,7 @@ Deno.test("plan reports invalid graphs and option errors before planning", async
   const bad = {
     io,
     compose: async (): Promise<Composition> => {
-      const { z } = await import("zod");
+      const { z } = await import("../../lib/deps.ts");
       const { defineStep } = await import("../../lib/engine/step.ts");
       return {
         steps: [defineStep({

@@ -9,9 +9,9 @@ import {
   checkpointPath,
   CheckpointStore,
   readCheckpoint,
-  writeFileAtomic,
 } from "../../lib/engine/checkpoint.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
+import { writeFileAtomic } from "../../lib/engine/_files.ts";
 
 const prod = { server: "https://10.0.0.1:6443", context: "prod" };
 const dev = { server: "https://10.0.0.2:6443", context: "dev" };

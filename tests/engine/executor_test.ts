@@ -1,6 +1,9 @@
-import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { loadDigestKey } from "../../lib/engine/secret_digest.ts";
+import { stepOptionsDigest } from "../../lib/engine/planner.ts";
+import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import {
   applySteps,
+  PlanFailedError,
   type RunEvent,
   verifySteps,
 } from "../../lib/engine/executor.ts";
@@ -10,12 +13,12 @@ import {
   readCheckpoint,
 } from "../../lib/engine/checkpoint.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
-import { renderPlan } from "../../lib/engine/render.ts";
+import { renderPlan } from "../../lib/cli/render_plan.ts";
 import { serializePlanDocument } from "../../lib/engine/plan_document.ts";
 import type { Step } from "../../lib/engine/types.ts";
 import { testStep } from "./_steps.ts";
 
-Deno.test("apply runs plan, apply, verify per step in dependency order and checkpoints", async () => {
+Deno.test("apply plans every step once, then applies and verifies in dependency order; a step whose inputs changed is planned again", async () => {
   const dir = await Deno.makeTempDir();
   const calls: string[] = [];
   const steps = [
@@ -29,15 +32,18 @@ Deno.test("apply runs plan, apply, verify per step in dependency order and check
   };
   const result = await applySteps(steps, { checkpointDir: dir });
   assert(result.ok);
+  // b was planned before a had outputs; once a produced them, b is planned again
+  // with them, and only b: a is applied from the plan made for the run.
   assertEquals(calls, [
     "plan:a",
+    "plan:b",
     "apply:a",
     "verify:a",
     "plan:b",
     "apply:b",
     "verify:b",
   ]);
-  assertEquals(seen, [{ a: { ip: "10.0.0.7" } }]);
+  assertEquals(seen, [{}, { a: { ip: "10.0.0.7" } }]);
   const cp = await readCheckpoint(result.checkpointPath, NO_CLUSTER);
   assertEquals(cp.steps.a.status, "verified");
   assertEquals(cp.steps.a.outputs, { ip: "10.0.0.7" });
@@ -82,9 +88,10 @@ Deno.test("re-run skips verified steps with unchanged options, retries the faile
   assert(second.ok);
   assertEquals(second.summary.skipped, ["a", "x"]);
   assertEquals(second.summary.done, ["b", "c"]);
-  assert(
-    !calls.some((c) => c.endsWith(":a") || c.endsWith(":x")),
-    calls.join(),
+  // Current steps are planned (that is how drift shows) but not applied again.
+  assertEquals(
+    calls.filter((c) => c.endsWith(":a") || c.endsWith(":x")),
+    ["plan:a", "plan:x"],
   );
   const skip = events.find((e) => e.type === "step-skipped" && e.id === "a");
   assertMatch(
@@ -94,6 +101,73 @@ Deno.test("re-run skips verified steps with unchanged options, retries the faile
   const cp = await readCheckpoint(second.checkpointPath, NO_CLUSTER);
   assertEquals(cp.steps.b.attempts, 2);
   assertEquals(cp.steps.b.last_error, undefined);
+});
+
+Deno.test("a verified step whose fresh plan shows changes is applied again, not skipped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calls: string[] = [];
+    const events: RunEvent[] = [];
+    let drift = false;
+    const base = testStep("a", { calls });
+    const step: Step = {
+      ...base,
+      async plan(ctx) {
+        const plan = await base.plan(ctx);
+        if (!drift) return plan;
+        return {
+          ...plan,
+          changes: [{
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            namespace: "kubeflow",
+            name: "centraldashboard",
+            action: "update",
+            diff: [{ path: "spec.replicas", before: 3, after: 1 }],
+          }],
+        };
+      },
+    };
+    assert((await applySteps([step], { checkpointDir: dir })).ok);
+    drift = true; // someone scaled the Deployment by hand
+    calls.length = 0;
+    const second = await applySteps([step], {
+      checkpointDir: dir,
+      onEvent: (e) => events.push(e),
+    });
+    assert(second.ok);
+    assertEquals(second.outcome, "applied");
+    assertEquals(second.summary.done, ["a"]);
+    assertEquals(calls, ["plan:a", "apply:a", "verify:a"]);
+    assert(!events.some((e) => e.type === "step-skipped"));
+    drift = false;
+    calls.length = 0;
+    const third = await applySteps([step], { checkpointDir: dir });
+    assertEquals(third.outcome, "nothing-to-do");
+    assertEquals(calls, ["plan:a"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a declined confirmation applies nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calls: string[] = [];
+    const shown: string[] = [];
+    const result = await applySteps([testStep("a", { calls })], {
+      checkpointDir: dir,
+      confirm: (plan) => {
+        shown.push(plan.steps.map((s) => s.id).join());
+        return Promise.resolve(false);
+      },
+    });
+    assertEquals(result.outcome, "cancelled");
+    assertEquals(shown, ["a"]);
+    assertEquals(calls, ["plan:a"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("changed options re-apply the step", async () => {
@@ -139,10 +213,10 @@ Deno.test("an interrupted step (applying) is applied again on resume", async () 
   const calls: string[] = [];
   const step = testStep("a", { calls });
   const store = await CheckpointStore.open(dir, NO_CLUSTER);
-  const { optionsDigest } = await import("../../lib/engine/redact.ts");
+  const { digester } = await loadDigestKey(undefined, { stateDir: dir });
   await store.update("a", {
     status: "applying",
-    options_digest: optionsDigest(step.options),
+    options_digest: stepOptionsDigest(step, digester),
     attempts: 1,
   });
   const result = await applySteps([step], { checkpointDir: dir });
@@ -239,7 +313,7 @@ Deno.test("a planted secret appears in no plan, JSON, checkpoint, event or log",
     logs.some((l) => l.includes("setting password (sensitive)")),
     logs.join("\n"),
   );
-  assertMatch(artifacts[1], /\(sensitive, sha256:[0-9a-f]{8}\)/);
+  assertMatch(artifacts[1], /\(sensitive, hmac:[0-9a-f]{8}\)/);
   assertEquals(result.summary.failed.length, 1);
 });
 
@@ -257,14 +331,16 @@ Deno.test("secrets a step resolves itself are scrubbed once registered with ctx.
   const { document, scrubber } = await planSteps([step]);
   assert(!serializePlanDocument(document).includes(secret));
   assertEquals(scrubber.scrub(`x ${secret}`), "x (sensitive)");
-  const result = await applySteps([step], {
-    checkpointDir: dir,
-    onEvent: (e) => events.push(JSON.stringify(e)),
-  });
-  const texts = [await Deno.readTextFile(result.checkpointPath), ...events];
-  for (const t of texts) assert(!t.includes(secret), t);
-  assertMatch(
-    result.summary.failed[0].error,
-    /client secret \(sensitive\) rejected/,
+  // A plan that fails refuses the whole apply before anything is written; its
+  // error, the plan event and every other event are scrubbed.
+  const error = await rejects(() =>
+    applySteps([step], {
+      checkpointDir: dir,
+      onEvent: (e) => events.push(JSON.stringify(e)),
+    })
   );
+  assert(error instanceof PlanFailedError);
+  assertMatch(error.message, /client secret \(sensitive\) rejected/);
+  assert(events.length > 0);
+  for (const t of events) assert(!t.includes(secret), t);
 });

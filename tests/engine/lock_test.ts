@@ -25,6 +25,7 @@ Deno.test("LockHeldError says who holds it, since when, and how to break it", ()
     renewTime: "2026-01-02T03:05:05.000000Z",
     leaseDurationSeconds: 60,
     expired: false,
+    transitions: 0,
   }, "Lease kube-system/kfplan-lock");
   assertMatch(
     e.message,

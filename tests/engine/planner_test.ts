@@ -2,7 +2,8 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { planSteps, stepAction } from "../../lib/engine/planner.ts";
 import { emptyPlan, type Step } from "../../lib/engine/types.ts";
 import { CheckpointStore, NO_CLUSTER } from "../../lib/engine/checkpoint.ts";
-import { optionsDigest } from "../../lib/engine/redact.ts";
+import { loadDigestKey } from "../../lib/engine/secret_digest.ts";
+import { stepOptionsDigest } from "../../lib/engine/planner.ts";
 import { testStep } from "./_steps.ts";
 
 Deno.test("a step whose plan throws gets an error entry and the rest still plans", async () => {
@@ -72,7 +73,10 @@ Deno.test("upstream outputs are unknown at plan time unless checkpointed and ver
   const store = await CheckpointStore.open(dir, NO_CLUSTER);
   await store.update("up", {
     status: "verified",
-    options_digest: optionsDigest(up.options),
+    options_digest: stepOptionsDigest(
+      up,
+      (await loadDigestKey(undefined, { stateDir: dir })).digester,
+    ),
     outputs: { address: "10.0.0.1" },
     attempts: 1,
   });

@@ -12,8 +12,10 @@ import {
   redactOptions,
   scrubbingLogger,
   SecretScrubber,
-  sensitiveMarker,
 } from "../../lib/engine/redact.ts";
+import { SecretDigester } from "../../lib/engine/secret_digest.ts";
+
+const digester = new SecretDigester(new Uint8Array(32).fill(7));
 
 Deno.test("parseSensitivePath accepts dots, brackets and wildcards", () => {
   assertEquals(parseSensitivePath("users[*].password"), [
@@ -40,12 +42,12 @@ Deno.test("redactOptions replaces secrets by a short digest and collects them", 
       }],
       oidc: { clientSecret: "cs-123456" },
     },
-    ["users[*].password", "oidc.clientSecret"],
+    { sensitive: ["users[*].password", "oidc.clientSecret"], digester },
   );
   const text = JSON.stringify(r.value);
   assert(!text.includes("s3cret"), text);
   assert(!text.includes("cs-123456"), text);
-  assertMatch(text, /\(sensitive, sha256:[0-9a-f]{8}\)/);
+  assertMatch(text, /\(sensitive, hmac:[0-9a-f]{8}\)/);
   assertEquals(r.secrets.sort(), ["cs-123456", "s3cret-one", "s3cret-two"]);
   assertEquals(
     (r.value as { users: { email: string }[] }).users[0].email,
@@ -54,8 +56,9 @@ Deno.test("redactOptions replaces secrets by a short digest and collects them", 
 });
 
 Deno.test("optionsDigest changes with a secret but never contains it", () => {
-  const a = optionsDigest({ password: "one-secret" }, ["password"]);
-  const b = optionsDigest({ password: "two-secret" }, ["password"]);
+  const o = { sensitive: ["password"], digester };
+  const a = optionsDigest({ password: "one-secret" }, o);
+  const b = optionsDigest({ password: "two-secret" }, o);
   assertNotEquals(a, b);
   assertMatch(a, /^sha256:[0-9a-f]{64}$/);
 });
@@ -71,12 +74,12 @@ Deno.test("Secret data diffs are always redacted, sensitive diffs too", () => {
       { path: "data.password", before: "b2xk", after: "bmV3" },
       { path: "metadata.labels.app", before: "a", after: "b" },
     ],
-  });
+  }, digester);
   assertEquals(change.diff[0], {
     path: "data.password",
     sensitive: true,
-    before: sensitiveMarker("b2xk"),
-    after: sensitiveMarker("bmV3"),
+    before: digester.marker("b2xk"),
+    after: digester.marker("bmV3"),
   });
   assertEquals(change.diff[1].after, "b");
   const cm = redactChange({
@@ -85,8 +88,8 @@ Deno.test("Secret data diffs are always redacted, sensitive diffs too", () => {
     name: "x",
     action: "update",
     diff: [{ path: "data.token", after: "tok-123456", sensitive: true }],
-  });
-  assertEquals(cm.diff[0].after, sensitiveMarker("tok-123456"));
+  }, digester);
+  assertEquals(cm.diff[0].after, digester.marker("tok-123456"));
 });
 
 Deno.test("SecretScrubber and scrubbingLogger remove secrets from any text", () => {

@@ -172,7 +172,7 @@ Deno.test("offline plans and other clusters are refused up front", () => {
   );
   assertMatch(
     other[0],
-    /made for cluster prod \(https:\/\/other:6443\), not c \(https:\/\/k:6443\)/,
+    /made for another cluster: it belongs to cluster prod \(https:\/\/other:6443\), not c \(https:\/\/k:6443\)/,
   );
   assertMatch(
     new StalePlanError(other, "plan.json").message,

@@ -14,7 +14,7 @@ import {
   hasChanges,
   serializePlanDocument,
 } from "../../lib/engine/plan_document.ts";
-import { renderPlan } from "../../lib/engine/render.ts";
+import { renderPlan } from "../../lib/cli/render_plan.ts";
 import type { Logger } from "../../lib/engine/types.ts";
 import { kubeflowOptionsSchema } from "../../lib/steps/kubeflow/options.ts";
 import { renderKubeflow } from "../../lib/steps/kubeflow/render.ts";

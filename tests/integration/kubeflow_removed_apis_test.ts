@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
 import { serializePlanDocument } from "../../lib/engine/plan_document.ts";
-import { renderPlan } from "../../lib/engine/render.ts";
+import { renderPlan } from "../../lib/cli/render_plan.ts";
 import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
 import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
 import { useCluster } from "../cluster/harness.ts";

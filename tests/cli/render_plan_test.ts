@@ -5,9 +5,13 @@ import {
   assertNotMatch,
 } from "../_assert.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
-import { renderPlan, summaryLine, useColor } from "../../lib/engine/render.ts";
+import {
+  renderPlan,
+  summaryLine,
+  useColor,
+} from "../../lib/cli/render_plan.ts";
 import type { ResourceChange } from "../../lib/engine/types.ts";
-import { testStep } from "./_steps.ts";
+import { testStep } from "../engine/_steps.ts";
 
 const changes: ResourceChange[] = [
   {
@@ -95,7 +99,7 @@ Deno.test("renderPlan reads like Terraform", async () => {
   assertMatch(text, /- v1 ConfigMap kubeflow\/old/);
   assertMatch(
     text,
-    /~ data\.password: \(sensitive, sha256:[0-9a-f]{8}\) -> \(sensitive, sha256:[0-9a-f]{8}\)/,
+    /~ data\.password: \(sensitive, hmac:[0-9a-f]{8}\) -> \(sensitive, hmac:[0-9a-f]{8}\)/,
   );
   assertNotMatch(text, /bmV3|b2xk/);
   assertMatch(text, /Profile alice \(known after apply\)/);

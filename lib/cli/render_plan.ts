@@ -14,8 +14,9 @@ import {
   type PlanChange,
   type PlanDocument,
   type PlanStep,
-} from "./plan_document.ts";
-import type { Finding } from "./types.ts";
+} from "../engine/plan_document.ts";
+import type { Finding } from "../engine/types.ts";
+import { isSensitiveMarker } from "../engine/secret_digest.ts";
 
 /** Options for {@linkcode renderPlan}. */
 export interface RenderOptions {
@@ -58,12 +59,7 @@ const SYMBOL: Record<string, { sym: string; code: number }> = {
 
 /** A value for humans: short JSON, long values cut. */
 export function formatValue(value: unknown): string {
-  if (
-    typeof value === "string" &&
-    /^\(sensitive(, sha256:[0-9a-f]{8})?\)$/.test(value)
-  ) {
-    return value;
-  }
+  if (isSensitiveMarker(value)) return value as string;
   const text = JSON.stringify(value) ?? "null";
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
