@@ -84,6 +84,8 @@ export interface ClusterState {
   hostIp?: string;
   /** Shell commands that remove the network namespace. */
   netnsRemove?: string;
+  /** The API server's audit log (JSON lines), when started with `auditLog: true`. */
+  auditLog?: string;
 }
 
 /** A running control plane. */
@@ -119,7 +121,27 @@ export interface StartClusterOptions {
    * to webhooks, ClusterIPs and kwok's fake pod IPs cannot leave the machine.
    */
   netns?: boolean;
+  /**
+   * Write an audit log of every write request (create, update, patch, delete,
+   * deletecollection; Metadata level, all stages) to `<dir>/logs/audit.log`, named by
+   * the handle's `auditLog`, so a test can prove that a command wrote nothing. The
+   * log backend blocks: a request's RequestReceived event is on disk before the
+   * request is handled.
+   */
+  auditLog?: boolean;
 }
+
+/**
+ * The audit policy of `auditLog: true`: writes at Metadata level (who, what, when; no
+ * bodies, so no Secret values), nothing else (reads and watches would drown them).
+ */
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
 
 let binDirPromise: Promise<string> | undefined;
 
@@ -463,6 +485,17 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
     const pki = await generatePki(`${dir}/pki`, { ipAddresses: [apiHost] });
     const [etcdPort, peerPort, apiPort, kwokPort] = freePorts(4);
     state.server = `https://${apiHost}:${apiPort}`;
+    const auditArgs: string[] = [];
+    if (options.auditLog) {
+      state.auditLog = `${dir}/logs/audit.log`;
+      await Deno.writeTextFile(`${dir}/audit-policy.yaml`, AUDIT_POLICY);
+      auditArgs.push(
+        `--audit-policy-file=${dir}/audit-policy.yaml`,
+        `--audit-log-path=${state.auditLog}`,
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+      );
+    }
     saveState();
     if (!detached) cleanup = installExitHandlers(state);
 
@@ -505,6 +538,7 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       // The `kubernetes` Service cannot get a loopback endpoint (validation rejects
       // 127.0.0.0/8); without this the reconciler logs an error every 10 s.
       "--endpoint-reconciler-type=none",
+      ...auditArgs,
     ]);
     await Deno.writeTextFile(
       state.kubeconfig,
