@@ -16,3 +16,23 @@ export const SHARED_DIR: string = Deno.env.get("KFPLAN_SHARED_DIR") ??
 export function sharedChart(name: string): string {
   return `${SHARED_DIR}/charts/${name}`;
 }
+
+/** A temporary directory that `await using` removes when the scope ends. */
+export interface TempDir extends AsyncDisposable {
+  /** The directory. */
+  path: string;
+}
+
+/**
+ * Creates a temporary directory removed (recursively) when disposed, so tests leave
+ * nothing behind even when they fail: `await using work = await tempDir();`.
+ */
+export async function tempDir(prefix = "kfplan-test-"): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}

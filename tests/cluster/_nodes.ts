@@ -1,7 +1,10 @@
 /**
  * The simulated nodes of the test control plane. kwok manages Node objects that carry
  * the annotation `kwok.x-k8s.io/node=fake` and keeps the capacity they were created
- * with; GPU nodes carry `nvidia.com/gpu` and the labels GPU feature discovery sets.
+ * with. GPU nodes carry the labels GPU feature discovery sets (`nvidia.com/gpu.count`
+ * is the number of physical GPUs) but, like a real node before the NVIDIA device
+ * plugin registers, no `nvidia.com/gpu` capacity: tests that need it play the device
+ * plugin (`tests/integration/_played.ts`), so a check for "no GPU advertised" can fail.
  *
  * @module
  */
@@ -12,7 +15,10 @@ import type { KubeObject } from "../../lib/kube/types.ts";
 export interface NodeSpec {
   /** Node name. */
   name: string;
-  /** `nvidia.com/gpu` capacity; 0 or absent for a CPU node. */
+  /**
+   * Physical GPUs (label `nvidia.com/gpu.count`); 0 or absent for a CPU node. The
+   * node advertises no `nvidia.com/gpu` until a (played) device plugin sets it.
+   */
   gpus?: number;
   /** GPU product label, default `NVIDIA-A100-SXM4-40GB`. */
   gpuProduct?: string;
@@ -26,7 +32,7 @@ export interface NodeSpec {
   labels?: Record<string, string>;
 }
 
-/** Three nodes: one CPU node and two GPU nodes with 4 GPUs each. */
+/** Three nodes: one CPU node and two GPU nodes with 4 physical GPUs each. */
 export function defaultNodes(): NodeSpec[] {
   return [
     { name: "kwok-cpu-0" },
@@ -52,7 +58,6 @@ export function nodeObject(spec: NodeSpec): KubeObject {
     ...spec.labels,
   };
   if (gpus > 0) {
-    resources["nvidia.com/gpu"] = String(gpus);
     Object.assign(labels, {
       "nvidia.com/gpu.present": "true",
       "nvidia.com/gpu.count": String(gpus),

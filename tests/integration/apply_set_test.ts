@@ -333,6 +333,12 @@ Deno.test("a workload that cannot become ready fails the bounded wait naming it 
   (greedy.spec as any).template.spec.containers[0].resources = {
     limits: { "nvidia.com/gpu": "64" },
   };
+  // "fine" is made Available first (a bounded wait on that event, however busy the
+  // machine): the 8 s below then bound only the wait that cannot succeed.
+  await applyObjects(kube, [deployment(ns, "fine", 1)], {
+    waitForWorkloads: true,
+    timeoutMs: 120_000,
+  });
   const events: ApplyEvent[] = [];
   const err = await assertRejects(
     () =>

@@ -4,6 +4,7 @@
  * own, and says so.
  */
 
+import { tempDir } from "../_shared.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { nodeObject, useCluster } from "../cluster/harness.ts";
 import { amdGpuStep } from "../../lib/steps/amd_gpu.ts";
@@ -15,6 +16,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
+    await using work = await tempDir("kfplan-amd-");
     const cluster = await useCluster();
     const kube = cluster.kube;
     const played = playedClient(cluster.kubeconfig);
@@ -30,7 +32,7 @@ Deno.test({
     }, { source: "kfplan.yaml", prefix: ["amdGpu"] });
     try {
       await t.step("plan and apply the DaemonSet", async () => {
-        const plan = await step.plan(testContext(kube));
+        const plan = await step.plan(testContext(work.path, kube));
         assertEquals(
           plan.changes.map((c) => `${c.action} ${c.kind}/${c.name}`),
           [
@@ -38,8 +40,8 @@ Deno.test({
           ],
         );
         assertEquals(plan.warnings, []);
-        await step.apply(testContext(kube), plan);
-        const again = await step.plan(testContext(kube));
+        await step.apply(testContext(work.path, kube), plan);
+        const again = await step.plan(testContext(work.path, kube));
         assertEquals(again.changes[0].action, "no-op");
       });
       await t.step(
@@ -50,7 +52,7 @@ Deno.test({
             nodeSelector: selector,
             timeoutSeconds: 2,
           });
-          const result = await quick.verify(testContext(kube));
+          const result = await quick.verify(testContext(work.path, kube));
           const gpu = result.checks.find((c) =>
             c.name === "a node has allocatable amd.com/gpu"
           );
@@ -82,7 +84,7 @@ Deno.test({
               allocatable: { ...status.allocatable, "amd.com/gpu": "2" },
             },
           }, { subresource: "status" });
-          const result = await step.verify(testContext(kube));
+          const result = await step.verify(testContext(work.path, kube));
           for (const c of result.checks) assert(c.ok, `${c.name}: ${c.detail}`);
           assertEquals(
             (result.outputs?.gpuNodes as Record<string, number>)[node],

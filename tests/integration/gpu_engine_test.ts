@@ -6,81 +6,34 @@
  * gpu_plan_test.ts otherwise).
  *
  * No GPU operator or device plugin runs on kwok: while the engine works, the test
- * plays them in the background through the API, and says so: it marks ClusterPolicy
- * ready and starts a validator pod, and, like the device plugin, reads the sharing
- * config from the real ConfigMap (key from the node's
- * `nvidia.com/device-plugin.config` label, else the default) and advertises
- * physical GPUs x replicas with the sharing labels.
+ * plays them in the background through the API (`_played.ts`), and says so: the
+ * ClusterPolicy is notReady until each node's validator has passed its four
+ * validations; the device plugin starts once the toolkit is validated, reads the
+ * sharing config the ClusterPolicy names (key from the node's
+ * `nvidia.com/device-plugin.config` label, else the default) and advertises physical
+ * GPUs x replicas with the sharing labels. A second test makes a validation fail.
  */
 
-import { sharedChart } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import { fileURLToPath } from "node:url";
-import { parseYaml as parse } from "../../lib/deps.ts";
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { nodeObject, startCluster } from "../cluster/harness.ts";
 import { gpuSteps } from "../../plans/gpu.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
 import { applySteps, verifySteps } from "../../lib/engine/executor.ts";
-import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { findHelm } from "../../lib/tools/helm.ts";
-import { CONFIG_LABEL } from "../../lib/steps/time_slicing.ts";
-import { playDevicePlugin, playedClient, playGpuOperator } from "./_played.ts";
+import { gpuOperatorStep } from "../../lib/steps/gpu_operator.ts";
+import {
+  nodeFixtureClient,
+  playDevicePlugin,
+  playedClient,
+  playGpuOperator,
+  testContext,
+} from "./_played.ts";
 
 const CHART = sharedChart("gpu-operator-v26.3.3");
 const FIXTURES = fileURLToPath(new URL("../fixtures/host/", import.meta.url));
 const namespace = "gpu-operator";
-
-interface SharingFile {
-  sharing: {
-    timeSlicing: {
-      renameByDefault?: boolean;
-      resources: { name: string; replicas: number; rename?: string }[];
-    };
-  };
-}
-
-/** One round of the played operator and device plugin. */
-async function playRound(kube: KubeClient): Promise<void> {
-  const policy = await kube.get({
-    apiVersion: "nvidia.com/v1",
-    kind: "ClusterPolicy",
-    name: "cluster-policy",
-  });
-  if (policy && (policy.status as { state?: string })?.state !== "ready") {
-    await playGpuOperator(kube, { namespace, node: "gpu-e2e-0" });
-  }
-  const cm = await kube.get({
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    namespace,
-    name: "time-slicing-config",
-  });
-  if (!cm) return;
-  const data = cm.data as Record<string, string>;
-  const nodes = await kube.list("v1", "Node", {
-    labelSelector: "nvidia.com/gpu.present=true",
-  });
-  // Like the device plugin's config manager: follow the node's config label.
-  const want = (node: KubeObject) => {
-    const key = node.metadata.labels?.[CONFIG_LABEL] ?? "any";
-    const ts = (parse(data[key]) as SharingFile).sharing.timeSlicing;
-    const gpu = ts.resources[0];
-    return {
-      resource: ts.renameByDefault ? `${gpu.name}.shared` : gpu.name,
-      replicas: gpu.replicas,
-    };
-  };
-  const stale = nodes.filter((n) => {
-    const { resource, replicas } = want(n);
-    const count = Number(n.metadata.labels?.["nvidia.com/gpu.count"] ?? 0);
-    const allocatable = (n.status as { allocatable?: Record<string, string> })
-      ?.allocatable ?? {};
-    return n.metadata.labels?.["nvidia.com/gpu.replicas"] !==
-        String(replicas) ||
-      allocatable[resource] !== String(count * replicas);
-  });
-  await playDevicePlugin(kube, { nodes: stale, replicasFor: want });
-}
 
 Deno.test({
   name:
@@ -93,24 +46,20 @@ Deno.test({
     // leaves the other labels alone.
     const cluster = await startCluster({ nodes: [] });
     const played = playedClient(cluster.kubeconfig);
+    const fixtures = nodeFixtureClient(cluster.kubeconfig);
     for (
       const spec of [
         { name: "gpu-e2e-0", gpus: 2 },
         { name: "gpu-e2e-1", gpus: 1, gpuProduct: "Tesla-T4" },
       ]
-    ) await played.apply(nodeObject(spec));
+    ) await fixtures.apply(nodeObject(spec));
     const kube = cluster.kube;
     const checkpointDir = await Deno.makeTempDir({ prefix: "kfplan-gpu-e2e-" });
-    let running = true;
     console.log(
-      "  the test plays the GPU operator (ClusterPolicy status, validator pod) and the device plugin (capacity from the ConfigMap)",
+      "  the test plays the GPU operator (ClusterPolicy status, validator pods) and the device plugin (capacity from the ClusterPolicy's sharing config)",
     );
-    const playing = (async () => {
-      while (running) {
-        await playRound(played).catch(() => {});
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    })();
+    const operator = playGpuOperator(played, { namespace });
+    const plugin = playDevicePlugin(played, { namespace });
     try {
       const steps = gpuSteps({
         hostChecks: {
@@ -199,11 +148,124 @@ Deno.test({
         );
       }
     } finally {
-      running = false;
-      await playing;
+      await operator.stop();
+      await plugin.stop();
       played.close();
+      fixtures.close();
       await cluster.stop();
       await Deno.remove(checkpointDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "GPU operator verify fails when the operator is ready without GPU nodes, and names a failed validation",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using work = await tempDir("kfplan-gpu-fail-");
+    // A cluster of its own: "no node advertises a GPU" must hold cluster-wide.
+    const cluster = await startCluster({ nodes: [{ name: "cpu-only-0" }] });
+    const kube = cluster.kube;
+    const played = playedClient(cluster.kubeconfig);
+    const fixtures = nodeFixtureClient(cluster.kubeconfig);
+    const step = gpuOperatorStep({
+      chart: { path: CHART },
+      namespace,
+      values: { driver: { enabled: false }, toolkit: { enabled: false } },
+      // Bounds the failing verifies below; each runs after the state it checks exists.
+      timeoutSeconds: 5,
+    }, { kubeconfig: cluster.kubeconfig, helm: await findHelm() });
+    let operator = playGpuOperator(played, { namespace });
+    const plugin = playDevicePlugin(played, { namespace });
+    console.log(
+      "  the test plays the GPU operator and device plugin; the second round fails cuda-validation",
+    );
+    try {
+      await step.apply(
+        testContext(work.path, kube),
+        await step.plan(testContext(work.path, kube)),
+      );
+      const policyRef = {
+        apiVersion: "nvidia.com/v1",
+        kind: "ClusterPolicy",
+        name: "cluster-policy",
+      };
+      // Upstream reports ready when there is no GPU node (reason NoGPUNodes).
+      await kube.waitFor(policyRef, (p) => {
+        const status = p?.status as
+          | { state?: string; conditions?: { reason?: string }[] }
+          | undefined;
+        return status?.conditions?.[0]?.reason === "NoGPUNodes" ||
+          `state ${status?.state ?? "unset"}`;
+      }, { timeoutMs: 120_000 });
+      const noGpus = await step.verify(testContext(work.path, kube));
+      const byName = (r: typeof noGpus, name: string) =>
+        r.checks.find((c) => c.name === name);
+      assertEquals(
+        byName(noGpus, "ClusterPolicy cluster-policy ready")?.ok,
+        true,
+      );
+      const gpu = byName(noGpus, "a node has allocatable nvidia.com/gpu");
+      assertEquals(gpu?.ok, false);
+      assertMatch(gpu!.detail!, /no node has allocatable nvidia\.com\/gpu/);
+
+      // A GPU node whose CUDA validation fails: the plugin still advertises (the
+      // toolkit was validated), the validator never becomes Ready.
+      await operator.stop();
+      operator = playGpuOperator(played, {
+        namespace,
+        failValidation: "cuda-validation",
+      });
+      await fixtures.apply(nodeObject({ name: "gpu-bad-0", gpus: 2 }));
+      await kube.waitFor({
+        apiVersion: "v1",
+        kind: "Pod",
+        namespace,
+        name: "nvidia-operator-validator-gpu-bad-0",
+      }, (pod) => {
+        const failed = (pod?.status as {
+          initContainerStatuses?: {
+            name: string;
+            state?: { terminated?: { exitCode: number } };
+          }[];
+        } | undefined)?.initContainerStatuses?.find((c) =>
+          c.name === "cuda-validation"
+        )?.state?.terminated?.exitCode === 1;
+        return failed || "cuda-validation has not failed yet";
+      }, { timeoutMs: 120_000 });
+      await kube.waitFor(
+        { apiVersion: "v1", kind: "Node", name: "gpu-bad-0" },
+        (
+          n,
+        ) =>
+          (n?.status as { allocatable?: Record<string, string> })?.allocatable
+              ?.["nvidia.com/gpu"] === "2" || "no GPU advertised yet",
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      const failed = await step.verify(testContext(work.path, kube));
+      assertEquals(
+        byName(failed, "a node has allocatable nvidia.com/gpu")?.ok,
+        true,
+      );
+      const validator = byName(failed, "operator validator ran");
+      assertEquals(validator?.ok, false);
+      assertMatch(
+        validator!.detail!,
+        /nvidia-operator-validator-gpu-bad-0: Pending, not Ready, pending\/failed validations: cuda-validation, plugin-validation/,
+      );
+      const policy = byName(failed, "ClusterPolicy cluster-policy ready");
+      assertEquals(policy?.ok, false);
+      assertMatch(policy!.detail!, /state notReady .*cuda-validation failed/);
+    } finally {
+      await operator.stop();
+      await plugin.stop();
+      played.close();
+      fixtures.close();
+      await cluster.stop();
     }
   },
 });

@@ -1,11 +1,13 @@
 /**
  * The GPU-only composition (host checks, GPU operator, time-slicing) planned, applied
  * and verified on the real control plane with kwok nodes. No GPU operator or device
- * plugin runs there: the test plays them through the API (ClusterPolicy status, a
- * validator pod, node capacity and sharing labels) and says so in its output.
+ * plugin runs there: the test plays them through the API (ClusterPolicy status going
+ * notReady then ready, validator pods with their validations, node capacity read from
+ * the ClusterPolicy's sharing config, sharing and product labels) and says so in its
+ * output. Its nodes advertise no GPU until the played device plugin runs.
  */
 
-import { sharedChart } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { nodeObject, useCluster } from "../cluster/harness.ts";
@@ -15,6 +17,7 @@ import type { Step, StepOutputs } from "../../lib/engine/types.ts";
 import { findHelm, helmStatus } from "../../lib/tools/helm.ts";
 import { CONFIG_LABEL } from "../../lib/steps/time_slicing.ts";
 import {
+  nodeFixtureClient,
   playDevicePlugin,
   playedClient,
   playGpuOperator,
@@ -32,9 +35,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
+    await using work = await tempDir("kfplan-gpu-");
     const cluster = await useCluster();
     const kube = cluster.kube;
     const played = playedClient(cluster.kubeconfig);
+    const nodes = nodeFixtureClient(cluster.kubeconfig);
     const helm = await findHelm();
     const pool = tag();
     const nodeA = `kfplan-gpu-${pool}-a`;
@@ -49,7 +54,7 @@ Deno.test({
           labels: { "kfplan.test/gpu-pool": pool },
         },
       ]
-    ) await played.apply(nodeObject(spec));
+    ) await nodes.apply(nodeObject(spec));
     const namespace = "gpu-operator";
     const steps = gpuSteps({
       hostChecks: {
@@ -133,6 +138,7 @@ Deno.test({
       const outputs: Record<string, StepOutputs> = {};
       const apply = async (step: Step) => {
         const ctx = testContext(
+          work.path,
           kube,
           Object.fromEntries(step.needs.map((n) => [n, outputs[n] ?? {}])),
         );
@@ -232,7 +238,7 @@ Deno.test({
             kubeconfig: cluster.kubeconfig,
             helm,
           })[0];
-          const result = await quick.verify(testContext(kube));
+          const result = await quick.verify(testContext(work.path, kube));
           const policy = result.checks.find((c) =>
             c.name === "ClusterPolicy cluster-policy ready"
           );
@@ -245,24 +251,8 @@ Deno.test({
       );
 
       await t.step(
-        "verify after the test plays the GPU operator and device plugin",
+        "before any device plugin runs, no node advertises a GPU and time-slicing fails",
         async () => {
-          console.log(
-            "  the test now plays the GPU operator (ClusterPolicy status, validator pod) and the device plugin (node capacity, labels)",
-          );
-          await playGpuOperator(played, { namespace, node: nodeA });
-          const op = await byId("gpu-operator").verify(
-            testContext(kube, { "nvidia-toolkit": outputs["nvidia-toolkit"] }),
-          );
-          for (const c of op.checks) assert(c.ok, `${c.name}: ${c.detail}`);
-          assert(
-            op.checks.some((c) =>
-              c.name === "a node has allocatable nvidia.com/gpu" &&
-              /kfplan-gpu-/.test(c.detail ?? "")
-            ),
-          );
-
-          const slicing = byId("time-slicing");
           const early = await gpuSteps({
             operator: { chart: { path: CHART }, namespace },
             timeSlicing: {
@@ -274,28 +264,69 @@ Deno.test({
               verify: { timeoutSeconds: 1 },
             },
           }, { kubeconfig: cluster.kubeconfig, helm })[1].verify(
-            testContext(kube),
+            testContext(work.path, kube),
           );
           const a = early.checks.find((c) => c.name.includes(nodeA));
           assertEquals(a?.ok, false);
           assertMatch(
             a!.detail!,
-            /allocatable nvidia\.com\/gpu=4, want 16 \(4 GPUs x 4\)/,
+            /allocatable nvidia\.com\/gpu=none, want 16 \(4 GPUs x 4\)/,
           );
+        },
+      );
 
-          const mine = await kube.list("v1", "Node", {
-            labelSelector: `kfplan.test/gpu-pool=${pool}`,
-          });
-          await playDevicePlugin(played, {
-            nodes: mine,
-            replicasFor: (node) =>
-              node.metadata.labels?.[CONFIG_LABEL] === "t4"
-                ? { resource: "nvidia.com/gpu.shared", replicas: 2 }
-                : { resource: "nvidia.com/gpu", replicas: 4 },
-          });
-          const result = await slicing.verify(testContext(kube));
-          assertEquals(result.checks.length, 2);
-          for (const c of result.checks) assert(c.ok, `${c.name}: ${c.detail}`);
+      await t.step(
+        "verify after the test plays the GPU operator and device plugin",
+        async () => {
+          console.log(
+            "  the test now plays the GPU operator (ClusterPolicy status, validator pods) and the device plugin (capacity from the ClusterPolicy's sharing config, labels)",
+          );
+          const nodeSelector = `kfplan.test/gpu-pool=${pool}`;
+          const operator = playGpuOperator(played, { namespace, nodeSelector });
+          const plugin = playDevicePlugin(played, { namespace, nodeSelector });
+          try {
+            const op = await byId("gpu-operator").verify(
+              testContext(work.path, kube, {
+                "nvidia-toolkit": outputs["nvidia-toolkit"],
+              }),
+            );
+            for (const c of op.checks) assert(c.ok, `${c.name}: ${c.detail}`);
+            // nodeB advertises only the renamed resource, so only nodeA counts here.
+            assertEquals(
+              (op.outputs?.gpuNodes as Record<string, number>)[nodeA],
+              16,
+            );
+            assertEquals(operator.history.slice(0, 2), [
+              "ClusterPolicy notReady",
+              "ClusterPolicy ready",
+            ]);
+            const result = await byId("time-slicing").verify(
+              testContext(work.path, kube),
+            );
+            assertEquals(result.checks.length, 2);
+            for (const c of result.checks) {
+              assert(c.ok, `${c.name}: ${c.detail}`);
+            }
+            const [a, b] = await Promise.all(
+              [nodeA, nodeB].map((name) =>
+                kube.get({ apiVersion: "v1", kind: "Node", name })
+              ),
+            );
+            const allocatable = (n: typeof a) =>
+              (n?.status as { allocatable: Record<string, string> })
+                .allocatable;
+            assertEquals(allocatable(a)["nvidia.com/gpu"], "16");
+            // Renamed: the original name is gone, the product has no -SHARED suffix.
+            assertEquals(allocatable(b)["nvidia.com/gpu.shared"], "4");
+            assertEquals(allocatable(b)["nvidia.com/gpu"], undefined);
+            assertEquals(
+              [a, b].map((n) => n?.metadata.labels?.["nvidia.com/gpu.product"]),
+              ["NVIDIA-A100-SXM4-40GB-SHARED", "Tesla-T4"],
+            );
+          } finally {
+            await operator.stop();
+            await plugin.stop();
+          }
         },
       );
 
@@ -306,7 +337,9 @@ Deno.test({
           assertEquals(outputs["gpu-operator"].revision, 2);
           assertEquals(outputs["gpu-operator"].status, "deployed");
           const op = await byId("gpu-operator").verify(
-            testContext(kube, { "nvidia-toolkit": outputs["nvidia-toolkit"] }),
+            testContext(work.path, kube, {
+              "nvidia-toolkit": outputs["nvidia-toolkit"],
+            }),
           );
           for (const c of op.checks) assert(c.ok, `${c.name}: ${c.detail}`);
         },
@@ -323,6 +356,7 @@ Deno.test({
         );
       }
       played.close();
+      nodes.close();
     }
   },
 });

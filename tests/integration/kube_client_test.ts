@@ -237,25 +237,30 @@ Deno.test("list pages through results and fills in apiVersion and kind", async (
   const kube = createKubeClient({ kubeconfig });
   try {
     const ns = await namespace("list");
-    await Promise.all(Array.from({ length: 7 }, (_, i) =>
-      kube.apply({
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: `c${i}`, namespace: ns, labels: { set: "x" } },
-      })));
+    // The client asks for pages of 500 and has no option to make them smaller, so
+    // only more than 500 items prove that it follows `continue`: 2 pages here.
+    const count = 520;
+    const names = Array.from(
+      { length: count },
+      (_, i) => `c${String(i).padStart(3, "0")}`,
+    );
+    for (let i = 0; i < names.length; i += 20) {
+      await Promise.all(
+        names.slice(i, i + 20).map((name) =>
+          kube.create({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name, namespace: ns, labels: { set: "x" } },
+          })
+        ),
+      );
+    }
     const items = await kube.list("v1", "ConfigMap", {
       namespace: ns,
       labelSelector: "set=x",
     });
-    assertEquals(items.map((i) => i.metadata.name).sort(), [
-      "c0",
-      "c1",
-      "c2",
-      "c3",
-      "c4",
-      "c5",
-      "c6",
-    ]);
+    assertEquals(items.length, count);
+    assertEquals(items.map((i) => i.metadata.name).sort(), names);
     assert(items.every((i) => i.apiVersion === "v1" && i.kind === "ConfigMap"));
     const unknown = await rejects(
       () => kube.list("example.invalid/v1", "Nope"),

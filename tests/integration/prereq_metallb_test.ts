@@ -8,21 +8,25 @@
  *   address (tests/cluster/webhook.ts) that validates IPAddressPools; the webhook
  *   Service loses its selector and gets Endpoints pointing at that server, and the
  *   webhook configuration gets the server's CA (MetalLB's controller patches
- *   `caBundle` itself). The step's own wait for ready webhook endpoints is what lets it
- *   apply the pools only once the webhook answers;
+ *   `caBundle` itself). The Endpoints appear only once the step says it is waiting
+ *   for them and a pool has been seen refused at that moment, so the apply passes
+ *   only because the step waits; the pool's resourceVersion is checked to be newer
+ *   than the Endpoints';
  * - it assigns LoadBalancer addresses by writing `status.loadBalancer`.
  */
 
-import { sharedChart } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import { PROBE_LABEL } from "../../lib/steps/probe.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { startWebhookServer } from "../cluster/webhook.ts";
 import { metallbStep, WEBHOOK_SERVICE } from "../../lib/steps/metallb.ts";
 import { findHelm, helmStatus } from "../../lib/tools/helm.ts";
-import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+import type { KubeObject } from "../../lib/kube/types.ts";
 import {
+  type BackendGate,
   playedClient,
   playLoadBalancer,
+  playMetallbWebhook,
   privateCluster,
   removeRelease,
   testContext,
@@ -36,87 +40,13 @@ function isRange(text: string): boolean {
     !/(^|\.)(25[6-9]|2[6-9]\d|[3-9]\d\d)(\.|\/|-|$)/.test(text);
 }
 
-/** Plays the webhook half of MetalLB's controller until stopped. */
-function playWebhookRouting(
-  kube: KubeClient,
-  server: { hostname: string; port: number; caBundle: string },
-): () => Promise<void> {
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      try {
-        const svc = await kube.get({
-          apiVersion: "v1",
-          kind: "Service",
-          namespace,
-          name: WEBHOOK_SERVICE,
-        });
-        const spec = svc?.spec as { selector?: unknown } | undefined;
-        if (svc && spec?.selector) {
-          delete spec.selector;
-          await kube.replace(svc);
-        }
-        if (svc) {
-          const ep = await kube.get({
-            apiVersion: "v1",
-            kind: "Endpoints",
-            namespace,
-            name: WEBHOOK_SERVICE,
-          });
-          const ours = JSON.stringify(ep?.subsets ?? []).includes(
-            server.hostname,
-          );
-          if (!ours) {
-            if (ep) {
-              await kube.delete({
-                apiVersion: "v1",
-                kind: "Endpoints",
-                namespace,
-                name: WEBHOOK_SERVICE,
-              });
-            }
-            await kube.create({
-              apiVersion: "v1",
-              kind: "Endpoints",
-              metadata: { name: WEBHOOK_SERVICE, namespace },
-              // The chart's Service port has no name, so neither has this one.
-              subsets: [{
-                addresses: [{ ip: server.hostname }],
-                ports: [{ port: server.port, protocol: "TCP" }],
-              }],
-            });
-          }
-        }
-        const vwc = await kube.get({
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingWebhookConfiguration",
-          name: "metallb-webhook-configuration",
-        });
-        const hooks = (vwc?.webhooks ?? []) as {
-          clientConfig: { caBundle?: string };
-        }[];
-        if (
-          vwc && hooks.some((h) => h.clientConfig.caBundle !== server.caBundle)
-        ) {
-          for (const h of hooks) h.clientConfig.caBundle = server.caBundle;
-          await kube.replace(vwc);
-        }
-      } catch { /* retried on the next tick */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return async () => {
-    running = false;
-    await done;
-  };
-}
-
 Deno.test({
   name:
     "MetalLB: pools wait for the webhook, a LoadBalancer gets an address from a pool",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
+    await using work = await tempDir("kfplan-metallb-");
     const cluster = await privateCluster();
     const kube = cluster.kube;
     const played = playedClient(cluster.kubeconfig);
@@ -140,7 +70,8 @@ Deno.test({
     console.log(
       `  the test plays MetalLB's controller: webhook served at ${server.hostname}:${server.port}, LoadBalancer status written by the test`,
     );
-    const stopWebhook = playWebhookRouting(played, server);
+    const gate: BackendGate = { open: false };
+    const stopWebhook = playMetallbWebhook(played, server, gate);
     const options = {
       chart: { path: CHART },
       values: { controller: { enabled: false } },
@@ -161,7 +92,7 @@ Deno.test({
       await t.step(
         "plan: chart objects and pools; warnings for node and service addresses",
         async () => {
-          const plan = await step.plan(testContext(kube));
+          const plan = await step.plan(testContext(work.path, kube));
           const pool = plan.changes.find((c) =>
             c.kind === "IPAddressPool" && c.name === "kfplan-pool"
           );
@@ -189,9 +120,10 @@ Deno.test({
               { name: "node", addresses: [`${nodeIp}/32`] },
             ],
           }, { kubeconfig: cluster.kubeconfig, helm });
-          const warnings = (await risky.plan(testContext(kube))).warnings.join(
-            "\n",
-          );
+          const warnings = (await risky.plan(testContext(work.path, kube)))
+            .warnings.join(
+              "\n",
+            );
           assertMatch(
             warnings,
             /metallb\.pools\[0\]\.addresses\[0\] "10\.96\.0\.100-10\.96\.0\.110" overlaps the service CIDR 10\.96\.0\.0\/16/,
@@ -208,10 +140,39 @@ Deno.test({
       await t.step(
         "apply: helm release, then pools once the webhook endpoint is ready",
         async () => {
-          const outputs = await step.apply(
-            testContext(kube),
-            await step.plan(testContext(kube)),
-          );
+          // The webhook backend comes up only when the step says it is waiting for
+          // it, and only after the test has seen a pool refused at that moment: a
+          // step that applied pools without the wait would fail here.
+          const base = testContext(work.path, kube);
+          const refusals: Promise<string>[] = [];
+          const ctx = {
+            ...base,
+            log: {
+              ...base.log,
+              info(message: string) {
+                base.log.info(message);
+                if (!/waiting for .*metallb-webhook-service/.test(message)) {
+                  return;
+                }
+                refusals.push(
+                  kube.apply({
+                    apiVersion: "metallb.io/v1beta1",
+                    kind: "IPAddressPool",
+                    metadata: { name: "kfplan-pool", namespace },
+                    spec: { addresses: ["192.168.250.10-192.168.250.20"] },
+                  }, { dryRun: true }).then(
+                    () => "accepted",
+                    (e) => (e as Error).message,
+                  ).finally(() => {
+                    gate.open = true;
+                  }),
+                );
+              },
+            },
+          };
+          const outputs = await step.apply(ctx, await step.plan(ctx));
+          assertEquals(refusals.length, 1, "the step waited once");
+          assertMatch(await refusals[0], /no endpoints available/);
           assertEquals(
             (outputs.pools as { name: string }[]).map((p) => p.name),
             ["kfplan-pool", "kfplan-v6"],
@@ -230,6 +191,20 @@ Deno.test({
           assert(
             admitted.includes("kfplan-pool"),
             `webhook saw ${admitted.join(", ")}`,
+          );
+          // Ordered by the API server's revisions, not by clocks: the pool was
+          // written after the webhook backend's Endpoints.
+          const pool = await kube.get({
+            apiVersion: "metallb.io/v1beta1",
+            kind: "IPAddressPool",
+            namespace,
+            name: "kfplan-pool",
+          });
+          assert(gate.endpointsVersion, "the backend came up");
+          assert(
+            Number(pool?.metadata.resourceVersion) >
+              Number(gate.endpointsVersion),
+            `pool at resourceVersion ${pool?.metadata.resourceVersion}, endpoints at ${gate.endpointsVersion}`,
           );
           const live = await kube.get({
             apiVersion: "metallb.io/v1beta1",
@@ -268,7 +243,7 @@ Deno.test({
       );
 
       await t.step("re-plan after apply: the pools are no-ops", async () => {
-        const plan = await step.plan(testContext(kube));
+        const plan = await step.plan(testContext(work.path, kube));
         const pools = plan.changes.filter((c) =>
           c.kind === "IPAddressPool" || c.kind === "L2Advertisement"
         );
@@ -289,7 +264,7 @@ Deno.test({
         async () => {
           const label = `${PROBE_LABEL}=metallb`;
           let stop = playLoadBalancer(played, { label, address: "10.1.2.3" });
-          const wrong = await step.verify(testContext(kube));
+          const wrong = await step.verify(testContext(work.path, kube));
           await stop();
           const lbWrong = wrong.checks.find((c) =>
             c.name.startsWith("a LoadBalancer")
@@ -300,7 +275,7 @@ Deno.test({
             /10\.1\.2\.3 is in none of the pools kfplan-pool/,
           );
           stop = playLoadBalancer(played, { label, address: "192.168.250.12" });
-          const result = await step.verify(testContext(kube));
+          const result = await step.verify(testContext(work.path, kube));
           await stop();
           for (const c of result.checks) assert(c.ok, `${c.name}: ${c.detail}`);
           assertEquals(result.outputs?.testedAddress, "192.168.250.12");
@@ -325,7 +300,7 @@ Deno.test({
               helm,
             },
           );
-          const plan = await smaller.plan(testContext(kube));
+          const plan = await smaller.plan(testContext(work.path, kube));
           const deletes = plan.changes.filter((c) => c.action === "delete");
           assertEquals(deletes.map((c) => `${c.kind}/${c.name}`), [
             "IPAddressPool/kfplan-v6",
@@ -333,7 +308,7 @@ Deno.test({
           assertEquals(deletes[0].reason, "no longer in the configuration");
           const l2 = plan.changes.find((c) => c.kind === "L2Advertisement");
           assertEquals(l2?.action, "update");
-          await smaller.apply(testContext(kube), plan);
+          await smaller.apply(testContext(work.path, kube), plan);
           const gone = await kube.get({
             apiVersion: "metallb.io/v1beta1",
             kind: "IPAddressPool",
@@ -341,7 +316,7 @@ Deno.test({
             name: "kfplan-v6",
           });
           assertEquals(gone, undefined);
-          const again = await smaller.plan(testContext(kube));
+          const again = await smaller.plan(testContext(work.path, kube));
           assertEquals(
             again.changes.filter((c) =>
               (c.kind === "IPAddressPool" || c.kind === "L2Advertisement") &&

@@ -5,7 +5,7 @@
  * controller binds), and says so. kwok completes the probe Job's pod.
  */
 
-import { sharedChart } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import { PROBE_LABEL } from "../../lib/steps/probe.ts";
 import { assert, assertEquals, assertMatch, throws } from "../_assert.ts";
 import {
@@ -54,6 +54,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
+    await using work = await tempDir("kfplan-storage-");
     const cluster = await privateCluster();
     const kube = cluster.kube;
     const played = playedClient(cluster.kubeconfig);
@@ -96,7 +97,7 @@ Deno.test({
       await t.step(
         "plan: the class is created and the other default is switched off",
         async () => {
-          const plan = await step.plan(testContext(kube));
+          const plan = await step.plan(testContext(work.path, kube));
           const ours = plan.changes.find((c) =>
             c.kind === "StorageClass" && c.name === sc
           );
@@ -118,8 +119,8 @@ Deno.test({
         "apply: helm release, then exactly one default class",
         async () => {
           await step.apply(
-            testContext(kube),
-            await step.plan(testContext(kube)),
+            testContext(work.path, kube),
+            await step.plan(testContext(work.path, kube)),
           );
           assertEquals(
             (await helmStatus(helm, {
@@ -155,11 +156,34 @@ Deno.test({
       await t.step(
         "verify without a provisioner: the PVC does not bind and the error names its events",
         async () => {
-          const quick = storageStep({
+          // Not a short timeout (the event may take longer on a busy machine): the
+          // verify is cancelled once the probe PVC's ExternalProvisioning event is
+          // there, which is what the failure must name.
+          const waiting = storageStep({
             ...options,
-            verify: { namespace: probeNs, timeoutSeconds: 3 },
+            verify: { namespace: probeNs, timeoutSeconds: 300 },
           }, env);
-          const result = await quick.verify(testContext(kube));
+          const cancel = new AbortController();
+          const watching = (async () => {
+            const deadline = Date.now() + 120_000;
+            while (Date.now() < deadline) {
+              const events = await kube.list("v1", "Event", {
+                namespace: probeNs,
+                fieldSelector: "involvedObject.kind=PersistentVolumeClaim",
+              });
+              if (
+                events.some((e) =>
+                  (e as { reason?: string }).reason === "ExternalProvisioning"
+                )
+              ) return;
+              await new Promise((r) => setTimeout(r, 250));
+            }
+            throw new Error("no ExternalProvisioning event within 120 s");
+          })().finally(() => cancel.abort());
+          const result = await waiting.verify(
+            testContext(work.path, kube, {}, cancel.signal),
+          );
+          await watching;
           const bind = result.checks.find((c) => c.name === "a test PVC binds");
           assertEquals(bind?.ok, false);
           assertMatch(
@@ -187,7 +211,7 @@ Deno.test({
             path: options.nfs.path,
           });
           try {
-            const result = await step.verify(testContext(kube));
+            const result = await step.verify(testContext(work.path, kube));
             for (const c of result.checks) {
               assert(c.ok, `${c.name}: ${c.detail}`);
             }
@@ -222,7 +246,7 @@ Deno.test({
             ...options,
             storageClass: { name: sc, reclaimPolicy: "Retain" },
           }, env);
-          const plan = await changed.plan(testContext(kube));
+          const plan = await changed.plan(testContext(work.path, kube));
           const replace = plan.changes.find((c) =>
             c.kind === "StorageClass" && c.name === sc
           );
@@ -236,14 +260,14 @@ Deno.test({
             plan.warnings.join("\n"),
             /deleted and recreated.*Existing PersistentVolumes keep their old settings/s,
           );
-          await changed.apply(testContext(kube), plan);
+          await changed.apply(testContext(work.path, kube), plan);
           const live = await kube.get({
             apiVersion: "storage.k8s.io/v1",
             kind: "StorageClass",
             name: sc,
           });
           assertEquals(live?.reclaimPolicy, "Retain");
-          const again = await changed.plan(testContext(kube));
+          const again = await changed.plan(testContext(work.path, kube));
           assertEquals(
             again.changes.find((c) =>
               c.kind === "StorageClass" && c.name === sc
