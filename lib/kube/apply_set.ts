@@ -24,14 +24,10 @@
  */
 
 import { sleep } from "./retry.ts";
-import type {
-  ObjectRef,
-  ObservedObject,
-  ResourceChange,
-} from "../engine/types.ts";
+import type { FieldDiff } from "./diff.ts";
 import type { KubeClient, KubeObject } from "./types.ts";
-import { formatRef, KubeApiError } from "./errors.ts";
-import { refOf } from "./object_ref.ts";
+import { KubeApiError } from "./errors.ts";
+import { formatRef, type ObjectRef, refOf } from "./object_ref.ts";
 
 export { refOf };
 import {
@@ -194,8 +190,27 @@ export function orderObjects(objects: readonly KubeObject[]): ApplyPhase[] {
   }));
 }
 
-// deno-lint-ignore no-explicit-any
-type Any = any;
+/** A webhook's or APIService's backend Service, as the manifests name it. */
+interface ServiceReference {
+  namespace?: string;
+  name?: string;
+}
+
+/** The fields of a CustomResourceDefinition's spec read here. */
+interface CrdSpec {
+  group?: string;
+  names?: { kind?: string };
+  versions?: { name?: string; served?: boolean }[];
+  conversion?: {
+    webhook?: { clientConfig?: { service?: ServiceReference } };
+  };
+}
+
+/** The fields of webhook configurations and APIServices read here. */
+interface WebhookFields {
+  webhooks?: { clientConfig?: { service?: ServiceReference } }[];
+  spec?: { service?: ServiceReference };
+}
 
 /**
  * The kinds the CRDs of a set define: key `group/version/Kind` (the object's
@@ -207,13 +222,32 @@ export function crdDefinedKinds(
   const out = new Map<string, string>();
   for (const o of objects) {
     if (o.kind !== "CustomResourceDefinition") continue;
-    const spec = o.spec as Any;
+    const spec = o.spec as CrdSpec | undefined;
     for (const v of spec?.versions ?? []) {
       if (v?.served === false) continue;
-      out.set(`${spec.group}/${v.name}/${spec.names?.kind}`, o.metadata.name);
+      out.set(`${spec?.group}/${v.name}/${spec?.names?.kind}`, o.metadata.name);
     }
   }
   return out;
+}
+
+/** The backend Services one object's admission or API serving depends on. */
+function backendsOf(o: KubeObject): (ServiceReference | undefined)[] {
+  const fields = o as KubeObject & WebhookFields;
+  if (
+    o.kind === "MutatingWebhookConfiguration" ||
+    o.kind === "ValidatingWebhookConfiguration"
+  ) {
+    return (fields.webhooks ?? []).map((w) => w?.clientConfig?.service);
+  }
+  if (o.kind === "APIService") return [fields.spec?.service];
+  if (o.kind === "CustomResourceDefinition") {
+    return [
+      (o.spec as CrdSpec | undefined)?.conversion?.webhook?.clientConfig
+        ?.service,
+    ];
+  }
+  return [];
 }
 
 /**
@@ -224,25 +258,40 @@ export function webhookBackends(
   objects: readonly KubeObject[],
 ): { namespace: string; name: string }[] {
   const seen = new Map<string, { namespace: string; name: string }>();
-  const add = (svc: Any) => {
-    if (!svc?.name) return;
+  for (const svc of objects.flatMap(backendsOf)) {
+    if (!svc?.name) continue;
     const ref = { namespace: svc.namespace ?? "default", name: svc.name };
     seen.set(`${ref.namespace}/${ref.name}`, ref);
-  };
-  for (const o of objects) {
-    const spec = o.spec as Any;
-    if (
-      o.kind === "MutatingWebhookConfiguration" ||
-      o.kind === "ValidatingWebhookConfiguration"
-    ) {
-      for (const w of (o as Any).webhooks ?? []) add(w?.clientConfig?.service);
-    } else if (o.kind === "APIService") {
-      add(spec?.service);
-    } else if (o.kind === "CustomResourceDefinition") {
-      add(spec?.conversion?.webhook?.clientConfig?.service);
-    }
   }
   return [...seen.values()];
+}
+
+/** What will happen to one object; the plan's resource change (see `lib/engine/types.ts`). */
+export type ChangeAction = "create" | "update" | "replace" | "delete" | "no-op";
+
+/** A planned change to one Kubernetes object. */
+export interface ResourceChange extends ObjectRef {
+  /** What apply does to the object. */
+  action: ChangeAction;
+  /** Field-level differences; empty for `create` and `delete` (the whole object changes). */
+  diff: FieldDiff[];
+  /** Why this change is planned this way, e.g. why an update became a replacement. */
+  reason?: string;
+  /**
+   * True when the object's kind is served only after this apply creates its CRD, so
+   * the server could not dry-run it at plan time.
+   */
+  knownAfterApply?: boolean;
+}
+
+/** An object the planner read, with the version it saw: stale-plan detection compares these. */
+export interface ObservedObject extends ObjectRef {
+  /** `metadata.resourceVersion` at plan time; absent when the object did not exist. */
+  resourceVersion?: string;
+  /** `metadata.uid` at plan time; a different uid means the object was re-created. */
+  uid?: string;
+  /** `metadata.generation` at plan time, for kinds that have one. */
+  generation?: number;
 }
 
 /** Options for {@linkcode planObjects}. */
@@ -468,6 +517,215 @@ export class ApplyObjectsError extends Error {
   }
 }
 
+/** One ordered apply in progress: what its parts share. */
+interface ApplyRun {
+  kube: KubeClient;
+  options: ApplyObjectsOptions;
+  emit: (event: ApplyEvent) => void;
+  /** Objects applied so far, in apply order. */
+  applied: AppliedObject[];
+  timeoutMs: number;
+  waitOptions: { timeoutMs: number; signal?: AbortSignal };
+}
+
+function failure(
+  run: ApplyRun,
+  ref: ObjectRef,
+  phase: PhaseName,
+  cause: unknown,
+): ApplyObjectsError {
+  return new ApplyObjectsError(ref, {
+    phase,
+    applied: [...run.applied],
+    cause,
+  });
+}
+
+/** Server-side applies one object, replacing it when allowed and an immutable field changes. */
+async function applyOne(
+  run: ApplyRun,
+  object: KubeObject,
+  phase: PhaseName,
+): Promise<void> {
+  run.options.signal?.throwIfAborted();
+  const ref = refOf(object);
+  let result: KubeObject;
+  try {
+    try {
+      result = await run.kube.apply(object);
+    } catch (e) {
+      const immutable = e instanceof KubeApiError && e.status === 422 &&
+        /immutable/i.test(e.message);
+      if (!immutable || !run.options.replaceImmutable) throw e;
+      result = await replace(run, object, phase);
+    }
+  } catch (cause) {
+    throw failure(run, ref, phase, cause);
+  }
+  const done: AppliedObject = { ...refOf(result) };
+  if (result.metadata?.resourceVersion) {
+    done.resourceVersion = result.metadata.resourceVersion;
+  }
+  if (result.metadata?.uid) done.uid = result.metadata.uid;
+  run.applied.push(done);
+  run.emit({
+    type: "applied",
+    phase,
+    ref,
+    resourceVersion: done.resourceVersion,
+  });
+}
+
+/** Deletes the object (foreground), waits until it is gone, applies it again. */
+async function replace(
+  run: ApplyRun,
+  object: KubeObject,
+  phase: PhaseName,
+): Promise<KubeObject> {
+  const ref = refOf(object);
+  await run.kube.delete(ref, { propagationPolicy: "Foreground" });
+  await run.kube.waitFor(
+    ref,
+    (o) => o ? "still being deleted" : true,
+    run.waitOptions,
+  );
+  run.emit({ type: "replaced", phase, ref });
+  return await run.kube.apply(object);
+}
+
+/** Runs one wait, reporting it as progress and failing as an {@linkcode ApplyObjectsError}. */
+async function waitStep(
+  run: ApplyRun,
+  phase: PhaseName,
+  ref: ObjectRef,
+  condition: string,
+  fn: () => Promise<unknown>,
+): Promise<void> {
+  const start = Date.now();
+  run.emit({ type: "waiting", phase, ref, condition });
+  try {
+    await fn();
+  } catch (cause) {
+    throw failure(run, ref, phase, cause);
+  }
+  run.emit({ type: "ready", phase, ref, elapsedMs: Date.now() - start });
+}
+
+/** Namespaces, then CRDs, then a wait until every CRD is Established. */
+async function applyNamespacesAndCrds(
+  run: ApplyRun,
+  batch: KubeObject[],
+): Promise<void> {
+  const phase: PhaseName = "namespaces-and-crds";
+  // Namespaces first: CRDs do not need them, but nothing else works without them.
+  for (const object of batch.filter((o) => o.kind === "Namespace")) {
+    await applyOne(run, object, phase);
+  }
+  await mapLimit(
+    batch.filter((o) => o.kind !== "Namespace"),
+    run.options.concurrency ?? 4,
+    (o) => applyOne(run, o, phase),
+  );
+  const crds = batch.filter((o) => o.kind === "CustomResourceDefinition");
+  await settleAll(
+    crds.map((crd) =>
+      waitStep(
+        run,
+        phase,
+        refOf(crd),
+        "Established",
+        () =>
+          run.kube.waitFor(refOf(crd), crdEstablished, {
+            ...run.waitOptions,
+            intervalMs: 200,
+          }),
+      )
+    ),
+  );
+  if (crds.length > 0) run.kube.invalidateDiscovery();
+}
+
+/** Waits until every webhook backend Service of the set has a ready endpoint. */
+async function waitForWebhookBackends(
+  run: ApplyRun,
+  batch: KubeObject[],
+  objects: readonly KubeObject[],
+): Promise<void> {
+  const backends = webhookBackends([
+    ...batch,
+    ...objects.filter((o) => o.kind === "CustomResourceDefinition"),
+  ]);
+  await settleAll(
+    backends.map((svc) =>
+      waitStep(
+        run,
+        "webhooks",
+        { apiVersion: "v1", kind: "Service", ...svc },
+        "backed by a ready endpoint",
+        () => waitForServiceEndpoints(run.kube, svc, run.waitOptions),
+      )
+    ),
+  );
+}
+
+/**
+ * Waits until the server serves every custom resource's kind. An Established CRD
+ * reaches the server's discovery a moment later (more so on a busy machine): poll
+ * discovery, bounded, before calling a kind unserved.
+ */
+async function waitUntilServed(
+  run: ApplyRun,
+  batch: KubeObject[],
+): Promise<void> {
+  const { kube } = run;
+  kube.invalidateDiscovery();
+  const deadline = Date.now() + Math.min(run.timeoutMs, 30_000);
+  for (const object of batch) {
+    while (
+      !await kube.resourceFor(object.apiVersion, object.kind) &&
+      Date.now() < deadline
+    ) {
+      await sleep(250, run.options.signal);
+      kube.invalidateDiscovery();
+    }
+    if (!await kube.resourceFor(object.apiVersion, object.kind)) {
+      throw failure(
+        run,
+        refOf(object),
+        "custom-resources",
+        new Error(
+          `the cluster does not serve ${object.kind} (${object.apiVersion}); ` +
+            "apply the CustomResourceDefinition that defines it first",
+        ),
+      );
+    }
+  }
+}
+
+/** Waits until the phase's Deployments, StatefulSets and DaemonSets are ready. */
+async function waitForBatchWorkloads(
+  run: ApplyRun,
+  batch: KubeObject[],
+): Promise<void> {
+  const phase: PhaseName = "workloads";
+  try {
+    await waitForWorkloads(run.kube, batch, {
+      ...run.waitOptions,
+      onProgress: (e) =>
+        run.emit(
+          e.state === "waiting"
+            ? { type: "waiting", phase, ref: e.ref, condition: "ready" }
+            : { type: "ready", phase, ref: e.ref, elapsedMs: e.elapsedMs },
+        ),
+    });
+  } catch (cause) {
+    // One error per object that did not get ready; name the first.
+    const first = cause instanceof AggregateError ? cause.errors[0] : cause;
+    const ref = (first as { ref?: ObjectRef })?.ref ?? refOf(batch[0]);
+    throw failure(run, ref, phase, cause);
+  }
+}
+
 /**
  * Applies a set of objects by server-side apply in one ordered pass (see the module
  * doc), waiting where the order requires it. Stops at the first object that fails
@@ -479,162 +737,33 @@ export async function applyObjects(
   options: ApplyObjectsOptions = {},
 ): Promise<ApplyObjectsResult> {
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const emit = options.onProgress ?? (() => {});
-  const applied: AppliedObject[] = [];
-  const waitOptions = { timeoutMs, signal: options.signal };
-
-  async function applyOne(object: KubeObject, phase: PhaseName) {
-    options.signal?.throwIfAborted();
-    const ref = refOf(object);
-    let result: KubeObject;
-    try {
-      try {
-        result = await kube.apply(object);
-      } catch (e) {
-        const immutable = e instanceof KubeApiError && e.status === 422 &&
-          /immutable/i.test(e.message);
-        if (!immutable || !options.replaceImmutable) throw e;
-        await kube.delete(ref, { propagationPolicy: "Foreground" });
-        await kube.waitFor(
-          ref,
-          (o) => o ? "still being deleted" : true,
-          waitOptions,
-        );
-        emit({ type: "replaced", phase, ref });
-        result = await kube.apply(object);
-      }
-    } catch (cause) {
-      throw new ApplyObjectsError(ref, { phase, applied: [...applied], cause });
-    }
-    const done: AppliedObject = { ...refOf(result) };
-    if (result.metadata?.resourceVersion) {
-      done.resourceVersion = result.metadata.resourceVersion;
-    }
-    if (result.metadata?.uid) done.uid = result.metadata.uid;
-    applied.push(done);
-    emit({
-      type: "applied",
-      phase,
-      ref,
-      resourceVersion: done.resourceVersion,
-    });
-  }
-
-  async function waitStep(
-    phase: PhaseName,
-    ref: ObjectRef,
-    condition: string,
-    fn: () => Promise<unknown>,
-  ) {
-    const start = Date.now();
-    emit({ type: "waiting", phase, ref, condition });
-    try {
-      await fn();
-    } catch (cause) {
-      throw new ApplyObjectsError(ref, { phase, applied: [...applied], cause });
-    }
-    emit({ type: "ready", phase, ref, elapsedMs: Date.now() - start });
-  }
-
+  const run: ApplyRun = {
+    kube,
+    options,
+    emit: options.onProgress ?? (() => {}),
+    applied: [],
+    timeoutMs,
+    waitOptions: { timeoutMs, signal: options.signal },
+  };
   for (const { name: phase, objects: batch } of orderObjects(objects)) {
     if (batch.length === 0) continue;
-    emit({ type: "phase", phase, count: batch.length });
-
-    if (phase === "webhooks" && options.waitForWebhookBackends !== false) {
-      await settleAll(
-        webhookBackends([
-          ...batch,
-          ...objects.filter((o) => o.kind === "CustomResourceDefinition"),
-        ]).map((svc) =>
-          waitStep(
-            phase,
-            { apiVersion: "v1", kind: "Service", ...svc },
-            "backed by a ready endpoint",
-            () => waitForServiceEndpoints(kube, svc, waitOptions),
-          )
-        ),
-      );
-    }
-
+    run.emit({ type: "phase", phase, count: batch.length });
     if (phase === "namespaces-and-crds") {
-      // Namespaces first: CRDs do not need them, but nothing else works without them.
-      for (const object of batch.filter((o) => o.kind === "Namespace")) {
-        await applyOne(object, phase);
-      }
-      await mapLimit(
-        batch.filter((o) => o.kind !== "Namespace"),
-        options.concurrency ?? 4,
-        (o) => applyOne(o, phase),
-      );
-      const crds = batch.filter((o) => o.kind === "CustomResourceDefinition");
-      await settleAll(
-        crds.map((crd) =>
-          waitStep(
-            phase,
-            refOf(crd),
-            "Established",
-            () =>
-              kube.waitFor(refOf(crd), crdEstablished, {
-                ...waitOptions,
-                intervalMs: 200,
-              }),
-          )
-        ),
-      );
-      if (crds.length > 0) kube.invalidateDiscovery();
+      await applyNamespacesAndCrds(run, batch);
       continue;
     }
-
-    if (phase === "custom-resources") {
-      kube.invalidateDiscovery();
-      // An Established CRD reaches the server's discovery a moment later (more so on
-      // a busy machine): poll discovery, bounded, before calling a kind unserved.
-      const deadline = Date.now() + Math.min(timeoutMs, 30_000);
-      for (const object of batch) {
-        while (
-          !await kube.resourceFor(object.apiVersion, object.kind) &&
-          Date.now() < deadline
-        ) {
-          await sleep(250, options.signal);
-          kube.invalidateDiscovery();
-        }
-        if (!await kube.resourceFor(object.apiVersion, object.kind)) {
-          throw new ApplyObjectsError(refOf(object), {
-            phase,
-            applied: [...applied],
-            cause: new Error(
-              `the cluster does not serve ${object.kind} (${object.apiVersion}); ` +
-                "apply the CustomResourceDefinition that defines it first",
-            ),
-          });
-        }
-      }
+    if (phase === "webhooks" && options.waitForWebhookBackends !== false) {
+      await waitForWebhookBackends(run, batch, objects);
     }
-
-    await mapLimit(batch, options.concurrency ?? 4, (o) => applyOne(o, phase));
-
+    if (phase === "custom-resources") await waitUntilServed(run, batch);
+    await mapLimit(
+      batch,
+      options.concurrency ?? 4,
+      (o) => applyOne(run, o, phase),
+    );
     if (phase === "workloads" && options.waitForWorkloads) {
-      try {
-        await waitForWorkloads(kube, batch, {
-          ...waitOptions,
-          onProgress: (e) =>
-            emit(
-              e.state === "waiting"
-                ? { type: "waiting", phase, ref: e.ref, condition: "ready" }
-                : { type: "ready", phase, ref: e.ref, elapsedMs: e.elapsedMs },
-            ),
-        });
-      } catch (cause) {
-        // One error per object that did not get ready; name the first.
-        const first = cause instanceof AggregateError ? cause.errors[0] : cause;
-        const ref = (first as { ref?: ObjectRef })?.ref ?? refOf(batch[0]);
-        throw new ApplyObjectsError(ref, {
-          phase,
-          applied: [...applied],
-          cause,
-        });
-      }
+      await waitForBatchWorkloads(run, batch);
     }
   }
-  return { applied };
+  return { applied: run.applied };
 }

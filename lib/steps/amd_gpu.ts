@@ -111,11 +111,13 @@ export function amdGpuStep(
     options,
     plan: async (ctx, o) => {
       const plan = emptyPlan();
-      const planned = await planObjects(ctx.kube, [amdGpuDaemonSet(o)], {
+      const desired = [amdGpuDaemonSet(o)];
+      const planned = await planObjects(ctx.kube, desired, {
         signal: ctx.signal,
       });
       plan.changes = planned.changes;
       plan.observed = planned.observed;
+      plan.desired = desired;
       if (/:latest$/.test(o.image) || !/:[^/]+$/.test(o.image)) {
         plan.warnings.push(
           `amdGpu.image ${o.image} is not pinned: nodes may run different plugin versions`,
@@ -128,18 +130,24 @@ export function amdGpuStep(
       }
       return plan;
     },
-    apply: async (ctx, _plan, o) => {
-      await applyObjects(requireKube(ctx), [amdGpuDaemonSet(o)], {
-        signal: ctx.signal,
-      });
+    apply: async (ctx, plan, o) => {
+      await applyObjects(
+        requireKube(ctx),
+        plan.desired ?? [amdGpuDaemonSet(o)],
+        {
+          signal: ctx.signal,
+        },
+      );
       return { daemonSet: `${o.namespace}/amdgpu-device-plugin-daemonset` };
     },
-    verify: async (ctx, o) => {
+    verify: async (ctx, o, plan) => {
       const kube = requireKube(ctx);
       const timeoutMs = o.timeoutSeconds * 1000;
       const checks: VerifyCheck[] = [];
+      const daemonSet = plan?.desired?.find((x) => x.kind === "DaemonSet") ??
+        amdGpuDaemonSet(o);
       try {
-        await waitForReady(kube, amdGpuDaemonSet(o), {
+        await waitForReady(kube, daemonSet, {
           timeoutMs,
           signal: ctx.signal,
         });

@@ -29,6 +29,7 @@ import {
   planHasChanges,
   planRelease,
   requireKube,
+  splitDesired,
   verifyRelease,
 } from "./helm_release.ts";
 import {
@@ -345,24 +346,32 @@ export function gpuOperatorStep(
       }
       return plan;
     },
-    apply: async (ctx, _plan, o) => {
+    apply: async (ctx, plan, o) => {
       const values = gpuOperatorValues(o, {
         choices: await resolveChoices(ctx, stepOptions),
         devicePluginConfig: stepOptions.devicePluginConfig,
       });
-      const release = await applyRelease(ctx, releaseSpec(o, values), env);
+      const spec = releaseSpec(o, values);
+      const release = await applyRelease(ctx, spec, {
+        ...env,
+        desired: plan.desired ? splitDesired(spec, plan.desired) : undefined,
+      });
       return { namespace: o.namespace, release: o.release, ...release };
     },
-    verify: async (ctx, o) => {
+    verify: async (ctx, o, plan) => {
       const kube = requireKube(ctx);
       const values = gpuOperatorValues(o, {
         choices: await resolveChoices(ctx, stepOptions),
         devicePluginConfig: stepOptions.devicePluginConfig,
       });
       const timeoutMs = o.timeoutSeconds * 1000;
-      const checks = await verifyRelease(ctx, releaseSpec(o, values), {
+      const spec = releaseSpec(o, values);
+      const checks = await verifyRelease(ctx, spec, {
         ...env,
         timeoutMs,
+        manifest: plan?.desired
+          ? splitDesired(spec, plan.desired).manifest
+          : undefined,
       });
       const deadline = Date.now() + timeoutMs;
       let policy: true | string;

@@ -2,10 +2,16 @@
  * Helm releases as a building block for steps.
  *
  * - **plan** renders the chart with the real `helm template`, for the cluster's
- *   Kubernetes version (offline: {@linkcode OFFLINE_KUBE_VERSION}), and diffs the
- *   objects against what is live by server-side dry-run (`planObjects`).
+ *   Kubernetes version (offline: {@linkcode OFFLINE_KUBE_VERSION}), diffs the
+ *   objects against what is live by server-side dry-run (`planObjects`), and keeps
+ *   them as the plan's `desired` objects: the namespace first, then the release's
+ *   manifest.
  * - **apply** applies the namespace (with its labels) and runs `helm upgrade --install`
- *   so the release stays visible to `helm list` and to people who upgrade by hand.
+ *   so the release stays visible to `helm list` and to people who upgrade by hand;
+ *   given the planned objects, helm installs exactly those (through a post-renderer)
+ *   rather than what the chart renders at that moment. Hooks and the chart's `crds/`
+ *   directory (installed once, never upgraded) stay helm's, so they are planned but
+ *   not among the desired objects.
  * - **verify** checks `helm status` (`deployed`) and waits, bounded, for the workloads
  *   the release owns (`helm get manifest`): Deployments Available, DaemonSets rolled
  *   out, StatefulSets ready.
@@ -28,6 +34,7 @@ import {
 import { digestOf } from "../engine/digest.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
+import { objectName, refOf } from "../kube/object_ref.ts";
 import { loadKubeConfig } from "../kube/client.ts";
 import { waitForReady } from "../kube/wait.ts";
 import {
@@ -36,8 +43,9 @@ import {
   type Helm,
   helmGetManifest,
   helmStatus,
-  helmTemplate,
+  helmTemplateSources,
   helmUpgradeInstall,
+  isCrdsDirSource,
   isHook,
 } from "../tools/helm.ts";
 
@@ -187,6 +195,12 @@ export interface RenderedRelease {
   objects: KubeObject[];
   /** Hook objects helm runs around install/upgrade (not diffed). */
   hooks: KubeObject[];
+  /**
+   * The CRDs of the chart's `crds/` directories, also in `objects`: helm installs
+   * them when missing and never upgrades them, so they are diffed but not installed
+   * from the plan.
+   */
+  crdsDir: KubeObject[];
   /** The Kubernetes version the chart was rendered for. */
   kubeVersion: string;
 }
@@ -213,7 +227,7 @@ export async function renderRelease(
     ? (await ctx.kube.serverVersion()).gitVersion
     : OFFLINE_KUBE_VERSION;
   const apiVersions = ctx.kube ? [...await ctx.kube.servedApiVersions()] : [];
-  const rendered = await helmTemplate(helm, {
+  const templated = await helmTemplateSources(helm, {
     release: spec.release,
     namespace: spec.namespace,
     chart: chartRef(spec.chart, env.baseDir),
@@ -223,25 +237,79 @@ export async function renderRelease(
     workDir: ctx.workDir,
     signal: ctx.signal,
   });
-  const crdScopes = new Map<string, string>();
-  for (const o of rendered) {
+  const crdScopes = crdScopesOf(templated.map((t) => t.object));
+  const objects: KubeObject[] = [];
+  const hooks: KubeObject[] = [];
+  const crdsDir: KubeObject[] = [];
+  for (const { object: o, source } of templated) {
+    if (!o.metadata.namespace && await isNamespaced(ctx.kube, o, crdScopes)) {
+      o.metadata.namespace = spec.namespace;
+    }
+    (isHook(o) ? hooks : objects).push(o);
+    if (!isHook(o) && isCrdsDirSource(source)) crdsDir.push(o);
+  }
+  return { objects, hooks, crdsDir, kubeVersion };
+}
+
+/** Scope (`Namespaced`, `Cluster`) by `group/Kind` of the CRDs among `objects`. */
+function crdScopesOf(objects: KubeObject[]): Map<string, string> {
+  const scopes = new Map<string, string>();
+  for (const o of objects) {
     if (o.kind !== "CustomResourceDefinition") continue;
     const s = o.spec as {
       group: string;
       names: { kind: string };
       scope: string;
     };
-    crdScopes.set(`${s.group}/${s.names.kind}`, s.scope);
+    scopes.set(`${s.group}/${s.names.kind}`, s.scope);
   }
-  const objects: KubeObject[] = [];
-  const hooks: KubeObject[] = [];
-  for (const o of rendered) {
-    if (!o.metadata.namespace && await isNamespaced(ctx.kube, o, crdScopes)) {
-      o.metadata.namespace = spec.namespace;
-    }
-    (isHook(o) ? hooks : objects).push(o);
+  return scopes;
+}
+
+/**
+ * The objects a release's apply makes so, as a plan's `desired` holds them: the
+ * namespace (with its labels), then the release's manifest (no hooks, no `crds/`).
+ */
+export function releaseDesired(
+  spec: HelmReleaseSpec,
+  rendered: RenderedRelease,
+): KubeObject[] {
+  const crdsDir = new Set(rendered.crdsDir);
+  return [
+    namespaceObject(spec),
+    ...rendered.objects.filter((o) => !crdsDir.has(o)),
+  ];
+}
+
+/** A plan's desired objects of a release, split as apply uses them. */
+export interface DesiredRelease {
+  /** The release namespace as kfplan applies it. */
+  namespace: KubeObject;
+  /** The release's manifest, installed by helm. */
+  manifest: KubeObject[];
+}
+
+/**
+ * Splits desired objects made by {@linkcode releaseDesired} (optionally followed by
+ * objects the step applies itself, which `own` picks out) into the namespace and the
+ * release's manifest. Throws when the first object is not the release namespace: the
+ * plan was not made by this release.
+ */
+export function splitDesired(
+  spec: HelmReleaseSpec,
+  desired: KubeObject[],
+  own: (object: KubeObject) => boolean = () => false,
+): DesiredRelease {
+  const [namespace, ...rest] = desired;
+  if (
+    namespace?.kind !== "Namespace" || namespace.apiVersion !== "v1" ||
+    namespace.metadata.name !== spec.namespace
+  ) {
+    throw new Error(
+      `the plan's desired objects do not start with Namespace ${spec.namespace} of release ${spec.release}: plan again`,
+    );
   }
-  return { objects, hooks, kubeVersion };
+  return { namespace, manifest: rest.filter((o) => !own(o)) };
 }
 
 /** A release plan: the step plan plus the rendered objects. */
@@ -278,7 +346,13 @@ export async function planRelease(
   const { changes, observed } = await planObjects(ctx.kube, diffed, {
     signal: ctx.signal,
   });
-  const plan: ReleasePlan = { ...emptyPlan(), changes, observed, rendered };
+  const plan: ReleasePlan = {
+    ...emptyPlan(),
+    changes,
+    observed,
+    rendered,
+    desired: releaseDesired(spec, rendered),
+  };
   plan.desiredDigest = digestOf({
     chart: spec.chart,
     values: spec.values,
@@ -305,10 +379,16 @@ export async function planRelease(
         status.chart ?? "?"
       })`;
     }
+    const crdsDir = new Set(rendered.crdsDir.map((o) => o.metadata.name));
     for (const c of changes) {
-      if (c.kind === "CustomResourceDefinition" && c.action === "update") {
+      if (
+        c.kind === "CustomResourceDefinition" && c.action === "update" &&
+        crdsDir.has(c.name)
+      ) {
         plan.warnings.push(
-          `CustomResourceDefinition ${c.name} differs from the chart, but helm never upgrades CRDs from a chart's crds/ directory`,
+          `${
+            objectName(c)
+          } differs from the chart, but helm never upgrades CRDs from a chart's crds/ directory`,
         );
       }
     }
@@ -317,7 +397,7 @@ export async function planRelease(
   if (rendered.hooks.length > 0 && planHasChanges(plan)) {
     plan.unknowns.push(
       `helm hooks run during apply: ${
-        rendered.hooks.map((h) => `${h.kind}/${h.metadata.name}`).join(", ")
+        rendered.hooks.map((h) => objectName(refOf(h))).join(", ")
       }`,
     );
   }
@@ -366,6 +446,16 @@ export function assertSameCluster(
   return cluster;
 }
 
+/** Options for {@linkcode applyRelease}. */
+export interface ApplyReleaseOptions extends HelmReleaseEnv {
+  /**
+   * The planned objects (see {@linkcode splitDesired}): the namespace is applied as
+   * planned and helm installs exactly the planned manifest. Without them (a plan made
+   * by hand) the namespace comes from the spec and helm installs the chart's render.
+   */
+  desired?: DesiredRelease;
+}
+
 /**
  * Applies the release: the namespace with its labels (server-side apply), then
  * `helm upgrade --install`.
@@ -373,12 +463,13 @@ export function assertSameCluster(
 export async function applyRelease(
   ctx: StepContext,
   spec: HelmReleaseSpec,
-  env: HelmReleaseEnv = {},
+  options: ApplyReleaseOptions = {},
 ): Promise<{ revision?: number; status?: string }> {
+  const env: HelmReleaseEnv = options;
   const kube = requireKube(ctx);
   const helm = env.helm ?? await findHelm();
   const cluster = assertSameCluster(kube, env);
-  await kube.apply(namespaceObject(spec));
+  await kube.apply(options.desired?.namespace ?? namespaceObject(spec));
   ctx.log.info(
     `helm upgrade --install ${spec.release} (${
       describeChart(spec.chart)
@@ -392,6 +483,7 @@ export async function applyRelease(
     values: spec.values,
     workDir: ctx.workDir,
     signal: ctx.signal,
+    manifest: options.desired?.manifest,
   });
   const status = await helmStatus(helm, {
     ...cluster,
@@ -420,6 +512,11 @@ const WORKLOAD_KINDS = new Set(["Deployment", "DaemonSet", "StatefulSet"]);
 export interface VerifyReleaseOptions extends HelmReleaseEnv {
   /** Only wait for these workloads (`Kind/name`); default all the release owns. */
   workloads?: string[];
+  /**
+   * The release's manifest as applied (from the plan): its workloads are waited for.
+   * Without it, what the release owns is read with `helm get manifest`.
+   */
+  manifest?: KubeObject[];
 }
 
 /**
@@ -452,9 +549,8 @@ export async function verifyRelease(
       : "release not found (helm list shows nothing)",
   }];
   if (!status) return checks;
-  const owned = (await helmGetManifest(helm, args)).filter((o) =>
-    WORKLOAD_KINDS.has(o.kind)
-  )
+  const manifest = options.manifest ?? await helmGetManifest(helm, args);
+  const owned = manifest.filter((o) => WORKLOAD_KINDS.has(o.kind))
     .filter((o) =>
       !options.workloads ||
       options.workloads.includes(`${o.kind}/${o.metadata.name}`)
@@ -468,8 +564,7 @@ export async function verifyRelease(
         namespace: o.metadata.namespace ?? spec.namespace,
       },
     };
-    const name =
-      `${o.kind} ${object.metadata.namespace}/${o.metadata.name} ready`;
+    const name = `${objectName(refOf(object))} ready`;
     try {
       await waitForReady(kube, object, { timeoutMs, signal: ctx.signal });
       checks.push({ name, ok: true });

@@ -19,9 +19,16 @@
 import { PROBE_LABEL } from "./probe.ts";
 import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
+import type {
+  ObjectRef,
+  Step,
+  StepContext,
+  StepPlan,
+  VerifyCheck,
+} from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
+import { objectKey, objectName, refOf } from "../kube/object_ref.ts";
 import {
   crdEstablished,
   loadBalancerAddress,
@@ -31,11 +38,13 @@ import {
 import {
   applyRelease,
   chartSourceSchema,
+  type DesiredRelease,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
   planHasChanges,
   planRelease,
   requireKube,
+  splitDesired,
   verifyRelease,
 } from "./helm_release.ts";
 import { contains, type IpRange, overlaps, parseRange } from "./_ip_ranges.ts";
@@ -343,26 +352,22 @@ export function metallbStep(
     plan: async (ctx, o) => {
       const plan = await planRelease(ctx, releaseSpec(o), env);
       const { rendered: _rendered, ...rest } = plan;
-      const pools = await planObjects(ctx.kube, metallbObjects(o), {
+      const objects = metallbObjects(o);
+      const pools = await planObjects(ctx.kube, objects, {
         signal: ctx.signal,
       });
       rest.changes.push(...pools.changes);
       rest.observed.push(...pools.observed);
+      rest.desired = [...rest.desired ?? [], ...objects];
       for (const live of ctx.kube ? await staleObjects(ctx.kube, o) : []) {
         rest.changes.push({
-          apiVersion: live.apiVersion,
-          kind: live.kind,
-          namespace: o.namespace,
-          name: live.metadata.name,
+          ...refOf(live),
           action: "delete",
           diff: [],
           reason: "no longer in the configuration",
         });
         rest.observed.push({
-          apiVersion: live.apiVersion,
-          kind: live.kind,
-          namespace: o.namespace,
-          name: live.metadata.name,
+          ...refOf(live),
           resourceVersion: live.metadata.resourceVersion,
           uid: live.metadata.uid,
         });
@@ -381,25 +386,23 @@ export function metallbStep(
       };
       return rest;
     },
-    apply: async (ctx, _plan, o) => {
+    apply: async (ctx, plan, o) => {
       const kube = requireKube(ctx);
-      const release = await applyRelease(ctx, releaseSpec(o), env);
+      const parts = plannedParts(plan, o);
+      const release = await applyRelease(ctx, releaseSpec(o), {
+        ...env,
+        desired: parts.release,
+      });
       await waitForPoolPrerequisites(ctx, o);
-      for (const object of metallbObjects(o)) await kube.apply(object);
+      for (const object of parts.pools) await kube.apply(object);
+      const stale = parts.stale ?? (await staleObjects(kube, o)).map(refOf);
       // Advertisements first: they may still name a pool being removed.
-      const stale = (await staleObjects(kube, o)).sort((a, b) =>
+      stale.sort((a, b) =>
         a.kind === b.kind ? 0 : a.kind === "L2Advertisement" ? -1 : 1
       );
-      for (const live of stale) {
-        ctx.log.info(
-          `deleting ${live.kind} ${o.namespace}/${live.metadata.name} (no longer configured)`,
-        );
-        await kube.delete({
-          apiVersion: live.apiVersion,
-          kind: live.kind,
-          namespace: o.namespace,
-          name: live.metadata.name,
-        });
+      for (const ref of stale) {
+        ctx.log.info(`deleting ${objectName(ref)} (no longer configured)`);
+        await kube.delete(ref);
       }
       return {
         release: o.release,
@@ -408,22 +411,19 @@ export function metallbStep(
         pools: poolOutputs(o),
       };
     },
-    verify: async (ctx, o) => {
+    verify: async (ctx, o, plan) => {
       const kube = requireKube(ctx);
+      const parts = plannedParts(plan, o);
       const checks = await verifyRelease(ctx, releaseSpec(o), {
         ...env,
         timeoutMs: o.readyTimeoutSeconds * 1000,
+        manifest: parts.release?.manifest,
       });
-      for (const object of metallbObjects(o)) {
-        const live = await kube.get({
-          apiVersion: object.apiVersion,
-          kind: object.kind,
-          namespace: o.namespace,
-          name: object.metadata.name,
-        });
+      for (const object of parts.pools) {
+        const ref = refOf(object);
         checks.push({
-          name: `${object.kind} ${o.namespace}/${object.metadata.name} exists`,
-          ok: Boolean(live),
+          name: `${objectName(ref)} exists`,
+          ok: Boolean(await kube.get(ref)),
         });
       }
       const outputs: Record<string, unknown> = { pools: poolOutputs(o) };
@@ -435,6 +435,38 @@ export function metallbStep(
       return { checks, outputs };
     },
   }, stepOptions);
+}
+
+/** What apply and verify take from a plan: the release, the pools, the deletions. */
+interface PlannedParts {
+  /** The release's planned objects; absent for a plan without desired objects. */
+  release?: DesiredRelease;
+  /** Pools and advertisements to apply, as planned (from the options without a plan). */
+  pools: KubeObject[];
+  /** Pools and advertisements the plan deletes; absent without desired objects. */
+  stale?: ObjectRef[];
+}
+
+function plannedParts(
+  plan: StepPlan | undefined,
+  o: MetallbOptions,
+): PlannedParts {
+  const own = new Set(metallbObjects(o).map((x) => objectKey(refOf(x))));
+  const isOwn = (x: KubeObject) => own.has(objectKey(refOf(x)));
+  if (!plan?.desired) return { pools: metallbObjects(o) };
+  return {
+    release: splitDesired(releaseSpec(o), plan.desired, isOwn),
+    pools: plan.desired.filter(isOwn),
+    stale: plan.changes.filter((c) =>
+      c.action === "delete" &&
+      (c.kind === "IPAddressPool" || c.kind === "L2Advertisement")
+    ).map(({ apiVersion, kind, namespace, name }) => ({
+      apiVersion,
+      kind,
+      namespace,
+      name,
+    })),
+  };
 }
 
 function poolOutputs(

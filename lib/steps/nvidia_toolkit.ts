@@ -367,6 +367,8 @@ export function nvidiaToolkitStep(
         inspectNvidiaHosts(o, { baseDir: stepOptions.baseDir }));
       const choices = operatorChoices(reports);
       const plan = emptyPlan();
+      // Host checks only: apply makes no Kubernetes object so.
+      plan.desired = [];
       plan.findings = reports.flatMap((r) => r.findings);
       for (const f of blockingFindings(plan.findings, o.failOn)) {
         plan.warnings.push(

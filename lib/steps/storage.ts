@@ -22,21 +22,26 @@ import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import type {
   FieldDiff,
+  ObjectRef,
   ResourceChange,
   Step,
   StepContext,
+  StepPlan,
   VerifyCheck,
+  VerifyResult,
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { pvcBound } from "../kube/wait.ts";
 import {
   applyRelease,
   chartSourceSchema,
+  type DesiredRelease,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
   planRelease,
   renderRelease,
   requireKube,
+  splitDesired,
   verifyRelease,
 } from "./helm_release.ts";
 
@@ -280,6 +285,212 @@ function desiredClass(
 /** Extra wiring for {@linkcode storageStep}. */
 export interface StorageStepOptions extends DefineStepOptions, HelmReleaseEnv {}
 
+const STORAGE_CLASS = "storage.k8s.io/v1";
+
+function classRef(name: string): ObjectRef {
+  return { apiVersion: STORAGE_CLASS, kind: "StorageClass", name };
+}
+
+/** The `replace` change of the step's own class, planned here (the server refuses a dry-run of it). */
+function replaceChange(
+  o: StorageOptions,
+  replace: NonNullable<ClassPlan["replace"]>,
+): ResourceChange {
+  const fields = replace.diff.map((d) => d.path).join(", ");
+  return {
+    ...classRef(o.storageClass.name),
+    action: "replace",
+    diff: replace.diff,
+    reason: `immutable field${
+      replace.diff.length > 1 ? "s" : ""
+    } ${fields} change: the class is deleted and recreated`,
+  };
+}
+
+/** The `update` change that switches another default class off. */
+function switchOffChange(o: StorageOptions, sc: KubeObject): ResourceChange {
+  return {
+    ...classRef(sc.metadata.name),
+    action: "update",
+    diff: [{
+      path: `metadata.annotations["${DEFAULT_CLASS_ANNOTATION}"]`,
+      before: sc.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] ??
+        sc.metadata.annotations?.[BETA_DEFAULT_ANNOTATION],
+      after: "false",
+    }],
+    reason:
+      `exactly one default StorageClass: ${o.storageClass.name} becomes the default`,
+  };
+}
+
+/**
+ * Plans the release, the replacement of the class when an immutable field changes,
+ * and the other default classes switched off. Desired objects: the release's, then
+ * the switch-off patches.
+ */
+async function planStorage(
+  ctx: StepContext,
+  o: StorageOptions,
+  env: HelmReleaseEnv,
+): Promise<StepPlan> {
+  const rendered = await renderRelease(ctx, releaseSpec(o), env);
+  const desired = desiredClass(rendered.objects, o.storageClass.name);
+  const classes = ctx.kube
+    ? await planClasses(ctx.kube, o, desired)
+    : { switchOff: [] };
+  const { rendered: _r, ...plan } = await planRelease(ctx, releaseSpec(o), {
+    ...env,
+    rendered,
+    // A dry-run of an immutable change is refused by the server: planned here instead.
+    skip: (x) => Boolean(classes.replace) && x === desired,
+  });
+  if (classes.replace) {
+    const change = replaceChange(o, classes.replace);
+    const i = plan.changes.findIndex((c) =>
+      c.kind === "StorageClass" && c.name === o.storageClass.name
+    );
+    if (i >= 0) plan.changes[i] = change;
+    else plan.changes.push(change);
+    plan.warnings.push(
+      `StorageClass ${o.storageClass.name} will be deleted and recreated (${
+        classes.replace.diff.map((d) => d.path).join(", ")
+      } cannot be updated). Existing PersistentVolumes keep their old settings (reclaim policy, NFS ` +
+        "directory); only volumes provisioned afterwards use the new ones. PVCs stay bound.",
+    );
+  }
+  for (const sc of classes.switchOff) {
+    plan.changes.push(switchOffChange(o, sc));
+    plan.observed.push({
+      ...classRef(sc.metadata.name),
+      resourceVersion: sc.metadata.resourceVersion,
+      uid: sc.metadata.uid,
+    });
+  }
+  plan.desired = [
+    ...plan.desired ?? [],
+    ...classes.switchOff.map(switchOffPatch),
+  ];
+  return plan;
+}
+
+/** Switch-off patches among desired objects: StorageClasses other than the step's own. */
+function isSwitchOff(o: StorageOptions): (x: KubeObject) => boolean {
+  return (x) =>
+    x.kind === "StorageClass" && x.metadata.name !== o.storageClass.name;
+}
+
+/**
+ * What apply does, from the plan: whether the class is replaced, the release's
+ * objects, and the patches switching other defaults off. A plan without desired
+ * objects (made by hand) is planned again here.
+ */
+async function storageWork(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: StorageOptions,
+  env: HelmReleaseEnv,
+): Promise<
+  {
+    replace?: FieldDiff[];
+    release?: DesiredRelease;
+    switchOff: KubeObject[];
+  }
+> {
+  if (!plan.desired) {
+    const kube = requireKube(ctx);
+    const { objects } = await renderRelease(ctx, releaseSpec(o), env);
+    const classes = await planClasses(
+      kube,
+      o,
+      desiredClass(objects, o.storageClass.name),
+    );
+    return {
+      replace: classes.replace?.diff,
+      switchOff: classes.switchOff.map(switchOffPatch),
+    };
+  }
+  const replace = plan.changes.find((c) =>
+    c.kind === "StorageClass" && c.name === o.storageClass.name &&
+    c.action === "replace"
+  );
+  return {
+    replace: replace?.diff,
+    release: splitDesired(releaseSpec(o), plan.desired, isSwitchOff(o)),
+    switchOff: plan.desired.filter(isSwitchOff(o)),
+  };
+}
+
+async function applyStorage(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: StorageOptions,
+  env: HelmReleaseEnv,
+): Promise<Record<string, unknown>> {
+  const kube = requireKube(ctx);
+  const work = await storageWork(ctx, plan, o, env);
+  if (work.replace) {
+    ctx.log.warn(
+      `deleting StorageClass ${o.storageClass.name} to change ${
+        work.replace.map((d) => d.path).join(", ")
+      }`,
+    );
+    const ref = classRef(o.storageClass.name);
+    await kube.delete(ref);
+    await kube.waitFor(
+      ref,
+      (x) => x === undefined ? true : "still exists",
+      { timeoutMs: 30_000, signal: ctx.signal },
+    );
+  }
+  const release = await applyRelease(ctx, releaseSpec(o), {
+    ...env,
+    desired: work.release,
+  });
+  for (const patch of work.switchOff) {
+    ctx.log.info(`StorageClass ${patch.metadata.name}: no longer the default`);
+    await kube.apply(patch);
+  }
+  return {
+    storageClass: o.storageClass.name,
+    default: o.storageClass.default,
+    ...release,
+  };
+}
+
+async function verifyStorage(
+  ctx: StepContext,
+  o: StorageOptions,
+  env: HelmReleaseEnv,
+  plan: StepPlan | undefined,
+): Promise<VerifyResult> {
+  const kube = requireKube(ctx);
+  const checks = await verifyRelease(ctx, releaseSpec(o), {
+    ...env,
+    timeoutMs: o.verify.timeoutSeconds * 1000,
+    manifest: plan?.desired
+      ? splitDesired(releaseSpec(o), plan.desired, isSwitchOff(o)).manifest
+      : undefined,
+  });
+  const classes = await kube.list(STORAGE_CLASS, "StorageClass");
+  const ours = classes.find((sc) => sc.metadata.name === o.storageClass.name);
+  checks.push({
+    name: `StorageClass ${o.storageClass.name} exists`,
+    ok: Boolean(ours),
+  });
+  if (o.storageClass.default) {
+    const defaults = classes.filter(isDefault).map((sc) => sc.metadata.name);
+    checks.push({
+      name: `${o.storageClass.name} is the only default StorageClass`,
+      ok: defaults.length === 1 && defaults[0] === o.storageClass.name,
+      detail: `default classes: ${defaults.join(", ") || "none"}`,
+    });
+  }
+  if (o.verify.probe && ours) {
+    checks.push(...await probeVolume(ctx, kube, o));
+  }
+  return { checks, outputs: { storageClass: o.storageClass.name } };
+}
+
 /**
  * The default StorageClass step.
  *
@@ -301,142 +512,9 @@ export function storageStep(
     title: "Default StorageClass (NFS subdir external provisioner)",
     schema: storageOptionsSchema,
     options,
-    plan: async (ctx, o) => {
-      const rendered = await renderRelease(ctx, releaseSpec(o), env);
-      const desired = desiredClass(rendered.objects, o.storageClass.name);
-      const classes = ctx.kube
-        ? await planClasses(ctx.kube, o, desired)
-        : { switchOff: [] };
-      const { rendered: _r, ...plan } = await planRelease(
-        ctx,
-        releaseSpec(o),
-        {
-          ...env,
-          rendered,
-          // A dry-run of an immutable change is refused by the server: planned here instead.
-          skip: (x) => Boolean(classes.replace) && x === desired,
-        },
-      );
-      if (!ctx.kube) return plan;
-      if (classes.replace) {
-        const i = plan.changes.findIndex((c) =>
-          c.kind === "StorageClass" && c.name === o.storageClass.name
-        );
-        const change: ResourceChange = {
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          name: o.storageClass.name,
-          action: "replace",
-          diff: classes.replace.diff,
-          reason: `immutable field${
-            classes.replace.diff.length > 1 ? "s" : ""
-          } ${
-            classes.replace.diff.map((d) => d.path).join(", ")
-          } change: the class is deleted and recreated`,
-        };
-        if (i >= 0) plan.changes[i] = change;
-        else plan.changes.push(change);
-        plan.warnings.push(
-          `StorageClass ${o.storageClass.name} will be deleted and recreated (${
-            classes.replace.diff.map((d) => d.path).join(", ")
-          } cannot be updated). Existing PersistentVolumes keep their old settings (reclaim policy, NFS ` +
-            "directory); only volumes provisioned afterwards use the new ones. PVCs stay bound.",
-        );
-      }
-      for (const sc of classes.switchOff) {
-        plan.changes.push({
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          name: sc.metadata.name,
-          action: "update",
-          diff: [{
-            path: `metadata.annotations["${DEFAULT_CLASS_ANNOTATION}"]`,
-            before: sc.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] ??
-              sc.metadata.annotations?.[BETA_DEFAULT_ANNOTATION],
-            after: "false",
-          }],
-          reason:
-            `exactly one default StorageClass: ${o.storageClass.name} becomes the default`,
-        });
-        plan.observed.push({
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          name: sc.metadata.name,
-          resourceVersion: sc.metadata.resourceVersion,
-          uid: sc.metadata.uid,
-        });
-      }
-      return plan;
-    },
-    apply: async (ctx, _plan, o) => {
-      const kube = requireKube(ctx);
-      const { objects } = await renderRelease(ctx, releaseSpec(o), env);
-      const classes = await planClasses(
-        kube,
-        o,
-        desiredClass(objects, o.storageClass.name),
-      );
-      if (classes.replace) {
-        ctx.log.warn(
-          `deleting StorageClass ${o.storageClass.name} to change ${
-            classes.replace.diff.map((d) => d.path).join(", ")
-          }`,
-        );
-        await kube.delete({
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          name: o.storageClass.name,
-        });
-        await kube.waitFor(
-          {
-            apiVersion: "storage.k8s.io/v1",
-            kind: "StorageClass",
-            name: o.storageClass.name,
-          },
-          (x) => x === undefined ? true : "still exists",
-          { timeoutMs: 30_000, signal: ctx.signal },
-        );
-      }
-      const release = await applyRelease(ctx, releaseSpec(o), env);
-      for (const sc of classes.switchOff) {
-        ctx.log.info(`StorageClass ${sc.metadata.name}: no longer the default`);
-        await kube.apply(switchOffPatch(sc));
-      }
-      return {
-        storageClass: o.storageClass.name,
-        default: o.storageClass.default,
-        ...release,
-      };
-    },
-    verify: async (ctx, o) => {
-      const kube = requireKube(ctx);
-      const checks = await verifyRelease(ctx, releaseSpec(o), {
-        ...env,
-        timeoutMs: o.verify.timeoutSeconds * 1000,
-      });
-      const classes = await kube.list("storage.k8s.io/v1", "StorageClass");
-      const ours = classes.find((sc) =>
-        sc.metadata.name === o.storageClass.name
-      );
-      checks.push({
-        name: `StorageClass ${o.storageClass.name} exists`,
-        ok: Boolean(ours),
-      });
-      if (o.storageClass.default) {
-        const defaults = classes.filter(isDefault).map((sc) =>
-          sc.metadata.name
-        );
-        checks.push({
-          name: `${o.storageClass.name} is the only default StorageClass`,
-          ok: defaults.length === 1 && defaults[0] === o.storageClass.name,
-          detail: `default classes: ${defaults.join(", ") || "none"}`,
-        });
-      }
-      if (o.verify.probe && ours) {
-        checks.push(...await probeVolume(ctx, kube, o));
-      }
-      return { checks, outputs: { storageClass: o.storageClass.name } };
-    },
+    plan: (ctx, o) => planStorage(ctx, o, env),
+    apply: (ctx, plan, o) => applyStorage(ctx, plan, o, env),
+    verify: (ctx, o, plan) => verifyStorage(ctx, o, env, plan),
   }, stepOptions);
 }
 

@@ -317,6 +317,24 @@ function nodeLabelPatch(node: KubeObject, key: string): KubeObject {
   };
 }
 
+/**
+ * The ConfigMap, then a config label patch for each GPU node that uses a named
+ * config (offline: the ConfigMap only, no nodes to read).
+ */
+async function desiredObjects(
+  kube: KubeClient | undefined,
+  o: TimeSlicingOptions,
+): Promise<KubeObject[]> {
+  const objects = [timeSlicingConfigMap(o)];
+  if (kube && o.nodeConfigs.length > 0) {
+    for (const node of await gpuNodes(kube, o)) {
+      const { key } = configFor(node, o);
+      if (key !== o.defaultConfig) objects.push(nodeLabelPatch(node, key));
+    }
+  }
+  return objects;
+}
+
 /** Extra wiring for {@linkcode timeSlicingStep}. */
 export interface TimeSlicingStepOptions extends DefineStepOptions {
   /** Step ids this step needs (default: the GPU operator step). */
@@ -344,18 +362,13 @@ export function timeSlicingStep(
     options,
     plan: async (ctx, o) => {
       const plan = emptyPlan();
-      const objects = [timeSlicingConfigMap(o)];
-      if (ctx.kube && o.nodeConfigs.length > 0) {
-        for (const node of await gpuNodes(ctx.kube, o)) {
-          const { key } = configFor(node, o);
-          if (key !== o.defaultConfig) objects.push(nodeLabelPatch(node, key));
-        }
-      }
+      const objects = await desiredObjects(ctx.kube, o);
       const planned = await planObjects(ctx.kube, objects, {
         signal: ctx.signal,
       });
       plan.changes = planned.changes;
       plan.observed = planned.observed;
+      plan.desired = objects;
       const def = expectedSharing(o.timeSlicing);
       plan.facts = {
         devicePluginConfig: timeSlicingChartValues(o),
@@ -382,16 +395,10 @@ export function timeSlicingStep(
       }
       return plan;
     },
-    apply: async (ctx, _plan, o) => {
+    apply: async (ctx, plan, o) => {
       const kube = requireKube(ctx);
-      await kube.apply(timeSlicingConfigMap(o));
-      if (o.nodeConfigs.length > 0) {
-        for (const node of await gpuNodes(kube, o)) {
-          const { key } = configFor(node, o);
-          if (key !== o.defaultConfig) {
-            await kube.apply(nodeLabelPatch(node, key));
-          }
-        }
+      for (const object of plan.desired ?? await desiredObjects(kube, o)) {
+        await kube.apply(object);
       }
       return {
         configMap: `${o.namespace}/${o.configMapName}`,

@@ -18,6 +18,7 @@ import {
   emptyPlan,
   type ResourceChange,
   type Step,
+  type StepPlan,
   type VerifyCheck,
 } from "../engine/types.ts";
 import { applyObjects, planObjects } from "../kube/apply_set.ts";
@@ -161,6 +162,18 @@ export function usersObjects(
   };
 }
 
+/** The plan's desired objects split as apply uses them; from the options without a plan. */
+function plannedObjects(
+  plan: StepPlan | undefined,
+  o: UsersOptions,
+): { profiles: KubeObject[]; podDefaults: KubeObject[] } {
+  if (!plan?.desired) return usersObjects(o);
+  return {
+    profiles: plan.desired.filter((x) => x.kind === "Profile"),
+    podDefaults: plan.desired.filter((x) => x.kind !== "Profile"),
+  };
+}
+
 /** Options for {@linkcode usersStep}. */
 export interface UsersStepOptions extends DefineStepOptions {
   /** Step id; default {@linkcode USERS_STEP_ID}. */
@@ -225,6 +238,7 @@ export function usersStep(
       const pdPlan = await planObjects(ctx.kube, ready, { signal: ctx.signal });
       plan.changes.push(...pdPlan.changes, ...later);
       plan.observed.push(...pdPlan.observed);
+      plan.desired = [...profiles, ...podDefaults];
       if (later.length > 0) {
         plan.unknowns.push(
           `profile namespaces: ${later.map((c) => c.namespace).join(", ")}`,
@@ -233,10 +247,10 @@ export function usersStep(
       plan.facts = { profiles: o.profiles.map((p) => p.name) };
       return plan;
     },
-    async apply(ctx, _plan, o) {
+    async apply(ctx, plan, o) {
       if (!ctx.kube) throw new Error("users: apply needs a cluster");
       const kube = ctx.kube;
-      const { profiles, podDefaults } = usersObjects(o);
+      const { profiles, podDefaults } = plannedObjects(plan, o);
       await applyObjects(kube, profiles, {
         signal: ctx.signal,
         timeoutMs: o.timeoutSeconds * 1000,
@@ -260,7 +274,7 @@ export function usersStep(
         namespaces: o.profiles.map((p) => p.name),
       };
     },
-    async verify(ctx, o) {
+    async verify(ctx, o, plan) {
       if (!ctx.kube) {
         return {
           checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
@@ -268,15 +282,18 @@ export function usersStep(
       }
       const kube = ctx.kube;
       const checks: VerifyCheck[] = [];
+      const planned = plannedObjects(plan, o).profiles;
       for (const p of o.profiles) {
-        const want = profileObject(p);
+        const want = planned.find((x) => x.metadata.name === p.name) ??
+          profileObject(p);
         const live = await kube.get({
           apiVersion: "kubeflow.org/v1",
           kind: "Profile",
           name: p.name,
         });
-        // deno-lint-ignore no-explicit-any
-        const spec = live?.spec as any;
+        const spec = live?.spec as
+          | { owner?: { name?: string }; resourceQuotaSpec?: unknown }
+          | undefined;
         const wantSpec = want.spec as {
           owner: unknown;
           resourceQuotaSpec?: unknown;

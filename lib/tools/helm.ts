@@ -248,6 +248,28 @@ export async function helmTemplate(
   helm: Helm,
   args: HelmTemplateArgs,
 ): Promise<KubeObject[]> {
+  return (await helmTemplateSources(helm, args)).map((m) => m.object);
+}
+
+/** One object `helm template` printed, with the chart file it came from. */
+export interface TemplatedObject {
+  /** The object. */
+  object: KubeObject;
+  /**
+   * The chart file, as helm's `# Source:` comment names it, e.g.
+   * `gpu-operator/crds/nvidia.com_clusterpolicies.yaml` or `metallb/templates/x.yaml`.
+   */
+  source: string;
+}
+
+/**
+ * `helm template`, keeping each object's source file: what tells a chart's `crds/`
+ * directory (installed by helm once and never upgraded) from its templates.
+ */
+export async function helmTemplateSources(
+  helm: Helm,
+  args: HelmTemplateArgs,
+): Promise<TemplatedObject[]> {
   const cli = [
     "template",
     args.release,
@@ -260,7 +282,33 @@ export async function helmTemplate(
   if (args.includeCrds ?? true) cli.push("--include-crds");
   for (const v of args.apiVersions ?? []) cli.push("--api-versions", v);
   const out = await run(helm, cli, args);
-  return parseManifests(out, `helm template ${args.release}`);
+  return parseSources(out, `helm template ${args.release}`);
+}
+
+/**
+ * Splits helm's output at `# Source:` comments. A `crds/` file is printed whole under
+ * one comment, so the documents after it without their own comment share its source.
+ */
+function parseSources(text: string, label: string): TemplatedObject[] {
+  const out: TemplatedObject[] = [];
+  let source = "";
+  for (const chunk of text.split(/^---[ \t]*$/m)) {
+    const named = /^# Source: (.+)$/m.exec(chunk);
+    if (named) source = named[1].trim();
+    for (const object of parseManifests(chunk, `${label} (${source})`)) {
+      out.push({ object, source });
+    }
+  }
+  return out;
+}
+
+/**
+ * True for a file of a chart's (or subchart's) `crds/` directory, e.g.
+ * `gpu-operator/charts/node-feature-discovery/crds/nfd-api-crds.yaml`; templates that
+ * happen to define CRDs (`metallb/charts/crds/templates/crds.yaml`) are not.
+ */
+export function isCrdsDirSource(source: string): boolean {
+  return /^[^/]+(\/charts\/[^/]+)*\/crds\/[^/]+$/.test(source);
 }
 
 /** True for Helm hook objects (`helm.sh/hook`), which are not part of the release manifest. */
@@ -276,6 +324,13 @@ export interface HelmUpgradeArgs extends HelmReleaseArgs, HelmCluster {
   wait?: boolean;
   /** `--timeout`, e.g. `5m0s`; bounds hooks. */
   timeout?: string;
+  /**
+   * Install exactly these objects as the release's manifest instead of what the chart
+   * renders now (helm's `--post-renderer`): the objects a plan showed. Hooks and the
+   * chart's `crds/` directory stay helm's. The file holding them (it may hold Secret
+   * values) is written with mode 0600 under `workDir` and removed afterwards.
+   */
+  manifest?: KubeObject[];
 }
 
 /**
@@ -306,7 +361,43 @@ export async function helmUpgradeInstall(
   ];
   if (args.createNamespace) cli.push("--create-namespace");
   if (args.wait) cli.push("--wait");
-  return await run(helm, cli, { ...args, env: clusterEnv(args) });
+  if (!args.manifest) {
+    return await run(helm, cli, { ...args, env: clusterEnv(args) });
+  }
+  const dir = await Deno.makeTempDir({
+    dir: args.workDir,
+    prefix: "kfplan-post-render-",
+  });
+  try {
+    await Deno.chmod(dir, 0o700);
+    const renderer = await writePostRenderer(dir, args.manifest);
+    cli.push("--post-renderer", renderer.script);
+    cli.push("--post-renderer-args", renderer.manifest);
+    return await run(helm, cli, { ...args, env: clusterEnv(args) });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes a post-renderer that discards helm's fresh render (read, so helm's write
+ * never blocks) and prints the given objects instead.
+ */
+async function writePostRenderer(
+  dir: string,
+  objects: KubeObject[],
+): Promise<{ script: string; manifest: string }> {
+  const manifest = `${dir}/manifest.yaml`;
+  const script = `${dir}/post-render.sh`;
+  // JSON documents are valid YAML and leave no doubt about scalar types.
+  const text = objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
+  await Deno.writeTextFile(manifest, text, { mode: 0o600 });
+  await Deno.writeTextFile(
+    script,
+    '#!/bin/sh\ncat >/dev/null\nexec cat "$1"\n',
+    { mode: 0o700 },
+  );
+  return { script, manifest };
 }
 
 /** The parts of `helm status -o json` kfplan reads. */

@@ -58,8 +58,8 @@ export function parseManifests(text: string, source = "input"): KubeObject[] {
   return objects;
 }
 
-// deno-lint-ignore no-explicit-any
-function isList(value: any): value is { items: unknown[] } {
-  return typeof value === "object" && typeof value.kind === "string" &&
-    value.kind.endsWith("List") && Array.isArray(value.items);
+function isList(value: unknown): value is { items: unknown[] } {
+  const v = value as { kind?: unknown; items?: unknown } | null;
+  return typeof v === "object" && v !== null && typeof v.kind === "string" &&
+    v.kind.endsWith("List") && Array.isArray(v.items);
 }

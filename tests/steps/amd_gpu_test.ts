@@ -3,6 +3,7 @@ import { validateOptions } from "../../lib/engine/options.ts";
 import {
   amdGpuDaemonSet,
   amdGpuOptionsSchema,
+  amdGpuStep,
 } from "../../lib/steps/amd_gpu.ts";
 
 Deno.test("amd gpu: DaemonSet mirrors upstream's manifest with the chosen image and nodes", () => {
@@ -32,4 +33,21 @@ Deno.test("amd gpu: DaemonSet mirrors upstream's manifest with the chosen image 
       "/sys",
     ],
   );
+});
+
+Deno.test("amd gpu: the offline plan's desired objects are the DaemonSet apply makes so", async () => {
+  const step = amdGpuStep({
+    image: "docker.io/rocm/k8s-device-plugin:1.31.0.7",
+  });
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: "/tmp",
+    signal: new AbortController().signal,
+  });
+  assertEquals(plan.desired, [amdGpuDaemonSet(step.options)]);
+  assertEquals(plan.changes.map((c) => `${c.action} ${c.kind}`), [
+    "create DaemonSet",
+  ]);
 });

@@ -8,6 +8,7 @@ import {
   validatorRan,
 } from "../../lib/steps/gpu_operator.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 
 const at = { source: "kfplan.yaml", prefix: ["gpuOperator"] };
 
@@ -136,4 +137,39 @@ Deno.test("gpu operator: readiness predicates explain what is missing", () => {
     /not Ready, pending\/failed validations: cuda-validation/,
   );
   assertEquals(validatorRan([pod(true, 0)]), true);
+});
+
+Deno.test("gpu operator: the offline plan's desired objects leave out the chart's crds/ (helm's business) but plan them", async () => {
+  await using work = await tempDir("kfplan-gpu-unit-");
+  const step = gpuOperatorStep({
+    chart: { path: sharedChart("gpu-operator-v26.3.3") },
+    values: { driver: { enabled: false }, toolkit: { enabled: false } },
+  });
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: work.path,
+    signal: new AbortController().signal,
+  });
+  const desired = plan.desired ?? [];
+  assertEquals(desired[0]?.kind, "Namespace");
+  assertEquals(
+    desired[0]?.metadata.labels?.["pod-security.kubernetes.io/enforce"],
+    "privileged",
+  );
+  const crd = "clusterpolicies.nvidia.com";
+  assertEquals(
+    plan.changes.some((c) =>
+      c.kind === "CustomResourceDefinition" && c.name === crd
+    ),
+    true,
+  );
+  assertEquals(
+    desired.some((o) =>
+      o.kind === "CustomResourceDefinition" && o.metadata.name === crd
+    ),
+    false,
+  );
+  assertEquals(desired.some((o) => o.kind === "ClusterPolicy"), true);
 });

@@ -1,4 +1,5 @@
-import { assertEquals, assertMatch, throws } from "../_assert.ts";
+import { assert, assertEquals, assertMatch, throws } from "../_assert.ts";
+import { isHook } from "../../lib/tools/helm.ts";
 import { sharedChart } from "../_shared.ts";
 import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
 import {
@@ -6,6 +7,7 @@ import {
   chartSourceSchema,
   planRelease,
   renderRelease,
+  splitDesired,
 } from "../../lib/steps/helm_release.ts";
 import type { StepContext } from "../../lib/engine/types.ts";
 
@@ -104,4 +106,45 @@ Deno.test("offline plan: namespace first with its labels, everything create, dig
     plan.warnings[0],
     /offline: chart rendered for Kubernetes v1\.33\.0/,
   );
+});
+
+Deno.test("offline plan: desired objects are the namespace, then the manifest helm installs (no hooks, no crds/)", async () => {
+  const ctx = offline();
+  try {
+    const spec = {
+      release: "gpu",
+      namespace: "gpu-operator",
+      chart: { path: sharedChart("gpu-operator-v26.3.3") },
+      values: {},
+      namespaceLabels: { "pod-security.kubernetes.io/enforce": "privileged" },
+    };
+    const plan = await planRelease(ctx, spec);
+    const desired = plan.desired ?? [];
+    assertEquals(desired[0], {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: "gpu-operator",
+        labels: { "pod-security.kubernetes.io/enforce": "privileged" },
+      },
+    });
+    const crdsDir = new Set(plan.rendered.crdsDir);
+    assert(crdsDir.size > 0, "the chart has a crds/ directory");
+    assertEquals(desired.filter((o) => crdsDir.has(o)), []);
+    assertEquals(desired.filter(isHook), []);
+    assertEquals(
+      desired.length,
+      1 + plan.rendered.objects.length - crdsDir.size,
+    );
+    const split = splitDesired(spec, desired);
+    assertEquals(split.namespace, desired[0]);
+    assertEquals(split.manifest, desired.slice(1));
+    const refused = throws(
+      () => splitDesired({ ...spec, namespace: "elsewhere" }, desired),
+      Error,
+    );
+    assertMatch(refused.message, /do not start with Namespace elsewhere/);
+  } finally {
+    await Deno.remove(ctx.workDir, { recursive: true });
+  }
 });

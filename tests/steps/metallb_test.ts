@@ -6,6 +6,7 @@ import {
   metallbStep,
 } from "../../lib/steps/metallb.ts";
 import { validateOptions } from "../../lib/engine/options.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 
 const at = { source: "kfplan.yaml", prefix: ["metallb"] };
 
@@ -129,4 +130,34 @@ Deno.test("metallb: L2Advertisement naming an unknown pool, unknown value, bad p
     OptionsError,
   );
   assertMatch(p.message, /prefix length must be 0\.\.32/);
+});
+
+Deno.test("metallb: the offline plan's desired objects are the namespace, the release's manifest, then the pools", async () => {
+  await using work = await tempDir("kfplan-metallb-unit-");
+  const options = {
+    chart: { path: sharedChart("metallb-0.15.3") },
+    pools: [{ name: "default", addresses: ["192.168.1.240/28"] }],
+  };
+  const step = metallbStep(options);
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: work.path,
+    signal: new AbortController().signal,
+  });
+  const desired = plan.desired ?? [];
+  assertEquals(desired[0]?.kind, "Namespace");
+  assertEquals(desired.slice(-2), metallbObjects(step.options));
+  const kinds = new Set(desired.map((o) => o.kind));
+  assertEquals(
+    ["Deployment", "DaemonSet", "CustomResourceDefinition"].every((k) =>
+      kinds.has(k)
+    ),
+    true,
+  );
+  assertEquals(
+    desired.some((o) => o.metadata.annotations?.["helm.sh/hook"]),
+    false,
+  );
 });

@@ -8,6 +8,8 @@ import {
   storageValues,
 } from "../../lib/steps/storage.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
+import { objectKey, refOf } from "../../lib/kube/object_ref.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 
 Deno.test("storage: NFS server missing or malformed names the field", () => {
   const missing = throws(
@@ -130,4 +132,33 @@ Deno.test("storage: immutable fields and other defaults are detected", () => {
     "standard",
     "old",
   ]);
+});
+
+Deno.test("storage: the offline plan's desired objects are the namespace, then the release's manifest", async () => {
+  await using work = await tempDir("kfplan-storage-unit-");
+  const step = storageStep({
+    chart: { path: sharedChart("nfs-subdir-external-provisioner-4.0.18") },
+    nfs: { server: "192.0.2.10", path: "/export" },
+    storageClass: { name: "nfs-client" },
+  });
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: work.path,
+    signal: new AbortController().signal,
+  });
+  const desired = plan.desired ?? [];
+  assertEquals(desired[0]?.kind, "Namespace");
+  assertEquals(desired[0]?.metadata.name, "nfs-provisioner");
+  assertEquals(
+    desired.filter((o) => o.kind === "StorageClass").map((o) =>
+      o.metadata.name
+    ),
+    ["nfs-client"],
+  );
+  assertEquals(desired.some((o) => o.kind === "Deployment"), true);
+  // Every desired object is planned, in the plan's own words.
+  const planned = new Set(plan.changes.map((c) => objectKey(c)));
+  assertEquals(desired.filter((o) => !planned.has(objectKey(refOf(o)))), []);
 });

@@ -165,3 +165,17 @@ Deno.test("time-slicing: renders upstream's config format, one key per config, p
   }, { "nvidia.com/gpu": "16" });
   assertEquals(nodeSharingState(done, o), true);
 });
+
+Deno.test("time-slicing: the offline plan's desired objects are the ConfigMap apply makes so", async () => {
+  const step = timeSlicingStep({
+    timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 4 }] },
+  });
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: "/tmp",
+    signal: new AbortController().signal,
+  });
+  assertEquals(plan.desired, [timeSlicingConfigMap(step.options)]);
+});

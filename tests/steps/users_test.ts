@@ -145,3 +145,22 @@ Deno.test("offline plan: Profiles and PodDefaults are created, PodDefaults known
   assertEquals(step.needs, ["kubeflow"]);
   assertEquals(usersObjects(step.options).podDefaults.length, 1);
 });
+
+Deno.test("offline plan: desired holds every Profile and PodDefault apply makes so", async () => {
+  const step = usersStep({
+    profiles: [{ name: "alice", owner: "alice@example.org" }, {
+      name: "bob",
+      owner: "bob@example.org",
+      accessMlPipeline: false,
+    }],
+  });
+  const plan = await step.plan({
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir: "/tmp",
+    signal: new AbortController().signal,
+  });
+  const { profiles, podDefaults } = usersObjects(step.options);
+  assertEquals(plan.desired, [...profiles, ...podDefaults]);
+});

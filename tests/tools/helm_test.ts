@@ -4,6 +4,8 @@ import {
   findHelm,
   HelmError,
   helmTemplate,
+  helmTemplateSources,
+  isCrdsDirSource,
   isHook,
   parseHelmVersion,
 } from "../../lib/tools/helm.ts";
@@ -127,5 +129,53 @@ Deno.test("helm template from a repository reference: an unreachable repo says h
   assertMatch(
     e.message,
     /chart repository is unreachable.*chart: \{ path: \.\.\. \}/,
+  );
+});
+
+Deno.test("crds/ files of a chart and its subcharts are told from templates that define CRDs", () => {
+  assertEquals(
+    isCrdsDirSource("gpu-operator/crds/nvidia.com_nvidiadrivers.yaml"),
+    true,
+  );
+  assertEquals(
+    isCrdsDirSource(
+      "gpu-operator/charts/node-feature-discovery/crds/nfd-api-crds.yaml",
+    ),
+    true,
+  );
+  assertEquals(
+    isCrdsDirSource(
+      "gpu-operator/charts/node-feature-discovery/templates/topologyupdater-crds.yaml",
+    ),
+    false,
+  );
+  assertEquals(
+    isCrdsDirSource("metallb/charts/crds/templates/crds.yaml"),
+    false,
+  );
+  assertEquals(isCrdsDirSource("metallb/templates/crds/x.yaml"), false);
+});
+
+Deno.test("helm template keeps each object's source file, a multi-document crds/ file included", async () => {
+  const helm = await findHelm();
+  const templated = await helmTemplateSources(helm, {
+    release: "gpu",
+    namespace: "gpu-operator",
+    chart: { path: sharedChart("gpu-operator-v26.3.3") },
+    kubeVersion: "v1.33.0",
+  });
+  const crds = templated.filter((t) => isCrdsDirSource(t.source));
+  const names = crds.map((t) => t.object.metadata.name);
+  assert(names.includes("clusterpolicies.nvidia.com"), names.join(", "));
+  // nfd-api-crds.yaml holds several CRDs under one `# Source:` comment.
+  assert(
+    crds.filter((t) => t.source.endsWith("/nfd-api-crds.yaml")).length > 1,
+    "every document of a multi-document crds/ file keeps its source",
+  );
+  assert(crds.every((t) => t.object.kind === "CustomResourceDefinition"));
+  assert(
+    templated.some((t) =>
+      t.object.kind === "Deployment" && /\/templates\//.test(t.source)
+    ),
   );
 });

@@ -11,9 +11,18 @@ import { parseYaml as parse } from "../../deps.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import type { AuthStack } from "./version.ts";
 
-// Kubernetes objects are untyped JSON here.
-// deno-lint-ignore no-explicit-any
-type Any = any;
+/** The parts of Dex's `config.yaml` the cross-checks read. */
+interface DexConfigFields {
+  issuer?: string;
+  staticClients?: { redirectURIs?: string[] }[];
+}
+
+/** The issuers of a RequestAuthentication's `jwtRules`. */
+function jwtIssuers(ra: KubeObject | undefined): (string | undefined)[] {
+  const rules = (ra?.spec as { jwtRules?: { issuer?: string }[] } | undefined)
+    ?.jwtRules ?? [];
+  return rules.map((r) => r.issuer);
+}
 
 function decodeSecret(
   object: KubeObject | undefined,
@@ -70,7 +79,7 @@ export function crossCheckAuth(
   const dexConfigText = (dexCm?.data as Record<string, string> | undefined)
     ?.["config.yaml"];
   if (!dexConfigText) return ["ConfigMap auth/dex has no config.yaml"];
-  const dex = parse(dexConfigText) as Any;
+  const dex = parse(dexConfigText) as DexConfigFields | null;
   const issuer: string | undefined = dex?.issuer;
   const redirectURIs: string[] = dex?.staticClients?.[0]?.redirectURIs ?? [];
   const dexClient = find(
@@ -111,9 +120,7 @@ export function crossCheckAuth(
       "istio-system",
       (o) => o.metadata.name === "dex-jwt",
     );
-    const raIssuers: string[] = ((ra?.spec as Any)?.jwtRules ?? []).map((
-      r: Any,
-    ) => r.issuer);
+    const raIssuers = jwtIssuers(ra);
     if (ra && !raIssuers.includes(issuer ?? "")) {
       problems.push(
         `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import { CONNECTOR_SECRET_NAME } from "./dex.ts";
@@ -97,6 +97,34 @@ export function renderOauth2ProxyConfig(
   return `${line}\n${baseConfig}`;
 }
 
+/** The overlay's parts as they are collected, before they become files. */
+interface OverlayParts {
+  files: Record<string, string>;
+  secretFiles: Record<string, string>;
+  configMapGenerator: Record<string, unknown>[];
+  secretGenerator: Record<string, unknown>[];
+  patches: Record<string, unknown>[];
+  replacements: Record<string, unknown>[];
+}
+
+const NO_HASH = { disableNameSuffixHash: true };
+
+/**
+ * Adds a patch file (an object to write as YAML, or the YAML text) and its `patches`
+ * entry, with a target for JSON patches.
+ */
+function addPatch(
+  parts: OverlayParts,
+  path: string,
+  content: unknown,
+  target?: Record<string, string>,
+): void {
+  parts.files[path] = typeof content === "string"
+    ? content
+    : stringify(content);
+  parts.patches.push(target ? { path, target } : { path });
+}
+
 /**
  * Builds the overlay for one release and set of options.
  *
@@ -107,25 +135,50 @@ export function renderOauth2ProxyConfig(
  * ```
  */
 export function buildOverlay(input: OverlayInput): Overlay {
-  const { release, options } = input;
-  const files: Record<string, string> = {};
-  const secretFiles: Record<string, string> = {};
-  const noHash = { disableNameSuffixHash: true };
-  const configMapGenerator: Record<string, unknown>[] = [];
-  const secretGenerator: Record<string, unknown>[] = [];
-  const patches: Record<string, unknown>[] = [];
-  const replacements: Record<string, unknown>[] = [];
+  const parts: OverlayParts = {
+    files: {},
+    secretFiles: {},
+    configMapGenerator: [],
+    secretGenerator: [],
+    patches: [],
+    replacements: [],
+  };
+  addDashboard(parts, input.options);
+  addDex(parts, input);
+  if (input.release.auth === "oauth2-proxy") addOauth2Proxy(parts, input);
+  else addAuthservice(parts, input);
+  addIngress(parts, input.options);
+  if (input.excludePatches) addExcludePatches(parts, input.options);
+  const { files, secretFiles, ...generators } = parts;
+  return {
+    files,
+    secretFiles,
+    kustomization: {
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: [],
+      configMapGenerator: generators.configMapGenerator,
+      secretGenerator: generators.secretGenerator,
+      patches: generators.patches,
+      replacements: generators.replacements,
+    },
+    manifestsRoot: input.manifestsRoot.replace(/\/+$/, ""),
+  };
+}
 
-  // Central dashboard: merge the parameter and re-run the base's replacement, because
-  // replacements (1.9+) and vars (1.5/1.6) were resolved where they were declared.
-  configMapGenerator.push({
+/**
+ * Central dashboard: merge the parameter and re-run the base's replacement, because
+ * replacements (1.9+) and vars (1.5/1.6) were resolved where they were declared.
+ */
+function addDashboard(parts: OverlayParts, options: KubeflowOptions): void {
+  parts.configMapGenerator.push({
     name: "centraldashboard-parameters",
     namespace: "kubeflow",
     behavior: "merge",
     literals: [`CD_REGISTRATION_FLOW=${options.dashboard.registrationFlow}`],
-    options: noHash,
+    options: NO_HASH,
   });
-  replacements.push({
+  parts.replacements.push({
     source: {
       kind: "ConfigMap",
       name: "centraldashboard-parameters",
@@ -144,27 +197,33 @@ export function buildOverlay(input: OverlayInput): Overlay {
       ],
     }],
   });
+}
 
-  // Dex: the whole config.yaml, the OAuth2 client, connector secrets, restart annotation.
-  files["patches/dex-config.yaml"] = stringify({
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name: "dex", namespace: "auth" },
-    data: { "config.yaml": input.dexConfig },
-  }, { lineWidth: 0 });
-  patches.push({ path: "patches/dex-config.yaml" });
-  secretFiles["secrets/dex-oidc-client.env"] = envFile({
+/** Dex: the whole config.yaml, the OAuth2 client, connector secrets, restart annotation. */
+function addDex(parts: OverlayParts, input: OverlayInput): void {
+  // Dex's config is long: no line folding, so the reviewed file reads like Dex's own.
+  addPatch(
+    parts,
+    "patches/dex-config.yaml",
+    stringify({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "dex", namespace: "auth" },
+      data: { "config.yaml": input.dexConfig },
+    }, { lineWidth: 0 }),
+  );
+  parts.secretFiles["secrets/dex-oidc-client.env"] = envFile({
     OIDC_CLIENT_ID: input.secrets.clientId,
     OIDC_CLIENT_SECRET: input.secrets.clientSecret,
   }, "oidcClient.secret");
-  secretGenerator.push({
+  parts.secretGenerator.push({
     name: "dex-oidc-client",
     namespace: "auth",
     behavior: "merge",
     envs: ["secrets/dex-oidc-client.env"],
-    options: noHash,
+    options: NO_HASH,
   });
-  files["patches/dex-deployment.yaml"] = stringify({
+  addPatch(parts, "patches/dex-deployment.yaml", {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name: "dex", namespace: "auth" },
@@ -176,187 +235,196 @@ export function buildOverlay(input: OverlayInput): Overlay {
       },
     },
   });
-  patches.push({ path: "patches/dex-deployment.yaml" });
   if (Object.keys(input.secrets.connectorEnv).length > 0) {
-    secretFiles["secrets/dex-connectors.env"] = envFile(
-      input.secrets.connectorEnv,
-      "dex.connectors",
-    );
-    secretGenerator.push({
-      name: CONNECTOR_SECRET_NAME,
-      namespace: "auth",
-      type: "Opaque",
-      envs: ["secrets/dex-connectors.env"],
-      options: noHash,
-    });
-    // envFrom has no merge key, so a strategic merge would replace the list: append.
-    files["patches/dex-deployment-connectors.yaml"] = stringify([{
-      op: "add",
-      path: "/spec/template/spec/containers/0/envFrom/-",
-      value: { secretRef: { name: CONNECTOR_SECRET_NAME } },
-    }]);
-    patches.push({
-      path: "patches/dex-deployment-connectors.yaml",
-      target: {
-        group: "apps",
-        version: "v1",
-        kind: "Deployment",
-        name: "dex",
-        namespace: "auth",
-      },
-    });
+    addDexConnectors(parts, input.secrets.connectorEnv);
   }
-  if (release.dexPasswordsSecret && !options.dex.keepDefaultUser) {
+  if (input.release.dexPasswordsSecret && !input.options.dex.keepDefaultUser) {
     // The default user's hash (password 12341234) is public: drop it from the Secret
     // the Deployment still mounts.
-    files["patches/dex-passwords.yaml"] = stringify([
+    addPatch(parts, "patches/dex-passwords.yaml", [
       { op: "remove", path: "/stringData/DEX_USER_PASSWORD" },
-    ]);
-    patches.push({
-      path: "patches/dex-passwords.yaml",
-      target: {
-        version: "v1",
-        kind: "Secret",
-        name: "dex-passwords",
-        namespace: "auth",
-      },
+    ], {
+      version: "v1",
+      kind: "Secret",
+      name: "dex-passwords",
+      namespace: "auth",
     });
   }
+}
 
-  const issuer = options.dex.issuer;
-  if (release.auth === "oauth2-proxy") {
-    const proxy = options.oauth2Proxy;
-    if (!proxy) {
-      throw new OptionsError([{
-        path: "oauth2Proxy",
-        message:
-          `required for ${release.version} (oauth2-proxy): give at least cookieSecret ({ env } or { file })`,
-      }]);
-    }
-    configMapGenerator.push({
-      name: "oauth2-proxy-parameters",
-      namespace: "oauth2-proxy",
-      behavior: "merge",
-      literals: [`FORCE_HTTPS=${proxy.forceHttps}`],
-    });
-    if (input.oauth2ProxyConfig !== undefined) {
-      files["oauth2_proxy.cfg"] = input.oauth2ProxyConfig;
-      configMapGenerator.push({
-        name: "oauth2-proxy",
-        namespace: "oauth2-proxy",
-        behavior: "replace",
-        files: ["oauth2_proxy.cfg"],
-      });
-    }
-    secretFiles["secrets/oauth2-proxy.env"] = envFile({
-      "client-id": input.secrets.clientId,
-      "client-secret": input.secrets.proxyClientSecret ??
-        input.secrets.clientSecret,
-      "cookie-secret": input.secrets.cookieSecret ?? "",
-    }, "oauth2Proxy");
-    secretGenerator.push({
+/** Connector client secrets: a Secret and an `envFrom` on Dex. */
+function addDexConnectors(
+  parts: OverlayParts,
+  connectorEnv: Record<string, string>,
+): void {
+  parts.secretFiles["secrets/dex-connectors.env"] = envFile(
+    connectorEnv,
+    "dex.connectors",
+  );
+  parts.secretGenerator.push({
+    name: CONNECTOR_SECRET_NAME,
+    namespace: "auth",
+    type: "Opaque",
+    envs: ["secrets/dex-connectors.env"],
+    options: NO_HASH,
+  });
+  // envFrom has no merge key, so a strategic merge would replace the list: append.
+  addPatch(parts, "patches/dex-deployment-connectors.yaml", [{
+    op: "add",
+    path: "/spec/template/spec/containers/0/envFrom/-",
+    value: { secretRef: { name: CONNECTOR_SECRET_NAME } },
+  }], {
+    group: "apps",
+    version: "v1",
+    kind: "Deployment",
+    name: "dex",
+    namespace: "auth",
+  });
+}
+
+/** oauth2-proxy (v1.9+): parameters, its config file, its Secret, the JWT issuer. */
+function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
+  const proxy = input.options.oauth2Proxy;
+  if (!proxy) {
+    throw new OptionsError([{
+      path: "oauth2Proxy",
+      message:
+        `required for ${input.release.version} (oauth2-proxy): give at least cookieSecret ({ env } or { file })`,
+    }]);
+  }
+  parts.configMapGenerator.push({
+    name: "oauth2-proxy-parameters",
+    namespace: "oauth2-proxy",
+    behavior: "merge",
+    literals: [`FORCE_HTTPS=${proxy.forceHttps}`],
+  });
+  if (input.oauth2ProxyConfig !== undefined) {
+    parts.files["oauth2_proxy.cfg"] = input.oauth2ProxyConfig;
+    parts.configMapGenerator.push({
       name: "oauth2-proxy",
       namespace: "oauth2-proxy",
-      behavior: "merge",
-      envs: ["secrets/oauth2-proxy.env"],
-    });
-    files["patches/requestauthentication-dex-jwt.yaml"] = stringify([
-      { op: "replace", path: "/spec/jwtRules/0/issuer", value: issuer },
-    ]);
-    patches.push({
-      path: "patches/requestauthentication-dex-jwt.yaml",
-      target: {
-        group: "security.istio.io",
-        kind: "RequestAuthentication",
-        name: "dex-jwt",
-        namespace: "istio-system",
-      },
-    });
-  } else {
-    const auth = options.authservice ?? {
-      authUrl: "/dex/auth",
-      scopes: ["profile", "email", "groups"],
-      redirectUrl: release.redirectUri,
-    };
-    configMapGenerator.push({
-      name: "oidc-authservice-parameters",
-      namespace: "istio-system",
-      behavior: "merge",
-      literals: [
-        `OIDC_PROVIDER=${issuer}`,
-        `OIDC_AUTH_URL=${auth.authUrl}`,
-        `OIDC_SCOPES=${auth.scopes.join(" ")}`,
-        `REDIRECT_URL=${auth.redirectUrl}`,
-      ],
-      options: noHash,
-    });
-    secretFiles["secrets/oidc-authservice-client.env"] = envFile({
-      CLIENT_ID: input.secrets.clientId,
-      CLIENT_SECRET: input.secrets.proxyClientSecret ??
-        input.secrets.clientSecret,
-    }, "authservice");
-    secretGenerator.push({
-      name: "oidc-authservice-client",
-      namespace: "istio-system",
-      behavior: "merge",
-      envs: ["secrets/oidc-authservice-client.env"],
-      options: noHash,
+      behavior: "replace",
+      files: ["oauth2_proxy.cfg"],
     });
   }
+  parts.secretFiles["secrets/oauth2-proxy.env"] = envFile({
+    "client-id": input.secrets.clientId,
+    "client-secret": input.secrets.proxyClientSecret ??
+      input.secrets.clientSecret,
+    "cookie-secret": input.secrets.cookieSecret ?? "",
+  }, "oauth2Proxy");
+  parts.secretGenerator.push({
+    name: "oauth2-proxy",
+    namespace: "oauth2-proxy",
+    behavior: "merge",
+    envs: ["secrets/oauth2-proxy.env"],
+  });
+  addPatch(parts, "patches/requestauthentication-dex-jwt.yaml", [
+    {
+      op: "replace",
+      path: "/spec/jwtRules/0/issuer",
+      value: input.options.dex.issuer,
+    },
+  ], {
+    group: "security.istio.io",
+    kind: "RequestAuthentication",
+    name: "dex-jwt",
+    namespace: "istio-system",
+  });
+}
 
-  // Ingress exposure. Going to ClusterIP from the NodePort releases must also drop
-  // the node ports, which a strategic merge cannot do; the JSON patch sets the type only
-  // and the manifests carry no fixed nodePort values.
-  files["patches/ingressgateway-service.yaml"] = stringify({
+/** oidc-authservice (v1.5/v1.6): its parameters and client Secret. */
+function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
+  const auth = input.options.authservice ?? {
+    authUrl: "/dex/auth",
+    scopes: ["profile", "email", "groups"],
+    redirectUrl: input.release.redirectUri,
+  };
+  parts.configMapGenerator.push({
+    name: "oidc-authservice-parameters",
+    namespace: "istio-system",
+    behavior: "merge",
+    literals: [
+      `OIDC_PROVIDER=${input.options.dex.issuer}`,
+      `OIDC_AUTH_URL=${auth.authUrl}`,
+      `OIDC_SCOPES=${auth.scopes.join(" ")}`,
+      `REDIRECT_URL=${auth.redirectUrl}`,
+    ],
+    options: NO_HASH,
+  });
+  parts.secretFiles["secrets/oidc-authservice-client.env"] = envFile({
+    CLIENT_ID: input.secrets.clientId,
+    CLIENT_SECRET: input.secrets.proxyClientSecret ??
+      input.secrets.clientSecret,
+  }, "authservice");
+  parts.secretGenerator.push({
+    name: "oidc-authservice-client",
+    namespace: "istio-system",
+    behavior: "merge",
+    envs: ["secrets/oidc-authservice-client.env"],
+    options: NO_HASH,
+  });
+}
+
+/**
+ * Ingress exposure. Going to ClusterIP from the NodePort releases must also drop the
+ * node ports, which a strategic merge cannot do; the manifests carry no fixed
+ * nodePort values, so setting the type is enough.
+ */
+function addIngress(parts: OverlayParts, options: KubeflowOptions): void {
+  addPatch(parts, "patches/ingressgateway-service.yaml", {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: "istio-ingressgateway", namespace: "istio-system" },
     spec: { type: options.ingress.type },
   });
-  patches.push({ path: "patches/ingressgateway-service.yaml" });
+}
 
-  if (input.excludePatches) {
-    options.exclude.forEach((e, i) => {
-      const target: Record<string, string> = { kind: e.kind };
-      if (e.name) target.name = e.name;
-      if (e.namespace) target.namespace = e.namespace;
-      const file = `patches/exclude-${i}.yaml`;
-      files[file] = stringify({
-        $patch: "delete",
-        apiVersion: "v1",
-        kind: e.kind,
-        metadata: { name: "excluded" },
-      });
-      patches.push({ path: file, target });
-    });
+/** `$patch: delete` for each `exclude` entry (exported overlays). */
+function addExcludePatches(
+  parts: OverlayParts,
+  options: KubeflowOptions,
+): void {
+  options.exclude.forEach((e, i) => {
+    const target: Record<string, string> = { kind: e.kind };
+    if (e.name) target.name = e.name;
+    if (e.namespace) target.namespace = e.namespace;
+    addPatch(parts, `patches/exclude-${i}.yaml`, {
+      $patch: "delete",
+      apiVersion: "v1",
+      kind: e.kind,
+      metadata: { name: "excluded" },
+    }, target);
+  });
+}
+
+/**
+ * The directory as kustomize sees it: kustomize resolves the overlay directory's
+ * symlinks before it follows relative paths, so the path to the checkout must be
+ * relative to the resolved directory. A directory not created yet is resolved
+ * through its nearest existing parent.
+ */
+function physicalDir(dir: string): string {
+  const absolute = resolve(dir);
+  try {
+    return Deno.realPathSync(absolute);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    const parent = dirname(absolute);
+    if (parent === absolute) return absolute;
+    return join(physicalDir(parent), basename(absolute));
   }
-
-  const kustomization: Record<string, unknown> = {
-    apiVersion: "kustomize.config.k8s.io/v1beta1",
-    kind: "Kustomization",
-    resources: [],
-    configMapGenerator,
-    secretGenerator,
-    patches,
-    replacements,
-  };
-  return {
-    files,
-    secretFiles,
-    kustomization,
-    manifestsRoot: input.manifestsRoot.replace(/\/+$/, ""),
-  };
 }
 
 /**
  * The overlay's `kustomization.yaml` for an overlay living in `dir`: kustomize only
  * accepts relative paths to other kustomizations, so the checkout is referenced
- * relative to `dir`.
+ * relative to `dir` (as kustomize resolves it, see {@linkcode physicalDir}).
  */
 export function renderKustomization(overlay: Overlay, dir: string): string {
   const k = {
     ...overlay.kustomization,
-    resources: [relative(resolve(dir), `${overlay.manifestsRoot}/example`)],
+    resources: [relative(physicalDir(dir), `${overlay.manifestsRoot}/example`)],
   };
   return "# Generated by kfplan: settings on top of the kubeflow/manifests checkout.\n" +
     "# Build with: kustomize build --load-restrictor LoadRestrictionsNone .\n" +

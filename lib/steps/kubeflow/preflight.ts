@@ -11,9 +11,12 @@ import type { Finding } from "../../engine/types.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import { kubernetesMinor, type ReleaseInfo } from "./version.ts";
 
-// Kubernetes objects are untyped JSON here.
-// deno-lint-ignore no-explicit-any
-type Any = any;
+/** The fields of a CRD's spec read here (`version` is the v1beta1 single version). */
+interface CrdVersions {
+  group?: string;
+  version?: string;
+  versions?: { name?: string; served?: boolean }[];
+}
 
 /**
  * Built-in API versions Kubernetes stopped serving, with the release that removed
@@ -79,7 +82,7 @@ export function crdServedVersions(objects: KubeObject[]): Set<string> {
   const out = new Set<string>();
   for (const o of objects) {
     if (o.kind !== "CustomResourceDefinition") continue;
-    const spec = o.spec as Any;
+    const spec = o.spec as CrdVersions | undefined;
     const group = spec?.group;
     for (const v of spec?.versions ?? []) {
       if (v.served !== false) out.add(`${group}/${v.name}`);
@@ -156,7 +159,8 @@ export function needsStorage(objects: KubeObject[]): boolean {
   return objects.some((o) =>
     o.kind === "PersistentVolumeClaim" ||
     (o.kind === "StatefulSet" &&
-      ((o.spec as Any)?.volumeClaimTemplates?.length ?? 0) > 0)
+      ((o.spec as { volumeClaimTemplates?: unknown[] } | undefined)
+          ?.volumeClaimTemplates?.length ?? 0) > 0)
   );
 }
 

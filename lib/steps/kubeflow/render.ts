@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { parseYaml as parse } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
+import { refOf } from "../../kube/object_ref.ts";
 import { type Kustomize, kustomizeBuild } from "../../tools/kustomize.ts";
 import { crossCheckAuth } from "./checks.ts";
 import {
@@ -37,10 +38,6 @@ import {
   type ReleaseInfo,
   releaseInfo,
 } from "./version.ts";
-
-// Kubernetes objects are untyped JSON here.
-// deno-lint-ignore no-explicit-any
-type Any = any;
 
 /** Options for {@linkcode prepareOverlay} and {@linkcode renderKubeflow}. */
 export interface KubeflowRenderOptions {
@@ -123,9 +120,14 @@ function prefixed(e: unknown, options: KubeflowRenderOptions): unknown {
   );
 }
 
+/**
+ * The checkout's absolute path as given, symlinks kept: the overlay references it
+ * from a resolved directory (see `renderKustomization`), which works either way.
+ */
 async function resolveRoot(path: string): Promise<string> {
   try {
-    return await Deno.realPath(path);
+    await Deno.stat(path);
+    return path;
   } catch {
     throw new OptionsError([{
       path: "manifests",
@@ -185,6 +187,55 @@ async function prepare(
   ro: KubeflowRenderOptions,
 ): Promise<PreparedOverlay> {
   const base = ro.baseDir ?? Deno.cwd();
+  const { root, detected, release } = await locateRelease(options, base);
+  const reader = secretReader(base, ro);
+  const auth = await readAuthSecrets(options, reader);
+  const dex = await renderDex(options, release, root, reader, ro.kube);
+  const warnings: string[] = [];
+  if (dex.keptDefaultUser) {
+    warnings.push(
+      "dex.keepDefaultUser: the manifests' default user user@example.com with the published password " +
+        "12341234 stays enabled; anyone who reaches the gateway can log in",
+    );
+  }
+  const oauth2ProxyConfig = release.oauth2ProxyConfigFile
+    ? renderOauth2ProxyConfig(
+      await readTreeFile(root, release.oauth2ProxyConfigFile, "manifests"),
+      options.dex.issuer,
+    )
+    : undefined;
+  const overlay = buildOverlay({
+    release,
+    manifestsRoot: root,
+    options,
+    dexConfig: dex.config,
+    dexDigest: await dexConfigDigest(options, dex, auth.clientSecret),
+    oauth2ProxyConfig,
+    secrets: {
+      clientId: options.oidcClient.id,
+      ...auth,
+      connectorEnv: dex.connectorEnv,
+    },
+    excludePatches: ro.excludePatches,
+  });
+  if (reader.missing.length > 0) {
+    warnings.push(
+      `secrets not set, planned with placeholders (set them before planning against the cluster or applying): ${
+        reader.missing.join(", ")
+      }`,
+    );
+  }
+  return { detected, release, root, overlay, dex, warnings };
+}
+
+/**
+ * The checkout, the release it holds, and what kfplan knows about it; refuses a
+ * `version` that disagrees and auth options of the other stack.
+ */
+async function locateRelease(
+  options: KubeflowOptions,
+  base: string,
+): Promise<{ root: string; detected: DetectedVersion; release: ReleaseInfo }> {
   const root = await resolveRoot(resolve(base, options.manifests));
   const detected = await detectVersion(root);
   if (options.version && options.version !== detected.version) {
@@ -198,6 +249,11 @@ async function prepare(
     }]);
   }
   const release = releaseInfo(detected.version);
+  checkAuthStack(options, release);
+  return { root, detected, release };
+}
+
+function checkAuthStack(options: KubeflowOptions, release: ReleaseInfo): void {
   if (release.auth === "oauth2-proxy" && options.authservice) {
     throw new OptionsError([{
       path: "authservice",
@@ -219,14 +275,23 @@ async function prepare(
         `required for ${release.version}: give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
     }]);
   }
-  const warnings: string[] = [];
-  const env = ro.env;
+}
+
+/** Reads secrets for one render, and lists those replaced by placeholders. */
+interface SecretReader {
+  /** The secret's value (or, with `placeholderSecrets`, a placeholder when unset). */
+  read(ref: SecretRef, field: string): Promise<string>;
+  /** `field (where)` of every secret replaced by a placeholder so far. */
+  missing: string[];
+}
+
+function secretReader(base: string, ro: KubeflowRenderOptions): SecretReader {
   const missing: string[] = [];
   async function read(ref: SecretRef, field: string): Promise<string> {
     try {
       const value = await readSecret(
         "file" in ref ? { file: resolve(base, ref.file) } : ref,
-        { field, env },
+        { field, env: ro.env },
       );
       ro.onSecret?.(value);
       return value;
@@ -239,56 +304,80 @@ async function prepare(
       return `kfplan-placeholder-${field}`.padEnd(32, "-").slice(0, 32);
     }
   }
-  const clientSecret = await read(
+  return { read, missing };
+}
+
+/** The OAuth2 client secret and the auth proxy's own secrets. */
+interface AuthSecrets {
+  clientSecret: string;
+  proxyClientSecret?: string;
+  cookieSecret?: string;
+}
+
+async function readAuthSecrets(
+  options: KubeflowOptions,
+  reader: SecretReader,
+): Promise<AuthSecrets> {
+  const clientSecret = await reader.read(
     options.oidcClient.secret,
     "oidcClient.secret",
   );
   let proxyClientSecret: string | undefined;
   let cookieSecret: string | undefined;
   if (options.oauth2Proxy) {
-    cookieSecret = await read(
+    cookieSecret = await reader.read(
       options.oauth2Proxy.cookieSecret,
       "oauth2Proxy.cookieSecret",
     );
-    const bytes = new TextEncoder().encode(cookieSecret).length;
-    if (![16, 24, 32].includes(bytes)) {
-      throw new OptionsError([{
-        path: "oauth2Proxy.cookieSecret",
-        message:
-          `is ${bytes} bytes (from ${
-            describeSecretRef(options.oauth2Proxy.cookieSecret)
-          }); ` +
-          "oauth2-proxy needs exactly 16, 24 or 32 bytes (e.g. `openssl rand -hex 16`)",
-      }]);
-    }
+    checkCookieSecret(options.oauth2Proxy.cookieSecret, cookieSecret);
     if (options.oauth2Proxy.clientSecret) {
-      proxyClientSecret = await read(
+      proxyClientSecret = await reader.read(
         options.oauth2Proxy.clientSecret,
         "oauth2Proxy.clientSecret",
       );
     }
   }
   if (options.authservice?.clientSecret) {
-    proxyClientSecret = await read(
+    proxyClientSecret = await reader.read(
       options.authservice.clientSecret,
       "authservice.clientSecret",
     );
   }
   if (
     proxyClientSecret !== undefined && proxyClientSecret !== clientSecret &&
-    missing.length === 0
+    reader.missing.length === 0
   ) {
-    const field = options.oauth2Proxy
-      ? "oauth2Proxy.clientSecret"
-      : "authservice.clientSecret";
     throw new OptionsError([{
-      path: field,
+      path: options.oauth2Proxy
+        ? "oauth2Proxy.clientSecret"
+        : "authservice.clientSecret",
       message:
         "client secret mismatch: differs from oidcClient.secret, which Dex uses for the same client; " +
         "logins would fail with invalid_client",
     }]);
   }
-  const redirectUri = options.authservice?.redirectUrl ?? release.redirectUri;
+  return { clientSecret, proxyClientSecret, cookieSecret };
+}
+
+function checkCookieSecret(ref: SecretRef, value: string): void {
+  const bytes = new TextEncoder().encode(value).length;
+  if (![16, 24, 32].includes(bytes)) {
+    throw new OptionsError([{
+      path: "oauth2Proxy.cookieSecret",
+      message: `is ${bytes} bytes (from ${describeSecretRef(ref)}); ` +
+        "oauth2-proxy needs exactly 16, 24 or 32 bytes (e.g. `openssl rand -hex 16`)",
+    }]);
+  }
+}
+
+/** Dex's config from the checkout's, with the users, connectors and redirect URI asked for. */
+async function renderDex(
+  options: KubeflowOptions,
+  release: ReleaseInfo,
+  root: string,
+  reader: SecretReader,
+  kube: KubeClient | undefined,
+): Promise<DexRenderResult> {
   const users: ResolvedUser[] = [];
   for (const [i, u] of options.dex.staticUsers.entries()) {
     users.push({
@@ -297,44 +386,44 @@ async function prepare(
       userID: u.userID,
       hash: u.hash,
       password: u.password
-        ? await read(u.password, `dex.staticUsers[${i}].password`)
+        ? await reader.read(u.password, `dex.staticUsers[${i}].password`)
         : undefined,
     });
   }
   const connectorSecrets: Record<string, string> = {};
   for (const [i, c] of options.dex.connectors.entries()) {
-    connectorSecrets[c.id] = await read(
+    connectorSecrets[c.id] = await reader.read(
       c.config.clientSecret,
       `dex.connectors[${i}].config.clientSecret`,
     );
   }
-  const baseDexCm = parse(
+  const baseDexCm: unknown = parse(
     await readTreeFile(root, release.dexConfigFile, "manifests"),
   );
-  const dex = await renderDexConfig({
-    baseConfig: baseDexCm?.data?.["config.yaml"] ?? "",
+  return await renderDexConfig({
+    baseConfig: configMapData(baseDexCm)["config.yaml"] ?? "",
     dex: options.dex,
     users,
     connectorSecrets,
-    redirectURIs: [redirectUri],
-    liveHashes: liveHashesFromConfig(await liveDexConfig(ro.kube)),
+    redirectURIs: [options.authservice?.redirectUrl ?? release.redirectUri],
+    liveHashes: liveHashesFromConfig(await liveDexConfig(kube)),
     field: "dex",
   });
-  if (dex.keptDefaultUser) {
-    warnings.push(
-      "dex.keepDefaultUser: the manifests' default user user@example.com with the published password " +
-        "12341234 stays enabled; anyone who reaches the gateway can log in",
-    );
-  }
-  let oauth2ProxyConfig: string | undefined;
-  if (release.oauth2ProxyConfigFile) {
-    oauth2ProxyConfig = renderOauth2ProxyConfig(
-      await readTreeFile(root, release.oauth2ProxyConfigFile, "manifests"),
-      options.dex.issuer,
-    );
-  }
-  // Restart Dex when (and only when) its config or the secrets it reads change.
-  const dexDigest = await saltedSecretDigest(
+}
+
+/** The `data` of a parsed ConfigMap document (empty when it has none). */
+function configMapData(doc: unknown): Record<string, string> {
+  const data = (doc as { data?: unknown } | null)?.data;
+  return data && typeof data === "object" ? data as Record<string, string> : {};
+}
+
+/** Restart Dex when (and only when) its config or the secrets it reads change. */
+async function dexConfigDigest(
+  options: KubeflowOptions,
+  dex: DexRenderResult,
+  clientSecret: string,
+): Promise<string> {
+  return await saltedSecretDigest(
     JSON.stringify([
       dex.config,
       options.oidcClient.id,
@@ -343,30 +432,6 @@ async function prepare(
     ]),
     "dex-config",
   );
-  const overlay = buildOverlay({
-    release,
-    manifestsRoot: root,
-    options,
-    dexConfig: dex.config,
-    dexDigest,
-    oauth2ProxyConfig,
-    secrets: {
-      clientId: options.oidcClient.id,
-      clientSecret,
-      proxyClientSecret,
-      cookieSecret,
-      connectorEnv: dex.connectorEnv,
-    },
-    excludePatches: ro.excludePatches,
-  });
-  if (missing.length > 0) {
-    warnings.push(
-      `secrets not set, planned with placeholders (set them before planning against the cluster or applying): ${
-        missing.join(", ")
-      }`,
-    );
-  }
-  return { detected, release, root, overlay, dex, warnings };
 }
 
 function toBase64(text: string): string {
@@ -408,6 +473,12 @@ export function dropAggregatedRules(object: KubeObject): KubeObject {
   return rest as KubeObject;
 }
 
+/** `spec.owner.name` of a Profile. */
+function profileOwner(profile: KubeObject): string | undefined {
+  return (profile.spec as { owner?: { name?: string } } | undefined)?.owner
+    ?.name;
+}
+
 /**
  * Renders the platform: {@linkcode prepareOverlay}, then `kustomize build` in a
  * private temp directory (removed afterwards, it holds secret env files), then
@@ -424,52 +495,13 @@ export async function renderKubeflow(
   renderOptions: KubeflowRenderOptions = {},
 ): Promise<RenderedKubeflow> {
   const prepared = await prepareOverlay(options, renderOptions);
-  const dir = await Deno.makeTempDir({
-    dir: renderOptions.tempDir,
-    prefix: "kfplan-overlay-",
-  });
-  let built: KubeObject[];
-  try {
-    await Deno.chmod(dir, 0o700);
-    await writeOverlay(dir, prepared.overlay, { includeSecrets: true });
-    built = await kustomizeBuild(dir, {
-      kustomize: renderOptions.kustomize,
-      loadRestrictorNone: true,
-      signal: renderOptions.signal,
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-  const objects: KubeObject[] = [];
-  const excluded: ExcludedObject[] = [];
-  for (const raw of built) {
-    const o = dropAggregatedRules(normaliseSecret(raw));
-    const rule = options.exclude.find((e) =>
-      e.kind === o.kind && (!e.name || e.name === o.metadata.name) &&
-      (!e.namespace || e.namespace === o.metadata.namespace)
-    );
-    if (rule) {
-      excluded.push({
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        namespace: o.metadata.namespace,
-        name: o.metadata.name,
-        reason: rule.reason,
-      });
-    } else objects.push(o);
-  }
+  const built = await buildInTempDir(prepared.overlay, renderOptions);
+  const { objects, excluded } = applyExclude(
+    built.map((raw) => dropAggregatedRules(normaliseSecret(raw))),
+    options,
+  );
   if (!options.dex.keepDefaultUser) {
-    for (const o of objects) {
-      if (
-        o.kind === "Profile" &&
-        (o.spec as Any)?.owner?.name === "user@example.com"
-      ) {
-        prepared.warnings.push(
-          `Profile ${o.metadata.name} is owned by user@example.com, whose login was removed; ` +
-            `exclude it ({ kind: Profile, name: ${o.metadata.name} }) or give that user a password`,
-        );
-      }
-    }
+    prepared.warnings.push(...orphanedProfileWarnings(objects));
   }
   const problems = crossCheckAuth(objects, prepared.release.auth);
   if (problems.length > 0) {
@@ -482,4 +514,57 @@ export async function renderKubeflow(
     );
   }
   return { ...prepared, objects, excluded };
+}
+
+/**
+ * `kustomize build` of the overlay in a private temp directory, removed afterwards
+ * (it holds secret env files).
+ */
+async function buildInTempDir(
+  overlay: Overlay,
+  renderOptions: KubeflowRenderOptions,
+): Promise<KubeObject[]> {
+  const dir = await Deno.makeTempDir({
+    dir: renderOptions.tempDir,
+    prefix: "kfplan-overlay-",
+  });
+  try {
+    await Deno.chmod(dir, 0o700);
+    await writeOverlay(dir, overlay, { includeSecrets: true });
+    return await kustomizeBuild(dir, {
+      kustomize: renderOptions.kustomize,
+      loadRestrictorNone: true,
+      signal: renderOptions.signal,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Splits objects into those to apply and those an `exclude` rule leaves out. */
+function applyExclude(
+  objects: KubeObject[],
+  options: KubeflowOptions,
+): { objects: KubeObject[]; excluded: ExcludedObject[] } {
+  const kept: KubeObject[] = [];
+  const excluded: ExcludedObject[] = [];
+  for (const o of objects) {
+    const rule = options.exclude.find((e) =>
+      e.kind === o.kind && (!e.name || e.name === o.metadata.name) &&
+      (!e.namespace || e.namespace === o.metadata.namespace)
+    );
+    if (rule) excluded.push({ ...refOf(o), reason: rule.reason });
+    else kept.push(o);
+  }
+  return { objects: kept, excluded };
+}
+
+/** Profiles owned by the default user, whose login kfplan removed. */
+function orphanedProfileWarnings(objects: KubeObject[]): string[] {
+  return objects.filter((o) =>
+    o.kind === "Profile" && profileOwner(o) === "user@example.com"
+  ).map((o) =>
+    `Profile ${o.metadata.name} is owned by user@example.com, whose login was removed; ` +
+    `exclude it ({ kind: Profile, name: ${o.metadata.name} }) or give that user a password`
+  );
 }

@@ -23,8 +23,10 @@ import {
   type StepContext,
   type StepPlan,
   type VerifyCheck,
+  type VerifyResult,
 } from "../../engine/types.ts";
 import { applyObjects, planObjects } from "../../kube/apply_set.ts";
+import { compareRefs, objectName, refOf } from "../../kube/object_ref.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import {
   crdEstablished,
@@ -62,19 +64,13 @@ export interface KubeflowStepOptions extends DefineStepOptions {
   postRender?: (objects: KubeObject[]) => KubeObject[] | Promise<KubeObject[]>;
 }
 
-function sortRef(o: KubeObject): string {
-  return `${o.apiVersion}|${o.kind}|${
-    o.metadata.namespace ?? ""
-  }|${o.metadata.name}`;
-}
-
 /**
  * The desired-state digest of a rendered platform: order-independent, and it covers
  * Secret values (so a changed secret changes it) without exposing them.
  */
 export function renderedDigest(rendered: RenderedKubeflow): string {
   const objects = [...rendered.objects].sort((a, b) =>
-    sortRef(a) < sortRef(b) ? -1 : 1
+    compareRefs(refOf(a), refOf(b))
   );
   return digestOf({ version: rendered.release.version, objects });
 }
@@ -82,26 +78,36 @@ export function renderedDigest(rendered: RenderedKubeflow): string {
 function summarizeExcluded(rendered: RenderedKubeflow): string[] {
   const byReason = new Map<string, string[]>();
   for (const e of rendered.excluded) {
-    const ref = `${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name}`;
-    byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), ref]);
+    byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), objectName(e)]);
   }
   return [...byReason].map(([reason, refs]) =>
     `excluded ${refs.length} object(s) (${reason}): ${refs.join(", ")}`
   );
 }
 
+const INGRESS_SERVICE = {
+  apiVersion: "v1",
+  kind: "Service",
+  namespace: "istio-system",
+  name: "istio-ingressgateway",
+};
+
+/** The fields of a Service's spec the step reads. */
+interface ServiceSpec {
+  type?: string;
+  ports?: { name?: string; port?: number; nodePort?: number }[];
+}
+
+function serviceSpec(svc: KubeObject | undefined): ServiceSpec | undefined {
+  return svc?.spec as ServiceSpec | undefined;
+}
+
 async function ingressOutputs(
   kube: KubeClient,
 ): Promise<Record<string, unknown>> {
-  const svc = await kube.get({
-    apiVersion: "v1",
-    kind: "Service",
-    namespace: "istio-system",
-    name: "istio-ingressgateway",
-  });
+  const svc = await kube.get(INGRESS_SERVICE);
   if (!svc) return {};
-  // deno-lint-ignore no-explicit-any
-  const spec = svc.spec as any;
+  const spec = serviceSpec(svc);
   const out: Record<string, unknown> = { ingressType: spec?.type };
   const address = loadBalancerAddress(svc);
   if (address) out.ingressAddress = address;
@@ -113,6 +119,306 @@ async function ingressOutputs(
     out.ingressNodePorts = ports;
   }
   return out;
+}
+
+/** Renders the platform for this step (and runs its `postRender`). */
+async function renderFor(
+  ctx: StepContext,
+  o: KubeflowOptions,
+  stepOptions: KubeflowStepOptions,
+): Promise<RenderedKubeflow> {
+  const rendered = await renderKubeflow(o, {
+    kube: ctx.kube,
+    env: stepOptions.env,
+    baseDir: stepOptions.baseDir,
+    source: stepOptions.source,
+    prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
+    tempDir: ctx.workDir,
+    signal: ctx.signal,
+    placeholderSecrets: ctx.offline,
+    onSecret: ctx.addSecret,
+  });
+  if (stepOptions.postRender) {
+    rendered.objects = await stepOptions.postRender(rendered.objects);
+  }
+  return rendered;
+}
+
+/** Preflight against the cluster: errors stop the plan, warnings are repeated for the reader. */
+async function addPreflight(
+  kube: KubeClient,
+  o: KubeflowOptions,
+  rendered: RenderedKubeflow,
+  plan: StepPlan,
+): Promise<void> {
+  const findings = await preflight(kube, {
+    release: rendered.release,
+    objects: rendered.objects,
+    defaultStorageClassFromPlan: o.defaultStorageClassFromPlan,
+  });
+  if (findings.some((f) => f.severity === "error")) {
+    throw new PreflightError(findings, rendered.release.version);
+  }
+  plan.findings.push(...findings);
+  for (const f of findings) {
+    if (f.severity === "warning") {
+      plan.warnings.push(`${f.seen}${f.fix ? ` (${f.fix})` : ""}`);
+    }
+  }
+}
+
+/** The ingress address already assigned, or an unknown when verify must wait for one. */
+async function plannedIngressAddress(
+  ctx: StepContext,
+  o: KubeflowOptions,
+  plan: StepPlan,
+): Promise<string | undefined> {
+  if (
+    o.ingress.type !== "LoadBalancer" || !(o.ingress.waitForAddress ?? true)
+  ) {
+    return undefined;
+  }
+  const live = ctx.kube ? await ctx.kube.get(INGRESS_SERVICE) : undefined;
+  // An address already assigned stays: only a missing one is unknown.
+  const address = loadBalancerAddress(live);
+  if (!address) {
+    plan.unknowns.push(
+      "istio-ingressgateway LoadBalancer address (known after verify)",
+    );
+  }
+  return address;
+}
+
+async function planKubeflow(
+  ctx: StepContext,
+  o: KubeflowOptions,
+  stepOptions: KubeflowStepOptions,
+): Promise<StepPlan> {
+  const rendered = await renderFor(ctx, o, stepOptions);
+  const plan = emptyPlan();
+  plan.warnings.push(...rendered.warnings, ...summarizeExcluded(rendered));
+  if (ctx.kube) await addPreflight(ctx.kube, o, rendered, plan);
+  const objects = await planObjects(ctx.kube, rendered.objects, {
+    signal: ctx.signal,
+  });
+  plan.changes = objects.changes;
+  plan.observed = objects.observed;
+  plan.desired = rendered.objects;
+  plan.desiredDigest = renderedDigest(rendered);
+  const ingressAddress = await plannedIngressAddress(ctx, o, plan);
+  plan.facts = {
+    ...(ingressAddress ? { ingressAddress } : {}),
+    version: rendered.release.version,
+    detectedFrom: rendered.detected.evidence,
+    auth: rendered.release.auth,
+    objects: rendered.objects.length,
+    excluded: rendered.excluded.length,
+    staticUsers: rendered.dex.users,
+    connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
+    registrationFlow: o.dashboard.registrationFlow,
+    ingressType: o.ingress.type,
+  };
+  return plan;
+}
+
+/** What apply and verify work from: the plan's objects, or a render for a plan without them. */
+interface Planned {
+  /** The objects to apply or check, exactly as planned. */
+  objects: KubeObject[];
+  /** The Kubeflow release, e.g. `v1.9.1`. */
+  version: string;
+}
+
+/**
+ * The planned objects. Only a plan without them (built by hand) renders, and then
+ * refuses when the render differs from the plan's digest.
+ */
+async function planned(
+  ctx: StepContext,
+  plan: StepPlan | undefined,
+  o: KubeflowOptions,
+  stepOptions: KubeflowStepOptions,
+): Promise<Planned> {
+  if (plan?.desired) {
+    return { objects: plan.desired, version: String(plan.facts?.version) };
+  }
+  const rendered = await renderFor(ctx, o, stepOptions);
+  if (plan?.desiredDigest && renderedDigest(rendered) !== plan.desiredDigest) {
+    throw new Error(
+      "kubeflow: the rendered manifests differ from the reviewed plan (the checkout, a secret or the " +
+        "live Dex config changed since); plan again",
+    );
+  }
+  return { objects: rendered.objects, version: rendered.release.version };
+}
+
+async function applyKubeflow(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: KubeflowOptions,
+  stepOptions: KubeflowStepOptions,
+): Promise<Record<string, unknown>> {
+  if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
+  const { objects, version } = await planned(ctx, plan, o, stepOptions);
+  const start = Date.now();
+  const result = await applyObjects(ctx.kube, objects, {
+    timeoutMs: o.timeoutSeconds * 1000,
+    signal: ctx.signal,
+    onProgress: (e) => {
+      if (e.type === "phase") {
+        ctx.log.info(`phase ${e.phase}: ${e.count} objects`);
+      } else if (e.type === "waiting") {
+        ctx.log.debug(`waiting for ${objectName(e.ref)}: ${e.condition}`);
+      }
+    },
+  });
+  ctx.log.info(
+    `applied ${result.applied.length} objects in ${Date.now() - start} ms`,
+  );
+  return {
+    version,
+    applied: result.applied.length,
+    ...(await ingressOutputs(ctx.kube)),
+  };
+}
+
+/** The readiness condition verify waits for, by kind. */
+function readiness(
+  kind: string,
+):
+  | { fn: (o: KubeObject | undefined) => true | string; what: string }
+  | undefined {
+  if (kind === "CustomResourceDefinition") {
+    return { fn: crdEstablished, what: "Established" };
+  }
+  if (kind === "Deployment") {
+    return { fn: deploymentAvailable, what: "Available" };
+  }
+  if (kind === "StatefulSet") {
+    return { fn: statefulSetReady, what: "Available" };
+  }
+  return undefined;
+}
+
+/** CRDs Established, Deployments and StatefulSets Available, waited for in parallel. */
+async function readinessChecks(
+  ctx: StepContext,
+  kube: KubeClient,
+  objects: KubeObject[],
+  timeoutMs: number,
+): Promise<VerifyCheck[]> {
+  const waits = objects.flatMap((x) => {
+    const r = readiness(x.kind);
+    return r ? [{ ref: refOf(x), ...r }] : [];
+  });
+  return await Promise.all(waits.map(async ({ ref, fn, what }) => {
+    const name = `${objectName(ref)} ${what}`;
+    try {
+      await kube.waitFor(ref, fn, {
+        timeoutMs,
+        intervalMs: 1000,
+        signal: ctx.signal,
+      });
+      return { name, ok: true };
+    } catch (e) {
+      return { name, ok: false, detail: (e as Error).message };
+    }
+  }));
+}
+
+function sortedJson(values: string[]): string {
+  return JSON.stringify([...values].sort());
+}
+
+/** The live Dex config parses and has exactly the users and connectors asked for. */
+async function dexCheck(
+  kube: KubeClient,
+  o: KubeflowOptions,
+): Promise<VerifyCheck> {
+  const cm = await kube.get({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace: "auth",
+    name: "dex",
+  });
+  const dexText =
+    (cm?.data as Record<string, string> | undefined)?.["config.yaml"] ?? "";
+  const dex = inspectDexConfig(dexText);
+  const wantUsers = [
+    ...(o.dex.keepDefaultUser ? ["user@example.com"] : []),
+    ...o.dex.staticUsers.map((u) => u.email),
+  ];
+  const wantConnectors = o.dex.connectors.map((c) => `${c.type}:${c.id}`);
+  const gotConnectors = dex.connectors.map((c) => `${c.type}:${c.id}`);
+  const usersOk = sortedJson(dex.users) === sortedJson(wantUsers);
+  const connectorsOk = sortedJson(gotConnectors) === sortedJson(wantConnectors);
+  return {
+    name: "Dex config parses with the users and connectors asked for",
+    ok: dex.problems.length === 0 && usersOk && connectorsOk &&
+      dex.issuer === o.dex.issuer,
+    detail: `issuer ${dex.issuer}; users ${
+      dex.users.join(", ") || "none"
+    }; connectors ${gotConnectors.join(", ") || "none"}${
+      dex.problems.length ? `; problems: ${dex.problems.join("; ")}` : ""
+    }`,
+  };
+}
+
+/** The ingress Service has the type asked for and, for LoadBalancer, an address (bounded wait). */
+async function ingressChecks(
+  ctx: StepContext,
+  kube: KubeClient,
+  o: KubeflowOptions,
+): Promise<VerifyCheck[]> {
+  const type = serviceSpec(await kube.get(INGRESS_SERVICE))?.type;
+  const checks: VerifyCheck[] = [{
+    name: `istio-ingressgateway is ${o.ingress.type}`,
+    ok: type === o.ingress.type,
+    detail: `type ${type}`,
+  }];
+  if (
+    o.ingress.type !== "LoadBalancer" || !(o.ingress.waitForAddress ?? true)
+  ) {
+    return checks;
+  }
+  const name = "istio-ingressgateway has a LoadBalancer address";
+  try {
+    const live = await kube.waitFor(
+      INGRESS_SERVICE,
+      (s) =>
+        loadBalancerAddress(s) ? true : "no LoadBalancer ingress address yet",
+      {
+        timeoutMs: o.ingress.timeoutSeconds * 1000,
+        intervalMs: 1000,
+        signal: ctx.signal,
+      },
+    );
+    checks.push({ name, ok: true, detail: loadBalancerAddress(live) });
+  } catch (e) {
+    checks.push({ name, ok: false, detail: (e as Error).message });
+  }
+  return checks;
+}
+
+async function verifyKubeflow(
+  ctx: StepContext,
+  o: KubeflowOptions,
+  plan: StepPlan | undefined,
+  stepOptions: KubeflowStepOptions,
+): Promise<VerifyResult> {
+  if (!ctx.kube) {
+    return {
+      checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
+    };
+  }
+  const kube = ctx.kube;
+  const { objects } = await planned(ctx, plan, o, stepOptions);
+  const checks = [
+    ...await readinessChecks(ctx, kube, objects, o.timeoutSeconds * 1000),
+    await dexCheck(kube, o),
+    ...await ingressChecks(ctx, kube, o),
+  ];
+  return { checks, outputs: await ingressOutputs(kube) };
 }
 
 /**
@@ -133,258 +439,15 @@ export function kubeflowStep(
   options: KubeflowOptionsInput,
   stepOptions: KubeflowStepOptions = {},
 ): Step<KubeflowOptions> {
-  // Rendering takes seconds (kustomize, bcrypt): keep the last render of this step
-  // instance so apply and verify reuse what plan showed.
-  const renders = new Map<string, RenderedKubeflow>();
-  let last: RenderedKubeflow | undefined;
-
-  async function render(
-    ctx: StepContext,
-    o: KubeflowOptions,
-  ): Promise<RenderedKubeflow> {
-    const rendered = await renderKubeflow(o, {
-      kube: ctx.kube,
-      env: stepOptions.env,
-      baseDir: stepOptions.baseDir,
-      source: stepOptions.source,
-      prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
-      tempDir: ctx.workDir,
-      signal: ctx.signal,
-      placeholderSecrets: ctx.offline,
-      onSecret: ctx.addSecret,
-    });
-    if (stepOptions.postRender) {
-      rendered.objects = await stepOptions.postRender(rendered.objects);
-    }
-    renders.set(renderedDigest(rendered), rendered);
-    last = rendered;
-    return rendered;
-  }
-
   return defineStep({
     id: stepOptions.id ?? KUBEFLOW_STEP_ID,
     title: "Kubeflow platform from kubeflow/manifests",
     needs: stepOptions.needs,
     schema: kubeflowOptionsSchema,
     options,
-    async plan(ctx, o): Promise<StepPlan> {
-      const rendered = await render(ctx, o);
-      const plan = emptyPlan();
-      plan.warnings.push(...rendered.warnings, ...summarizeExcluded(rendered));
-      if (ctx.kube) {
-        const findings = await preflight(ctx.kube, {
-          release: rendered.release,
-          objects: rendered.objects,
-          defaultStorageClassFromPlan: o.defaultStorageClassFromPlan,
-        });
-        if (findings.some((f) => f.severity === "error")) {
-          throw new PreflightError(findings, rendered.release.version);
-        }
-        plan.findings.push(...findings);
-        for (const f of findings) {
-          if (f.severity === "warning") {
-            plan.warnings.push(`${f.seen}${f.fix ? ` (${f.fix})` : ""}`);
-          }
-        }
-      }
-      const objects = await planObjects(ctx.kube, rendered.objects, {
-        signal: ctx.signal,
-      });
-      plan.changes = objects.changes;
-      plan.observed = objects.observed;
-      plan.desiredDigest = renderedDigest(rendered);
-      let ingressAddress: string | undefined;
-      if (
-        o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)
-      ) {
-        const live = ctx.kube
-          ? await ctx.kube.get({
-            apiVersion: "v1",
-            kind: "Service",
-            namespace: "istio-system",
-            name: "istio-ingressgateway",
-          })
-          : undefined;
-        // An address already assigned stays: only a missing one is unknown.
-        ingressAddress = loadBalancerAddress(live);
-        if (!ingressAddress) {
-          plan.unknowns.push(
-            "istio-ingressgateway LoadBalancer address (known after verify)",
-          );
-        }
-      }
-      plan.facts = {
-        ...(ingressAddress ? { ingressAddress } : {}),
-        version: rendered.release.version,
-        detectedFrom: rendered.detected.evidence,
-        auth: rendered.release.auth,
-        objects: rendered.objects.length,
-        excluded: rendered.excluded.length,
-        staticUsers: rendered.dex.users,
-        connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
-        registrationFlow: o.dashboard.registrationFlow,
-        ingressType: o.ingress.type,
-      };
-      return plan;
-    },
-    async apply(ctx, plan, o) {
-      if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
-      let rendered = plan.desiredDigest
-        ? renders.get(plan.desiredDigest)
-        : undefined;
-      if (!rendered) {
-        rendered = await render(ctx, o);
-        const digest = renderedDigest(rendered);
-        if (plan.desiredDigest && digest !== plan.desiredDigest) {
-          throw new Error(
-            "kubeflow: the rendered manifests differ from the reviewed plan (the checkout, a secret or the " +
-              "live Dex config changed since); plan again",
-          );
-        }
-      }
-      const start = Date.now();
-      const result = await applyObjects(ctx.kube, rendered.objects, {
-        timeoutMs: o.timeoutSeconds * 1000,
-        signal: ctx.signal,
-        onProgress: (e) => {
-          if (e.type === "phase") {
-            ctx.log.info(`phase ${e.phase}: ${e.count} objects`);
-          } else if (e.type === "waiting") {
-            ctx.log.debug(
-              `waiting for ${e.ref.kind} ${e.ref.name}: ${e.condition}`,
-            );
-          }
-        },
-      });
-      ctx.log.info(
-        `applied ${result.applied.length} objects in ${Date.now() - start} ms`,
-      );
-      return {
-        version: rendered.release.version,
-        applied: result.applied.length,
-        ...(await ingressOutputs(ctx.kube)),
-      };
-    },
-    async verify(ctx, o) {
-      if (!ctx.kube) {
-        return {
-          checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
-        };
-      }
-      const kube = ctx.kube;
-      const rendered = last ?? await render(ctx, o);
-      const checks: VerifyCheck[] = [];
-      const timeoutMs = o.timeoutSeconds * 1000;
-      const ref = (x: KubeObject) => ({
-        apiVersion: x.apiVersion,
-        kind: x.kind,
-        name: x.metadata.name,
-        ...(x.metadata.namespace ? { namespace: x.metadata.namespace } : {}),
-      });
-      const waitChecks = rendered.objects.flatMap((x) => {
-        const fn = x.kind === "CustomResourceDefinition"
-          ? crdEstablished
-          : x.kind === "Deployment"
-          ? deploymentAvailable
-          : x.kind === "StatefulSet"
-          ? statefulSetReady
-          : undefined;
-        return fn ? [{ x, fn }] : [];
-      });
-      const results = await Promise.all(waitChecks.map(async ({ x, fn }) => {
-        const name = `${x.kind} ${
-          x.metadata.namespace ? `${x.metadata.namespace}/` : ""
-        }${x.metadata.name} ${
-          x.kind === "CustomResourceDefinition" ? "Established" : "Available"
-        }`;
-        try {
-          await kube.waitFor(ref(x), fn, {
-            timeoutMs,
-            intervalMs: 1000,
-            signal: ctx.signal,
-          });
-          return { name, ok: true };
-        } catch (e) {
-          return { name, ok: false, detail: (e as Error).message };
-        }
-      }));
-      checks.push(...results);
-
-      const cm = await kube.get({
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        namespace: "auth",
-        name: "dex",
-      });
-      const dexText =
-        (cm?.data as Record<string, string> | undefined)?.["config.yaml"] ?? "";
-      const dex = inspectDexConfig(dexText);
-      const wantUsers = [
-        ...(o.dex.keepDefaultUser ? ["user@example.com"] : []),
-        ...o.dex.staticUsers.map((u) => u.email),
-      ];
-      const wantConnectors = o.dex.connectors.map((c) => `${c.type}:${c.id}`);
-      const gotConnectors = dex.connectors.map((c) => `${c.type}:${c.id}`);
-      const usersOk = JSON.stringify([...dex.users].sort()) ===
-        JSON.stringify([...wantUsers].sort());
-      const connectorsOk = JSON.stringify(gotConnectors.sort()) ===
-        JSON.stringify([...wantConnectors].sort());
-      checks.push({
-        name: "Dex config parses with the users and connectors asked for",
-        ok: dex.problems.length === 0 && usersOk && connectorsOk &&
-          dex.issuer === o.dex.issuer,
-        detail: `issuer ${dex.issuer}; users ${
-          dex.users.join(", ") || "none"
-        }; connectors ${gotConnectors.join(", ") || "none"}${
-          dex.problems.length ? `; problems: ${dex.problems.join("; ")}` : ""
-        }`,
-      });
-
-      const svcRef = {
-        apiVersion: "v1",
-        kind: "Service",
-        namespace: "istio-system",
-        name: "istio-ingressgateway",
-      };
-      const svc = await kube.get(svcRef);
-      // deno-lint-ignore no-explicit-any
-      const type = (svc?.spec as any)?.type;
-      checks.push({
-        name: `istio-ingressgateway is ${o.ingress.type}`,
-        ok: type === o.ingress.type,
-        detail: `type ${type}`,
-      });
-      if (
-        o.ingress.type === "LoadBalancer" && (o.ingress.waitForAddress ?? true)
-      ) {
-        try {
-          const live = await kube.waitFor(
-            svcRef,
-            (s) =>
-              loadBalancerAddress(s)
-                ? true
-                : "no LoadBalancer ingress address yet",
-            {
-              timeoutMs: o.ingress.timeoutSeconds * 1000,
-              intervalMs: 1000,
-              signal: ctx.signal,
-            },
-          );
-          checks.push({
-            name: "istio-ingressgateway has a LoadBalancer address",
-            ok: true,
-            detail: loadBalancerAddress(live),
-          });
-        } catch (e) {
-          checks.push({
-            name: "istio-ingressgateway has a LoadBalancer address",
-            ok: false,
-            detail: (e as Error).message,
-          });
-        }
-      }
-      return { checks, outputs: await ingressOutputs(kube) };
-    },
+    plan: (ctx, o) => planKubeflow(ctx, o, stepOptions),
+    apply: (ctx, plan, o) => applyKubeflow(ctx, plan, o, stepOptions),
+    verify: (ctx, o, plan) => verifyKubeflow(ctx, o, plan, stepOptions),
   }, {
     source: stepOptions.source,
     prefix: stepOptions.prefix ?? ["kubeflow"],

@@ -1,13 +1,17 @@
 import { parseYaml as parse } from "../../../lib/deps.ts";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { assert, assertEquals } from "../../_assert.ts";
 import { validateOptions } from "../../../lib/engine/options.ts";
 import { kubeflowOptionsSchema } from "../../../lib/steps/kubeflow/options.ts";
 import {
   renderKustomization,
   renderOauth2ProxyConfig,
+  writeOverlay,
 } from "../../../lib/steps/kubeflow/overlay.ts";
-import { prepareOverlay } from "../../../lib/steps/kubeflow/render.ts";
+import {
+  prepareOverlay,
+  renderKubeflow,
+} from "../../../lib/steps/kubeflow/render.ts";
 import { nonDefaultOptions, PLANTED, plantedEnv, tree } from "./_fixtures.ts";
 
 function dexDigest(files: Record<string, string>): string {
@@ -95,4 +99,42 @@ Deno.test("renderOauth2ProxyConfig replaces only the issuer line", () => {
     renderOauth2ProxyConfig(cfg, "https://new.example.org/dex"),
     'provider = "oidc"\noidc_issuer_url = "https://new.example.org/dex"\n# keep me\n',
   );
+});
+
+Deno.test("a checkout and a scratch directory reached through symlinks render, and the overlay points at the checkout", async () => {
+  const links = await Deno.makeTempDir({ prefix: "kfplan-symlinks-" });
+  try {
+    // Nothing big is copied: the checkout and the scratch directory are links, the
+    // scratch directory's at another depth than its target (kustomize resolves it).
+    await Deno.symlink(tree("v1.9.1"), `${links}/manifests`);
+    await Deno.mkdir(`${links}/a/b/real-scratch`, { recursive: true });
+    await Deno.symlink(`${links}/a/b/real-scratch`, `${links}/scratch`);
+    const options = validateOptions(kubeflowOptionsSchema, {
+      ...nonDefaultOptions("v1.9.1"),
+      manifests: "manifests",
+    });
+    const rendered = await renderKubeflow(options, {
+      env: plantedEnv(),
+      baseDir: links,
+      tempDir: `${links}/scratch`,
+    });
+    assertEquals(rendered.release.version, "v1.9.1");
+    assert(rendered.objects.length > 400, `${rendered.objects.length} objects`);
+    // Written into the symlinked directory, the kustomization's path to the checkout
+    // resolves (as kustomize resolves it, from the real directory) to the checkout.
+    await writeOverlay(`${links}/scratch`, rendered.overlay, {
+      includeSecrets: false,
+    });
+    const k = parse(
+      await Deno.readTextFile(`${links}/scratch/kustomization.yaml`),
+    );
+    assertEquals(
+      await Deno.realPath(
+        resolve(`${links}/a/b/real-scratch`, k.resources[0]),
+      ),
+      await Deno.realPath(`${tree("v1.9.1")}/example`),
+    );
+  } finally {
+    await Deno.remove(links, { recursive: true });
+  }
 });
