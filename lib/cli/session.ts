@@ -81,6 +81,8 @@ export async function openCluster(
   options: SessionOptions,
 ): Promise<Cluster> {
   const io = options.io;
+  const fromConfig = args.context === undefined &&
+    composition.context !== undefined;
   const result = await (options.connect ?? connect)({
     context: args.context ?? composition.context,
     kubeconfig: args.kubeconfig,
@@ -89,6 +91,19 @@ export async function openCluster(
       (io?.err ?? ((t: string) => console.error(t.trimEnd())))(
         `retrying ${e.operation} (attempt ${e.attempt}, HTTP ${e.status}) in ${e.delayMs} ms: ${e.message}\n`,
       ),
+  }).catch((e: unknown) => {
+    // A context named in the config is the config's mistake: say where it is.
+    if (
+      fromConfig && composition.config &&
+      /does not exist/.test(String((e as Error)?.message))
+    ) {
+      throw new Error(
+        `${composition.config.path}: cluster.context: ${
+          (e as Error).message
+        }; use a context of your kubeconfig, or pass --context`,
+      );
+    }
+    throw e;
   });
   if ("offline" in result) return result;
   const kube = result.kube;

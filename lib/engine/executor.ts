@@ -167,6 +167,7 @@ interface RunState {
   cluster: ClusterIdentity;
   store: CheckpointStore;
   scrubber: SecretScrubber;
+  /** Keyed digests; replaced once under the lock by the cluster's key in force. */
   digester: SecretDigester;
   emitter: Emitter;
   workDir: string;
@@ -250,7 +251,9 @@ export async function applySteps(
           savedPlanSource: options.savedPlanSource ?? "the plan shown",
         });
       }
-      await storeDigestKey(options.kube, key);
+      // The key in force from here on: ours, or one another machine stored first.
+      state.digester = (await storeDigestKey(options.kube, key, { stateDir }))
+        .digester;
     }
     const { summary, outputs } = await executeSteps(state, planned);
     return {

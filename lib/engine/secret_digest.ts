@@ -19,7 +19,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { canonicalJson } from "./digest.ts";
-import { createExclusive } from "./_files.ts";
+import { createExclusive, writeFileAtomic } from "./_files.ts";
 
 /** Namespace of the digest key's Secret. */
 export const DIGEST_KEY_NAMESPACE = "kube-system";
@@ -115,6 +115,8 @@ export async function loadDigestKey(
     });
     const key = keyFromSecret(secret);
     if (key) {
+      // Offline plans on this machine then digest as the cluster does.
+      await syncLocalKey(options.stateDir, key);
       return { digester: new SecretDigester(key), source: "cluster", key };
     }
   }
@@ -123,26 +125,38 @@ export async function loadDigestKey(
 }
 
 /**
- * Stores a locally made key in the cluster (apply does this before its first write of
- * anything else), so other machines compute the same digests. A key already there is
- * left alone.
+ * Stores a locally made key in the cluster (apply does this under the lock, before
+ * it writes anything else), so other machines compute the same digests. Create-only:
+ * when another machine stored one first, that key wins, is copied to the local state
+ * directory, and is returned; resolves the key in force.
  */
 export async function storeDigestKey(
   kube: KubeClient,
   key: DigestKey,
-): Promise<void> {
-  if (key.source === "cluster") return;
-  await kube.apply({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      namespace: DIGEST_KEY_NAMESPACE,
-      name: DIGEST_KEY_NAME,
-      labels: { "app.kubernetes.io/managed-by": "kfplan" },
-    },
-    type: "Opaque",
-    data: { key: btoa(String.fromCharCode(...key.key)) },
-  });
+  options: LoadDigestKeyOptions,
+): Promise<DigestKey> {
+  if (key.source === "cluster") return key;
+  try {
+    await kube.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        namespace: DIGEST_KEY_NAMESPACE,
+        name: DIGEST_KEY_NAME,
+        labels: { "app.kubernetes.io/managed-by": "kfplan" },
+      },
+      type: "Opaque",
+      data: { key: encodeKey(key.key) },
+    });
+    return { ...key, source: "cluster" };
+  } catch (e) {
+    if ((e as { status?: number } | null)?.status !== 409) throw e;
+    return await loadDigestKey(kube, options);
+  }
+}
+
+function encodeKey(key: Uint8Array): string {
+  return btoa(String.fromCharCode(...key));
 }
 
 function keyFromSecret(secret: KubeObject | undefined): Uint8Array | undefined {
@@ -150,6 +164,13 @@ function keyFromSecret(secret: KubeObject | undefined): Uint8Array | undefined {
   if (!data?.key) return undefined;
   const bytes = Uint8Array.from(atob(data.key), (c) => c.charCodeAt(0));
   return bytes.length >= 16 ? bytes : undefined;
+}
+
+async function syncLocalKey(stateDir: string, key: Uint8Array): Promise<void> {
+  const path = join(stateDir, DIGEST_KEY_FILE);
+  const text = encodeKey(key) + "\n";
+  const current = await Deno.readTextFile(path).catch(() => undefined);
+  if (current !== text) await writeFileAtomic(path, text);
 }
 
 async function localKey(stateDir: string): Promise<Uint8Array> {
@@ -166,7 +187,7 @@ async function localKey(stateDir: string): Promise<Uint8Array> {
   }
   const key = new Uint8Array(randomBytes(KEY_BYTES));
   // Two first runs at once must end with one key: create-if-absent, then read back.
-  if (!await createExclusive(path, btoa(String.fromCharCode(...key)) + "\n")) {
+  if (!await createExclusive(path, encodeKey(key) + "\n")) {
     return await localKey(stateDir);
   }
   return key;

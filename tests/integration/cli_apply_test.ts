@@ -107,7 +107,7 @@ Deno.test("apply asks for confirmation, refuses without a terminal, applies with
   assertMatch(status.io.stdout(), /settings\s+verified/);
   assertMatch(
     status.io.stdout(),
-    /users\s+verified .*options changed since: will re-apply/,
+    /users\s+verified .*its options changed since it was verified: will re-apply/,
   );
 
   const verify = session(steps);

@@ -149,7 +149,10 @@ Deno.test("a saved plan for another cluster or with changed options is refused",
       }),
     StalePlanError,
   );
-  assertMatch(e1.message, /made for cluster prod \(https:\/\/elsewhere:6443\)/);
+  assertMatch(
+    e1.message,
+    /made for another cluster: it belongs to cluster prod \(https:\/\/elsewhere:6443\)/,
+  );
   const changed = [
     configMapStep("one", { namespace: ns, name: "one", data: { a: "2" } }),
   ];
