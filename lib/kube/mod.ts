@@ -81,12 +81,15 @@ export {
   type ApplyObjectsOptions,
   type ApplyObjectsResult,
   type ApplyPhase,
+  type ChangeAction,
   type ObjectsPlan,
+  type ObservedObject,
   orderObjects,
   type PhaseName,
   PHASES,
   planObjects,
   type PlanObjectsOptions,
+  type ResourceChange,
 } from "./apply_set.ts";
 export {
   crdEstablished,
