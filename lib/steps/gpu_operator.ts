@@ -18,7 +18,14 @@
 
 import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import type { Step, StepContext, VerifyCheck } from "../engine/types.ts";
+import type {
+  Step,
+  StepContext,
+  StepOutputs,
+  StepPlan,
+  VerifyCheck,
+  VerifyResult,
+} from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { sleep } from "../kube/retry.ts";
 import {
@@ -300,6 +307,155 @@ export function validatorRan(pods: KubeObject[]): true | string {
   return states.join("; ");
 }
 
+async function planGpuOperator(
+  ctx: StepContext,
+  o: GpuOperatorOptions,
+  stepOptions: GpuOperatorStepOptions,
+): Promise<StepPlan> {
+  const env: HelmReleaseEnv = stepOptions;
+  const choices = await resolveChoices(ctx, stepOptions);
+  const values = gpuOperatorValues(o, {
+    choices,
+    devicePluginConfig: stepOptions.devicePluginConfig,
+  });
+  const { rendered: _r, ...plan } = await planRelease(
+    ctx,
+    releaseSpec(o, values),
+    env,
+  );
+  const driver = values.driver as { enabled: boolean };
+  const toolkit = values.toolkit as { enabled: boolean };
+  plan.facts = {
+    ...plan.facts,
+    "driver.enabled": driver.enabled,
+    "toolkit.enabled": toolkit.enabled,
+    ...(choices ? { decidedBy: choices.reasons } : {}),
+  };
+  if (planHasChanges(plan)) {
+    plan.unknowns.push(
+      "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
+    );
+  }
+  return plan;
+}
+
+async function applyGpuOperator(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: GpuOperatorOptions,
+  stepOptions: GpuOperatorStepOptions,
+): Promise<StepOutputs> {
+  const env: HelmReleaseEnv = stepOptions;
+  const values = gpuOperatorValues(o, {
+    choices: await resolveChoices(ctx, stepOptions),
+    devicePluginConfig: stepOptions.devicePluginConfig,
+  });
+  const spec = releaseSpec(o, values);
+  const release = await applyRelease(ctx, spec, {
+    ...env,
+    desired: plan.desired ? splitDesired(spec, plan.desired) : undefined,
+  });
+  return { namespace: o.namespace, release: o.release, ...release };
+}
+
+/** What verify reads of the operator's work. */
+interface OperatorState {
+  /** `true` when ClusterPolicy `cluster-policy` is ready, else what it shows. */
+  policy: true | string;
+  /** Allocatable `nvidia.com/gpu` by node. */
+  gpus: Record<string, number>;
+  /** `true` when a validator pod ran, else what is missing. */
+  validator: true | string;
+}
+
+/**
+ * Reads the operator's state until the policy is ready, a node has GPUs and the
+ * validator ran, or the bound passes; returns the last reading.
+ */
+async function operatorState(
+  ctx: StepContext,
+  kube: KubeClient,
+  namespace: string,
+  timeoutMs: number,
+): Promise<OperatorState> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const state: OperatorState = {
+      policy: clusterPolicyReady(
+        await kube.get({
+          apiVersion: "nvidia.com/v1",
+          kind: "ClusterPolicy",
+          name: "cluster-policy",
+        }),
+      ),
+      gpus: await nodesWithGpus(kube),
+      validator: validatorRan(
+        await kube.list("v1", "Pod", {
+          namespace,
+          labelSelector: "app=nvidia-operator-validator",
+        }),
+      ),
+    };
+    const done = state.policy === true &&
+      Object.keys(state.gpus).length > 0 && state.validator === true;
+    if (done || Date.now() >= deadline) return state;
+    await sleep(
+      Math.min(3000, Math.max(0, deadline - Date.now())),
+      ctx.signal,
+    );
+  }
+}
+
+async function verifyGpuOperator(
+  ctx: StepContext,
+  o: GpuOperatorOptions,
+  plan: StepPlan | undefined,
+  stepOptions: GpuOperatorStepOptions,
+): Promise<VerifyResult> {
+  const env: HelmReleaseEnv = stepOptions;
+  const kube = requireKube(ctx);
+  const values = gpuOperatorValues(o, {
+    choices: await resolveChoices(ctx, stepOptions),
+    devicePluginConfig: stepOptions.devicePluginConfig,
+  });
+  const timeoutMs = o.timeoutSeconds * 1000;
+  const spec = releaseSpec(o, values);
+  const checks = await verifyRelease(ctx, spec, {
+    ...env,
+    timeoutMs,
+    manifest: plan?.desired
+      ? splitDesired(spec, plan.desired).manifest
+      : undefined,
+  });
+  const { policy, gpus, validator } = await operatorState(
+    ctx,
+    kube,
+    o.namespace,
+    timeoutMs,
+  );
+  const gpuCheck: VerifyCheck = {
+    name: "a node has allocatable nvidia.com/gpu",
+    ok: Object.keys(gpus).length > 0,
+    detail: Object.keys(gpus).length > 0
+      ? Object.entries(gpus).map(([n, c]) => `${n}: ${c}`).join(", ")
+      : "no node has allocatable nvidia.com/gpu (ClusterPolicy reports ready even without GPU nodes)",
+  };
+  checks.push(
+    {
+      name: "ClusterPolicy cluster-policy ready",
+      ok: policy === true,
+      ...(policy === true ? {} : { detail: policy }),
+    },
+    gpuCheck,
+    {
+      name: "operator validator ran",
+      ok: validator === true,
+      ...(validator === true ? {} : { detail: validator }),
+    },
+  );
+  return { checks, outputs: { gpuNodes: gpus } };
+}
+
 /**
  * The GPU operator step.
  *
@@ -312,7 +468,6 @@ export function gpuOperatorStep(
   options: GpuOperatorOptionsInput,
   stepOptions: GpuOperatorStepOptions = {},
 ): Step<GpuOperatorOptions> {
-  const env: HelmReleaseEnv = stepOptions;
   return defineStep({
     id: GPU_OPERATOR_STEP_ID,
     title: "NVIDIA GPU operator",
@@ -320,107 +475,8 @@ export function gpuOperatorStep(
       (stepOptions.hostReports ? [NVIDIA_TOOLKIT_STEP_ID] : []),
     schema: gpuOperatorOptionsSchema,
     options,
-    plan: async (ctx, o) => {
-      const choices = await resolveChoices(ctx, stepOptions);
-      const values = gpuOperatorValues(o, {
-        choices,
-        devicePluginConfig: stepOptions.devicePluginConfig,
-      });
-      const { rendered: _r, ...plan } = await planRelease(
-        ctx,
-        releaseSpec(o, values),
-        env,
-      );
-      const driver = values.driver as { enabled: boolean };
-      const toolkit = values.toolkit as { enabled: boolean };
-      plan.facts = {
-        ...plan.facts,
-        "driver.enabled": driver.enabled,
-        "toolkit.enabled": toolkit.enabled,
-        ...(choices ? { decidedBy: choices.reasons } : {}),
-      };
-      if (planHasChanges(plan)) {
-        plan.unknowns.push(
-          "ClusterPolicy status and GPU node capacity (set by the operator after apply)",
-        );
-      }
-      return plan;
-    },
-    apply: async (ctx, plan, o) => {
-      const values = gpuOperatorValues(o, {
-        choices: await resolveChoices(ctx, stepOptions),
-        devicePluginConfig: stepOptions.devicePluginConfig,
-      });
-      const spec = releaseSpec(o, values);
-      const release = await applyRelease(ctx, spec, {
-        ...env,
-        desired: plan.desired ? splitDesired(spec, plan.desired) : undefined,
-      });
-      return { namespace: o.namespace, release: o.release, ...release };
-    },
-    verify: async (ctx, o, plan) => {
-      const kube = requireKube(ctx);
-      const values = gpuOperatorValues(o, {
-        choices: await resolveChoices(ctx, stepOptions),
-        devicePluginConfig: stepOptions.devicePluginConfig,
-      });
-      const timeoutMs = o.timeoutSeconds * 1000;
-      const spec = releaseSpec(o, values);
-      const checks = await verifyRelease(ctx, spec, {
-        ...env,
-        timeoutMs,
-        manifest: plan?.desired
-          ? splitDesired(spec, plan.desired).manifest
-          : undefined,
-      });
-      const deadline = Date.now() + timeoutMs;
-      let policy: true | string;
-      let gpus: Record<string, number>;
-      let validator: true | string;
-      while (true) {
-        policy = clusterPolicyReady(
-          await kube.get({
-            apiVersion: "nvidia.com/v1",
-            kind: "ClusterPolicy",
-            name: "cluster-policy",
-          }),
-        );
-        gpus = await nodesWithGpus(kube);
-        validator = validatorRan(
-          await kube.list("v1", "Pod", {
-            namespace: o.namespace,
-            labelSelector: "app=nvidia-operator-validator",
-          }),
-        );
-        const done = policy === true && Object.keys(gpus).length > 0 &&
-          validator === true;
-        if (done || Date.now() >= deadline) break;
-        await sleep(
-          Math.min(3000, Math.max(0, deadline - Date.now())),
-          ctx.signal,
-        );
-      }
-      const gpuCheck: VerifyCheck = {
-        name: "a node has allocatable nvidia.com/gpu",
-        ok: Object.keys(gpus).length > 0,
-        detail: Object.keys(gpus).length > 0
-          ? Object.entries(gpus).map(([n, c]) => `${n}: ${c}`).join(", ")
-          : "no node has allocatable nvidia.com/gpu (ClusterPolicy reports ready even without GPU nodes)",
-      };
-      checks.push(
-        {
-          name: "ClusterPolicy cluster-policy ready",
-          ok: policy === true,
-          ...(policy === true ? {} : { detail: policy }),
-        },
-        gpuCheck,
-        {
-          name: "operator validator ran",
-          ok: validator === true,
-          ...(validator === true ? {} : { detail: validator }),
-        },
-      );
-      return { checks, outputs: { gpuNodes: gpus } };
-    },
+    plan: (ctx, o) => planGpuOperator(ctx, o, stepOptions),
+    apply: (ctx, plan, o) => applyGpuOperator(ctx, plan, o, stepOptions),
+    verify: (ctx, o, plan) => verifyGpuOperator(ctx, o, plan, stepOptions),
   }, stepOptions);
 }

@@ -23,8 +23,10 @@ import type {
   ObjectRef,
   Step,
   StepContext,
+  StepOutputs,
   StepPlan,
   VerifyCheck,
+  VerifyResult,
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
@@ -329,6 +331,110 @@ export async function clusterAddressWarnings(
 /** Extra wiring for {@linkcode metallbStep}. */
 export interface MetallbStepOptions extends DefineStepOptions, HelmReleaseEnv {}
 
+/** The release, the pools, deletions of pools no longer configured, address warnings. */
+async function planMetallb(
+  ctx: StepContext,
+  o: MetallbOptions,
+  env: HelmReleaseEnv,
+): Promise<StepPlan> {
+  const plan = await planRelease(ctx, releaseSpec(o), env);
+  const { rendered: _rendered, ...rest } = plan;
+  const objects = metallbObjects(o);
+  const pools = await planObjects(ctx.kube, objects, {
+    signal: ctx.signal,
+  });
+  rest.changes.push(...pools.changes);
+  rest.observed.push(...pools.observed);
+  rest.desired = [...rest.desired ?? [], ...objects];
+  for (const live of ctx.kube ? await staleObjects(ctx.kube, o) : []) {
+    rest.changes.push({
+      ...refOf(live),
+      action: "delete",
+      diff: [],
+      reason: "no longer in the configuration",
+    });
+    rest.observed.push({
+      ...refOf(live),
+      resourceVersion: live.metadata.resourceVersion,
+      uid: live.metadata.uid,
+    });
+  }
+  rest.warnings.push(...await clusterAddressWarnings(ctx.kube, o));
+  if (o.verify.loadBalancer && planHasChanges(rest)) {
+    rest.unknowns.push(
+      "LoadBalancer address of the verify probe (allocated by MetalLB)",
+    );
+  }
+  rest.facts = {
+    ...rest.facts,
+    pools: Object.fromEntries(
+      o.pools.map((p) => [p.name, p.addresses.join(", ")]),
+    ),
+  };
+  return rest;
+}
+
+/** The release, then (once the webhook answers) pools, then deletions, advertisements first. */
+async function applyMetallb(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: MetallbOptions,
+  env: HelmReleaseEnv,
+): Promise<StepOutputs> {
+  const kube = requireKube(ctx);
+  const parts = plannedParts(plan, o);
+  const release = await applyRelease(ctx, releaseSpec(o), {
+    ...env,
+    desired: parts.release,
+  });
+  await waitForPoolPrerequisites(ctx, o);
+  for (const object of parts.pools) await kube.apply(object);
+  const stale = parts.stale ?? (await staleObjects(kube, o)).map(refOf);
+  // Advertisements first: they may still name a pool being removed.
+  stale.sort((a, b) =>
+    a.kind === b.kind ? 0 : a.kind === "L2Advertisement" ? -1 : 1
+  );
+  for (const ref of stale) {
+    ctx.log.info(`deleting ${objectName(ref)} (no longer configured)`);
+    await kube.delete(ref);
+  }
+  return {
+    release: o.release,
+    namespace: o.namespace,
+    ...release,
+    pools: poolOutputs(o),
+  };
+}
+
+async function verifyMetallb(
+  ctx: StepContext,
+  o: MetallbOptions,
+  plan: StepPlan | undefined,
+  env: HelmReleaseEnv,
+): Promise<VerifyResult> {
+  const kube = requireKube(ctx);
+  const parts = plannedParts(plan, o);
+  const checks = await verifyRelease(ctx, releaseSpec(o), {
+    ...env,
+    timeoutMs: o.readyTimeoutSeconds * 1000,
+    manifest: parts.release?.manifest,
+  });
+  for (const object of parts.pools) {
+    const ref = refOf(object);
+    checks.push({
+      name: `${objectName(ref)} exists`,
+      ok: Boolean(await kube.get(ref)),
+    });
+  }
+  const outputs: Record<string, unknown> = { pools: poolOutputs(o) };
+  if (o.verify.loadBalancer) {
+    const probe = await probeLoadBalancer(ctx, kube, o);
+    checks.push(probe.check);
+    if (probe.address) outputs.testedAddress = probe.address;
+  }
+  return { checks, outputs };
+}
+
 /**
  * The MetalLB step.
  *
@@ -349,91 +455,9 @@ export function metallbStep(
     title: "MetalLB load balancer and address pools",
     schema: metallbOptionsSchema,
     options,
-    plan: async (ctx, o) => {
-      const plan = await planRelease(ctx, releaseSpec(o), env);
-      const { rendered: _rendered, ...rest } = plan;
-      const objects = metallbObjects(o);
-      const pools = await planObjects(ctx.kube, objects, {
-        signal: ctx.signal,
-      });
-      rest.changes.push(...pools.changes);
-      rest.observed.push(...pools.observed);
-      rest.desired = [...rest.desired ?? [], ...objects];
-      for (const live of ctx.kube ? await staleObjects(ctx.kube, o) : []) {
-        rest.changes.push({
-          ...refOf(live),
-          action: "delete",
-          diff: [],
-          reason: "no longer in the configuration",
-        });
-        rest.observed.push({
-          ...refOf(live),
-          resourceVersion: live.metadata.resourceVersion,
-          uid: live.metadata.uid,
-        });
-      }
-      rest.warnings.push(...await clusterAddressWarnings(ctx.kube, o));
-      if (o.verify.loadBalancer && planHasChanges(rest)) {
-        rest.unknowns.push(
-          "LoadBalancer address of the verify probe (allocated by MetalLB)",
-        );
-      }
-      rest.facts = {
-        ...rest.facts,
-        pools: Object.fromEntries(
-          o.pools.map((p) => [p.name, p.addresses.join(", ")]),
-        ),
-      };
-      return rest;
-    },
-    apply: async (ctx, plan, o) => {
-      const kube = requireKube(ctx);
-      const parts = plannedParts(plan, o);
-      const release = await applyRelease(ctx, releaseSpec(o), {
-        ...env,
-        desired: parts.release,
-      });
-      await waitForPoolPrerequisites(ctx, o);
-      for (const object of parts.pools) await kube.apply(object);
-      const stale = parts.stale ?? (await staleObjects(kube, o)).map(refOf);
-      // Advertisements first: they may still name a pool being removed.
-      stale.sort((a, b) =>
-        a.kind === b.kind ? 0 : a.kind === "L2Advertisement" ? -1 : 1
-      );
-      for (const ref of stale) {
-        ctx.log.info(`deleting ${objectName(ref)} (no longer configured)`);
-        await kube.delete(ref);
-      }
-      return {
-        release: o.release,
-        namespace: o.namespace,
-        ...release,
-        pools: poolOutputs(o),
-      };
-    },
-    verify: async (ctx, o, plan) => {
-      const kube = requireKube(ctx);
-      const parts = plannedParts(plan, o);
-      const checks = await verifyRelease(ctx, releaseSpec(o), {
-        ...env,
-        timeoutMs: o.readyTimeoutSeconds * 1000,
-        manifest: parts.release?.manifest,
-      });
-      for (const object of parts.pools) {
-        const ref = refOf(object);
-        checks.push({
-          name: `${objectName(ref)} exists`,
-          ok: Boolean(await kube.get(ref)),
-        });
-      }
-      const outputs: Record<string, unknown> = { pools: poolOutputs(o) };
-      if (o.verify.loadBalancer) {
-        const probe = await probeLoadBalancer(ctx, kube, o);
-        checks.push(probe.check);
-        if (probe.address) outputs.testedAddress = probe.address;
-      }
-      return { checks, outputs };
-    },
+    plan: (ctx, o) => planMetallb(ctx, o, env),
+    apply: (ctx, plan, o) => applyMetallb(ctx, plan, o, env),
+    verify: (ctx, o, plan) => verifyMetallb(ctx, o, plan, env),
   }, stepOptions);
 }
 

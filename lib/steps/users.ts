@@ -18,11 +18,15 @@ import {
   emptyPlan,
   type ResourceChange,
   type Step,
+  type StepContext,
+  type StepOutputs,
   type StepPlan,
   type VerifyCheck,
+  type VerifyResult,
 } from "../engine/types.ts";
 import { applyObjects, planObjects } from "../kube/apply_set.ts";
-import type { KubeObject } from "../kube/types.ts";
+import { refOf } from "../kube/object_ref.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
 
 /** Default id of the step. */
 export const USERS_STEP_ID = "users";
@@ -183,6 +187,180 @@ export interface UsersStepOptions extends DefineStepOptions {
 }
 
 /**
+ * PodDefaults go into profile namespaces the profile controller creates: one whose
+ * namespace does not exist yet is a `create` known only after apply.
+ */
+function laterPodDefault(pd: KubeObject): ResourceChange {
+  return {
+    ...refOf(pd),
+    action: "create",
+    diff: [],
+    knownAfterApply: true,
+    reason:
+      `namespace ${pd.metadata.namespace} is created by the profile controller from Profile ${pd.metadata.namespace}`,
+  };
+}
+
+async function planUsers(ctx: StepContext, o: UsersOptions): Promise<StepPlan> {
+  const plan = emptyPlan();
+  const { profiles, podDefaults } = usersObjects(o);
+  const profilePlan = await planObjects(ctx.kube, profiles, {
+    signal: ctx.signal,
+  });
+  plan.changes.push(...profilePlan.changes);
+  plan.observed.push(...profilePlan.observed);
+  const ready: KubeObject[] = [];
+  const later: ResourceChange[] = [];
+  for (const pd of podDefaults) {
+    const ns = ctx.kube
+      ? await ctx.kube.get({
+        apiVersion: "v1",
+        kind: "Namespace",
+        name: pd.metadata.namespace!,
+      })
+      : undefined;
+    if (ns) ready.push(pd);
+    else later.push(laterPodDefault(pd));
+  }
+  const pdPlan = await planObjects(ctx.kube, ready, { signal: ctx.signal });
+  plan.changes.push(...pdPlan.changes, ...later);
+  plan.observed.push(...pdPlan.observed);
+  plan.desired = [...profiles, ...podDefaults];
+  if (later.length > 0) {
+    plan.unknowns.push(
+      `profile namespaces: ${later.map((c) => c.namespace).join(", ")}`,
+    );
+  }
+  plan.facts = { profiles: o.profiles.map((p) => p.name) };
+  return plan;
+}
+
+/** Profiles, then (once the profile controller made their namespaces) PodDefaults. */
+async function applyUsers(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: UsersOptions,
+): Promise<StepOutputs> {
+  if (!ctx.kube) throw new Error("users: apply needs a cluster");
+  const kube = ctx.kube;
+  const { profiles, podDefaults } = plannedObjects(plan, o);
+  await applyObjects(kube, profiles, {
+    signal: ctx.signal,
+    timeoutMs: o.timeoutSeconds * 1000,
+  });
+  await Promise.all(profiles.map((p) =>
+    kube.waitFor(
+      { apiVersion: "v1", kind: "Namespace", name: p.metadata.name },
+      (ns) =>
+        ns
+          ? true
+          : `namespace not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?`,
+      { timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal },
+    )
+  ));
+  await applyObjects(kube, podDefaults, {
+    signal: ctx.signal,
+    timeoutMs: o.timeoutSeconds * 1000,
+  });
+  return {
+    profiles: o.profiles.map((p) => p.name),
+    namespaces: o.profiles.map((p) => p.name),
+  };
+}
+
+/** The fields of a Profile's spec verify compares. */
+interface ProfileSpec {
+  owner?: { name?: string };
+  resourceQuotaSpec?: unknown;
+}
+
+/** The live Profile has the planned owner and quota. */
+async function profileCheck(
+  kube: KubeClient,
+  p: UsersOptions["profiles"][number],
+  want: KubeObject,
+): Promise<VerifyCheck> {
+  const live = await kube.get({
+    apiVersion: "kubeflow.org/v1",
+    kind: "Profile",
+    name: p.name,
+  });
+  const spec = live?.spec as ProfileSpec | undefined;
+  const wantSpec = want.spec as ProfileSpec;
+  return {
+    name: `Profile ${p.name} owned by ${p.owner}`,
+    ok: !!live &&
+      canonicalJson(spec?.owner) === canonicalJson(wantSpec.owner) &&
+      canonicalJson(spec?.resourceQuotaSpec ?? null) ===
+        canonicalJson(wantSpec.resourceQuotaSpec ?? null),
+    detail: live
+      ? `owner ${spec?.owner?.name}; quota ${
+        canonicalJson(spec?.resourceQuotaSpec ?? null)
+      }`
+      : "missing",
+  };
+}
+
+/** The profile's namespace exists (bounded wait: the profile controller makes it). */
+async function namespaceCheck(
+  ctx: StepContext,
+  kube: KubeClient,
+  name: string,
+  timeoutMs: number,
+): Promise<VerifyCheck> {
+  try {
+    await kube.waitFor(
+      { apiVersion: "v1", kind: "Namespace", name },
+      (ns) => ns ? true : "namespace not created yet",
+      { timeoutMs, signal: ctx.signal },
+    );
+    return { name: `namespace ${name} exists`, ok: true };
+  } catch (e) {
+    return {
+      name: `namespace ${name} exists`,
+      ok: false,
+      detail: (e as Error).message,
+    };
+  }
+}
+
+async function verifyUsers(
+  ctx: StepContext,
+  o: UsersOptions,
+  plan: StepPlan | undefined,
+): Promise<VerifyResult> {
+  if (!ctx.kube) {
+    return {
+      checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
+    };
+  }
+  const kube = ctx.kube;
+  const checks: VerifyCheck[] = [];
+  const planned = plannedObjects(plan, o).profiles;
+  for (const p of o.profiles) {
+    const want = planned.find((x) => x.metadata.name === p.name) ??
+      profileObject(p);
+    checks.push(await profileCheck(kube, p, want));
+    checks.push(
+      await namespaceCheck(ctx, kube, p.name, o.timeoutSeconds * 1000),
+    );
+    if (p.accessMlPipeline) {
+      const pd = await kube.get({
+        apiVersion: "kubeflow.org/v1alpha1",
+        kind: "PodDefault",
+        namespace: p.name,
+        name: "access-ml-pipeline",
+      });
+      checks.push({
+        name: `PodDefault ${p.name}/access-ml-pipeline exists`,
+        ok: !!pd,
+      });
+    }
+  }
+  return { checks };
+}
+
+/**
  * Creates the users step.
  *
  * @example
@@ -202,142 +380,8 @@ export function usersStep(
     needs: stepOptions.needs ?? ["kubeflow"],
     schema: usersOptionsSchema,
     options,
-    async plan(ctx, o) {
-      const plan = emptyPlan();
-      const { profiles, podDefaults } = usersObjects(o);
-      const profilePlan = await planObjects(ctx.kube, profiles, {
-        signal: ctx.signal,
-      });
-      plan.changes.push(...profilePlan.changes);
-      plan.observed.push(...profilePlan.observed);
-      const ready: KubeObject[] = [];
-      const later: ResourceChange[] = [];
-      for (const pd of podDefaults) {
-        const ns = ctx.kube
-          ? await ctx.kube.get({
-            apiVersion: "v1",
-            kind: "Namespace",
-            name: pd.metadata.namespace!,
-          })
-          : undefined;
-        if (ns) ready.push(pd);
-        else {
-          later.push({
-            apiVersion: pd.apiVersion,
-            kind: pd.kind,
-            namespace: pd.metadata.namespace,
-            name: pd.metadata.name,
-            action: "create",
-            diff: [],
-            knownAfterApply: true,
-            reason:
-              `namespace ${pd.metadata.namespace} is created by the profile controller from Profile ${pd.metadata.namespace}`,
-          });
-        }
-      }
-      const pdPlan = await planObjects(ctx.kube, ready, { signal: ctx.signal });
-      plan.changes.push(...pdPlan.changes, ...later);
-      plan.observed.push(...pdPlan.observed);
-      plan.desired = [...profiles, ...podDefaults];
-      if (later.length > 0) {
-        plan.unknowns.push(
-          `profile namespaces: ${later.map((c) => c.namespace).join(", ")}`,
-        );
-      }
-      plan.facts = { profiles: o.profiles.map((p) => p.name) };
-      return plan;
-    },
-    async apply(ctx, plan, o) {
-      if (!ctx.kube) throw new Error("users: apply needs a cluster");
-      const kube = ctx.kube;
-      const { profiles, podDefaults } = plannedObjects(plan, o);
-      await applyObjects(kube, profiles, {
-        signal: ctx.signal,
-        timeoutMs: o.timeoutSeconds * 1000,
-      });
-      await Promise.all(profiles.map((p) =>
-        kube.waitFor(
-          { apiVersion: "v1", kind: "Namespace", name: p.metadata.name },
-          (ns) =>
-            ns
-              ? true
-              : `namespace not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?`,
-          { timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal },
-        )
-      ));
-      await applyObjects(kube, podDefaults, {
-        signal: ctx.signal,
-        timeoutMs: o.timeoutSeconds * 1000,
-      });
-      return {
-        profiles: o.profiles.map((p) => p.name),
-        namespaces: o.profiles.map((p) => p.name),
-      };
-    },
-    async verify(ctx, o, plan) {
-      if (!ctx.kube) {
-        return {
-          checks: [{ name: "cluster reachable", ok: false, detail: "offline" }],
-        };
-      }
-      const kube = ctx.kube;
-      const checks: VerifyCheck[] = [];
-      const planned = plannedObjects(plan, o).profiles;
-      for (const p of o.profiles) {
-        const want = planned.find((x) => x.metadata.name === p.name) ??
-          profileObject(p);
-        const live = await kube.get({
-          apiVersion: "kubeflow.org/v1",
-          kind: "Profile",
-          name: p.name,
-        });
-        const spec = live?.spec as
-          | { owner?: { name?: string }; resourceQuotaSpec?: unknown }
-          | undefined;
-        const wantSpec = want.spec as {
-          owner: unknown;
-          resourceQuotaSpec?: unknown;
-        };
-        checks.push({
-          name: `Profile ${p.name} owned by ${p.owner}`,
-          ok: !!live &&
-            canonicalJson(spec?.owner) === canonicalJson(wantSpec.owner) &&
-            canonicalJson(spec?.resourceQuotaSpec ?? null) ===
-              canonicalJson(wantSpec.resourceQuotaSpec ?? null),
-          detail: live
-            ? `owner ${spec?.owner?.name}; quota ${
-              canonicalJson(spec?.resourceQuotaSpec ?? null)
-            }`
-            : "missing",
-        });
-        try {
-          await kube.waitFor(
-            { apiVersion: "v1", kind: "Namespace", name: p.name },
-            (ns) => ns ? true : "namespace not created yet",
-            { timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal },
-          );
-          checks.push({ name: `namespace ${p.name} exists`, ok: true });
-        } catch (e) {
-          checks.push({
-            name: `namespace ${p.name} exists`,
-            ok: false,
-            detail: (e as Error).message,
-          });
-        }
-        if (p.accessMlPipeline) {
-          const pd = await kube.get({
-            apiVersion: "kubeflow.org/v1alpha1",
-            kind: "PodDefault",
-            namespace: p.name,
-            name: "access-ml-pipeline",
-          });
-          checks.push({
-            name: `PodDefault ${p.name}/access-ml-pipeline exists`,
-            ok: !!pd,
-          });
-        }
-      }
-      return { checks };
-    },
+    plan: (ctx, o) => planUsers(ctx, o),
+    apply: (ctx, plan, o) => applyUsers(ctx, plan, o),
+    verify: (ctx, o, plan) => verifyUsers(ctx, o, plan),
   }, { source: stepOptions.source, prefix: stepOptions.prefix ?? ["users"] });
 }
