@@ -539,6 +539,75 @@ async function eventsOf(
   }).join(" | ");
 }
 
+/** A check that failed, with the probe PVC's events to say why. */
+async function failedWithEvents(
+  kube: KubeClient,
+  name: string,
+  error: unknown,
+  pvc: { namespace: string; name: string },
+): Promise<VerifyCheck> {
+  return {
+    name,
+    ok: false,
+    detail: `${
+      (error as Error).message
+    }; events of PersistentVolumeClaim ${pvc.namespace}/${pvc.name}: ${await eventsOf(
+      kube,
+      pvc.namespace,
+      "PersistentVolumeClaim",
+      pvc.name,
+    )}`,
+  };
+}
+
+/** The probe Job: one pod that writes `/mnt/SUCCESS` to the probe PVC. */
+function writerJob(
+  o: StorageOptions,
+  name: string,
+  labels: Record<string, string>,
+): KubeObject {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: o.verify.namespace, labels },
+    spec: {
+      backoffLimit: 0,
+      ttlSecondsAfterFinished: 300,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          containers: [{
+            name: "write",
+            image: o.verify.image,
+            command: ["sh", "-c", "touch /mnt/SUCCESS && exit 0 || exit 1"],
+            volumeMounts: [{ name: "data", mountPath: "/mnt" }],
+          }],
+          volumes: [{
+            name: "data",
+            persistentVolumeClaim: { claimName: name },
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** `true` once a Job completed; why not otherwise. */
+function jobComplete(job: KubeObject | undefined): true | string {
+  const conditions = ((job?.status as {
+    conditions?: { type: string; status: string; message?: string }[];
+  })
+    ?.conditions) ?? [];
+  if (
+    conditions.some((c) => c.type === "Complete" && c.status === "True")
+  ) return true;
+  const failed = conditions.find((c) =>
+    c.type === "Failed" && c.status === "True"
+  );
+  return failed ? `failed: ${failed.message ?? ""}` : "not complete";
+}
+
 /** Creates a PVC and a writer Job, waits for both, removes them. */
 async function probeVolume(
   ctx: StepContext,
@@ -547,15 +616,14 @@ async function probeVolume(
 ): Promise<VerifyCheck[]> {
   const name = `kfplan-storage-probe-${crypto.randomUUID().slice(0, 8)}`;
   const ns = o.verify.namespace;
-  const timeoutMs = o.verify.timeoutSeconds * 1000;
-  const labels = { [PROBE_LABEL]: "storage" };
-  const pvcRef = {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    namespace: ns,
-    name,
+  const waits = {
+    timeoutMs: o.verify.timeoutSeconds * 1000,
+    signal: ctx.signal,
   };
-  const jobRef = { apiVersion: "batch/v1", kind: "Job", namespace: ns, name };
+  const labels = { [PROBE_LABEL]: "storage" };
+  const pvc = { namespace: ns, name };
+  const pvcRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", ...pvc };
+  const jobRef = { apiVersion: "batch/v1", kind: "Job", ...pvc };
   const checks: VerifyCheck[] = [];
   await kube.apply({
     apiVersion: "v1",
@@ -571,63 +639,19 @@ async function probeVolume(
     const waitBinding = o.storageClass.volumeBindingMode === "Immediate";
     if (waitBinding) {
       try {
-        await kube.waitFor(pvcRef, pvcBound, { timeoutMs, signal: ctx.signal });
+        await kube.waitFor(pvcRef, pvcBound, waits);
         checks.push({ name: "a test PVC binds", ok: true });
       } catch (error) {
-        checks.push({
-          name: "a test PVC binds",
-          ok: false,
-          detail: `${
-            (error as Error).message
-          }; events of PersistentVolumeClaim ${ns}/${name}: ${await eventsOf(
-            kube,
-            ns,
-            "PersistentVolumeClaim",
-            name,
-          )}`,
-        });
+        checks.push(
+          await failedWithEvents(kube, "a test PVC binds", error, pvc),
+        );
         return checks;
       }
     }
-    await kube.apply({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name, namespace: ns, labels },
-      spec: {
-        backoffLimit: 0,
-        ttlSecondsAfterFinished: 300,
-        template: {
-          metadata: { labels },
-          spec: {
-            restartPolicy: "Never",
-            containers: [{
-              name: "write",
-              image: o.verify.image,
-              command: ["sh", "-c", "touch /mnt/SUCCESS && exit 0 || exit 1"],
-              volumeMounts: [{ name: "data", mountPath: "/mnt" }],
-            }],
-            volumes: [{
-              name: "data",
-              persistentVolumeClaim: { claimName: name },
-            }],
-          },
-        },
-      },
-    });
+    await kube.apply(writerJob(o, name, labels));
+    const written = "a pod writes /mnt/SUCCESS to the volume";
     try {
-      await kube.waitFor(jobRef, (job) => {
-        const conditions = ((job?.status as {
-          conditions?: { type: string; status: string; message?: string }[];
-        })
-          ?.conditions) ?? [];
-        if (
-          conditions.some((c) => c.type === "Complete" && c.status === "True")
-        ) return true;
-        const failed = conditions.find((c) =>
-          c.type === "Failed" && c.status === "True"
-        );
-        return failed ? `failed: ${failed.message ?? ""}` : "not complete";
-      }, { timeoutMs, signal: ctx.signal });
+      await kube.waitFor(jobRef, jobComplete, waits);
       if (!waitBinding) {
         checks.push({
           name: "a test PVC binds",
@@ -635,23 +659,9 @@ async function probeVolume(
           detail: "bound for its first consumer",
         });
       }
-      checks.push({
-        name: "a pod writes /mnt/SUCCESS to the volume",
-        ok: true,
-      });
+      checks.push({ name: written, ok: true });
     } catch (error) {
-      checks.push({
-        name: "a pod writes /mnt/SUCCESS to the volume",
-        ok: false,
-        detail: `${
-          (error as Error).message
-        }; events of PersistentVolumeClaim ${ns}/${name}: ${await eventsOf(
-          kube,
-          ns,
-          "PersistentVolumeClaim",
-          name,
-        )}`,
-      });
+      checks.push(await failedWithEvents(kube, written, error, pvc));
     }
     return checks;
   } finally {

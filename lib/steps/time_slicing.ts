@@ -23,7 +23,15 @@
 import { z } from "../deps.ts";
 import { stringifyYaml as stringify } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
-import { emptyPlan, type Step, type VerifyCheck } from "../engine/types.ts";
+import {
+  emptyPlan,
+  type Step,
+  type StepContext,
+  type StepOutputs,
+  type StepPlan,
+  type VerifyCheck,
+  type VerifyResult,
+} from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { planObjects } from "../kube/apply_set.ts";
 import { sleep } from "../kube/retry.ts";
@@ -341,6 +349,95 @@ export interface TimeSlicingStepOptions extends DefineStepOptions {
   needs?: string[];
 }
 
+/** The ConfigMap and node labels, and a warning when the ClusterPolicy points elsewhere. */
+async function planTimeSlicing(
+  ctx: StepContext,
+  o: TimeSlicingOptions,
+): Promise<StepPlan> {
+  const plan = emptyPlan();
+  const objects = await desiredObjects(ctx.kube, o);
+  const planned = await planObjects(ctx.kube, objects, {
+    signal: ctx.signal,
+  });
+  plan.changes = planned.changes;
+  plan.observed = planned.observed;
+  plan.desired = objects;
+  const def = expectedSharing(o.timeSlicing);
+  plan.facts = {
+    devicePluginConfig: timeSlicingChartValues(o),
+    default: `${def.resource} x${def.replicas} per GPU`,
+  };
+  if (ctx.kube) {
+    const policy = await ctx.kube.get({
+      apiVersion: "nvidia.com/v1",
+      kind: "ClusterPolicy",
+      name: "cluster-policy",
+    })
+      .catch(() => undefined);
+    const config =
+      (policy?.spec as { devicePlugin?: { config?: { name?: string } } })
+        ?.devicePlugin?.config;
+    if (policy && config?.name !== o.configMapName) {
+      plan.warnings.push(
+        `ClusterPolicy cluster-policy points the device plugin at ConfigMap "${
+          config?.name ?? ""
+        }", not ` +
+          `"${o.configMapName}": the GPU operator step must set devicePlugin.config (plans/gpu.ts wires it)`,
+      );
+    }
+  }
+  return plan;
+}
+
+async function applyTimeSlicing(
+  ctx: StepContext,
+  plan: StepPlan,
+  o: TimeSlicingOptions,
+): Promise<StepOutputs> {
+  const kube = requireKube(ctx);
+  for (const object of plan.desired ?? await desiredObjects(kube, o)) {
+    await kube.apply(object);
+  }
+  return {
+    configMap: `${o.namespace}/${o.configMapName}`,
+    ...timeSlicingChartValues(o),
+  };
+}
+
+/** Every GPU node advertises its time-sliced GPUs (bounded wait for the device plugin). */
+async function verifyTimeSlicing(
+  ctx: StepContext,
+  o: TimeSlicingOptions,
+): Promise<VerifyResult> {
+  const kube = requireKube(ctx);
+  const deadline = Date.now() + o.verify.timeoutSeconds * 1000;
+  let checks: VerifyCheck[] = [];
+  while (true) {
+    const nodes = await gpuNodes(kube, o);
+    checks = nodes.map((node) => {
+      const state = nodeSharingState(node, o);
+      return {
+        name: `node ${node.metadata.name} advertises time-sliced GPUs`,
+        ok: state === true,
+        ...(state === true ? {} : { detail: state }),
+      };
+    });
+    if (nodes.length === 0) {
+      checks = [{
+        name: "GPU nodes exist",
+        ok: false,
+        detail: "no node matches the GPU node selector",
+      }];
+    }
+    if (checks.every((c) => c.ok) || Date.now() >= deadline) break;
+    await sleep(
+      Math.min(2000, Math.max(0, deadline - Date.now())),
+      ctx.signal,
+    );
+  }
+  return { checks };
+}
+
 /**
  * The time-slicing step: the ConfigMap and node config labels; verify checks the
  * advertised replicas on every GPU node.
@@ -360,79 +457,8 @@ export function timeSlicingStep(
     needs: stepOptions.needs ?? ["gpu-operator"],
     schema: timeSlicingOptionsSchema,
     options,
-    plan: async (ctx, o) => {
-      const plan = emptyPlan();
-      const objects = await desiredObjects(ctx.kube, o);
-      const planned = await planObjects(ctx.kube, objects, {
-        signal: ctx.signal,
-      });
-      plan.changes = planned.changes;
-      plan.observed = planned.observed;
-      plan.desired = objects;
-      const def = expectedSharing(o.timeSlicing);
-      plan.facts = {
-        devicePluginConfig: timeSlicingChartValues(o),
-        default: `${def.resource} x${def.replicas} per GPU`,
-      };
-      if (ctx.kube) {
-        const policy = await ctx.kube.get({
-          apiVersion: "nvidia.com/v1",
-          kind: "ClusterPolicy",
-          name: "cluster-policy",
-        })
-          .catch(() => undefined);
-        const config =
-          (policy?.spec as { devicePlugin?: { config?: { name?: string } } })
-            ?.devicePlugin?.config;
-        if (policy && config?.name !== o.configMapName) {
-          plan.warnings.push(
-            `ClusterPolicy cluster-policy points the device plugin at ConfigMap "${
-              config?.name ?? ""
-            }", not ` +
-              `"${o.configMapName}": the GPU operator step must set devicePlugin.config (plans/gpu.ts wires it)`,
-          );
-        }
-      }
-      return plan;
-    },
-    apply: async (ctx, plan, o) => {
-      const kube = requireKube(ctx);
-      for (const object of plan.desired ?? await desiredObjects(kube, o)) {
-        await kube.apply(object);
-      }
-      return {
-        configMap: `${o.namespace}/${o.configMapName}`,
-        ...timeSlicingChartValues(o),
-      };
-    },
-    verify: async (ctx, o) => {
-      const kube = requireKube(ctx);
-      const deadline = Date.now() + o.verify.timeoutSeconds * 1000;
-      let checks: VerifyCheck[] = [];
-      while (true) {
-        const nodes = await gpuNodes(kube, o);
-        checks = nodes.map((node) => {
-          const state = nodeSharingState(node, o);
-          return {
-            name: `node ${node.metadata.name} advertises time-sliced GPUs`,
-            ok: state === true,
-            ...(state === true ? {} : { detail: state }),
-          };
-        });
-        if (nodes.length === 0) {
-          checks = [{
-            name: "GPU nodes exist",
-            ok: false,
-            detail: "no node matches the GPU node selector",
-          }];
-        }
-        if (checks.every((c) => c.ok) || Date.now() >= deadline) break;
-        await sleep(
-          Math.min(2000, Math.max(0, deadline - Date.now())),
-          ctx.signal,
-        );
-      }
-      return { checks };
-    },
+    plan: (ctx, o) => planTimeSlicing(ctx, o),
+    apply: (ctx, plan, o) => applyTimeSlicing(ctx, plan, o),
+    verify: (ctx, o) => verifyTimeSlicing(ctx, o),
   }, stepOptions);
 }

@@ -69,7 +69,6 @@ export function crossCheckAuth(
   objects: KubeObject[],
   auth: AuthStack,
 ): string[] {
-  const problems: string[] = [];
   const dexCm = find(
     objects,
     "ConfigMap",
@@ -88,120 +87,146 @@ export function crossCheckAuth(
     "auth",
     (o) => o.metadata.name === "dex-oidc-client",
   );
-  const dexClientId = decodeSecret(dexClient, "OIDC_CLIENT_ID");
-  const dexClientSecret = decodeSecret(dexClient, "OIDC_CLIENT_SECRET");
+  const client: DexClient = {
+    issuer,
+    redirectURIs,
+    id: decodeSecret(dexClient, "OIDC_CLIENT_ID"),
+    secret: decodeSecret(dexClient, "OIDC_CLIENT_SECRET"),
+  };
+  return auth === "oauth2-proxy"
+    ? checkOauth2Proxy(objects, client)
+    : checkAuthservice(objects, client);
+}
 
-  if (auth === "oauth2-proxy") {
-    const cm = find(
-      objects,
-      "ConfigMap",
-      "oauth2-proxy",
-      (o) =>
-        typeof (o.data as Record<string, string> | undefined)
-          ?.["oauth2_proxy.cfg"] === "string",
+/** What Dex says about the OAuth2 client, for the proxy's settings to agree with. */
+interface DexClient {
+  issuer?: string;
+  redirectURIs: string[];
+  id?: string;
+  secret?: string;
+}
+
+/** oauth2-proxy's issuer, JWT issuer, client id/secret and redirect URL against Dex's. */
+function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
+  const problems: string[] = [];
+  const cm = find(
+    objects,
+    "ConfigMap",
+    "oauth2-proxy",
+    (o) =>
+      typeof (o.data as Record<string, string> | undefined)
+        ?.["oauth2_proxy.cfg"] === "string",
+  );
+  const cfg =
+    (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ??
+      "";
+  const proxyIssuer = cfgValue(cfg, "oidc_issuer_url");
+  if (proxyIssuer !== client.issuer) {
+    problems.push(
+      `issuer mismatch: ConfigMap oauth2-proxy/${
+        cm?.metadata.name ?? "oauth2-proxy"
+      } oidc_issuer_url is ` +
+        `${
+          JSON.stringify(proxyIssuer)
+        } but Dex (ConfigMap auth/dex) issuer is ${
+          JSON.stringify(client.issuer)
+        }`,
     );
-    const cfg =
-      (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ??
-        "";
-    const proxyIssuer = cfgValue(cfg, "oidc_issuer_url");
-    if (proxyIssuer !== issuer) {
-      problems.push(
-        `issuer mismatch: ConfigMap oauth2-proxy/${
-          cm?.metadata.name ?? "oauth2-proxy"
-        } oidc_issuer_url is ` +
-          `${
-            JSON.stringify(proxyIssuer)
-          } but Dex (ConfigMap auth/dex) issuer is ${JSON.stringify(issuer)}`,
-      );
-    }
-    const ra = find(
-      objects,
-      "RequestAuthentication",
-      "istio-system",
-      (o) => o.metadata.name === "dex-jwt",
+  }
+  const ra = find(
+    objects,
+    "RequestAuthentication",
+    "istio-system",
+    (o) => o.metadata.name === "dex-jwt",
+  );
+  const raIssuers = jwtIssuers(ra);
+  if (ra && !raIssuers.includes(client.issuer ?? "")) {
+    problems.push(
+      `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${
+        JSON.stringify(raIssuers)
+      } ` +
+        `do not include the Dex issuer ${JSON.stringify(client.issuer)}`,
     );
-    const raIssuers = jwtIssuers(ra);
-    if (ra && !raIssuers.includes(issuer ?? "")) {
-      problems.push(
-        `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${
-          JSON.stringify(raIssuers)
-        } ` +
-          `do not include the Dex issuer ${JSON.stringify(issuer)}`,
-      );
-    }
-    const secret = find(
-      objects,
-      "Secret",
-      "oauth2-proxy",
-      (o) => decodeSecret(o, "client-secret") !== undefined,
+  }
+  const secret = find(
+    objects,
+    "Secret",
+    "oauth2-proxy",
+    (o) => decodeSecret(o, "client-secret") !== undefined,
+  );
+  if (decodeSecret(secret, "client-secret") !== client.secret) {
+    problems.push(
+      `client secret mismatch: Secret oauth2-proxy/${
+        secret?.metadata.name ?? "oauth2-proxy"
+      } client-secret ` +
+        "differs from Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
     );
-    if (decodeSecret(secret, "client-secret") !== dexClientSecret) {
-      problems.push(
-        `client secret mismatch: Secret oauth2-proxy/${
-          secret?.metadata.name ?? "oauth2-proxy"
-        } client-secret ` +
-          "differs from Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
-      );
-    }
-    if (decodeSecret(secret, "client-id") !== dexClientId) {
-      problems.push(
-        `client id mismatch: Secret oauth2-proxy/${
-          secret?.metadata.name ?? "oauth2-proxy"
-        } client-id ` +
-          "differs from Secret auth/dex-oidc-client OIDC_CLIENT_ID",
-      );
-    }
-    const redirect = cfgValue(cfg, "redirect_url");
-    if (redirect && !redirectURIs.includes(redirect)) {
-      problems.push(
-        `redirect URI mismatch: oauth2-proxy redirect_url ${
-          JSON.stringify(redirect)
-        } is not in Dex ` +
-          `staticClients[0].redirectURIs ${JSON.stringify(redirectURIs)}`,
-      );
-    }
-  } else {
-    const params = find(
-      objects,
-      "ConfigMap",
-      "istio-system",
-      (o) => o.metadata.name === "oidc-authservice-parameters",
+  }
+  if (decodeSecret(secret, "client-id") !== client.id) {
+    problems.push(
+      `client id mismatch: Secret oauth2-proxy/${
+        secret?.metadata.name ?? "oauth2-proxy"
+      } client-id ` +
+        "differs from Secret auth/dex-oidc-client OIDC_CLIENT_ID",
     );
-    const data = (params?.data ?? {}) as Record<string, string>;
-    if (data.OIDC_PROVIDER !== issuer) {
-      problems.push(
-        `issuer mismatch: ConfigMap istio-system/oidc-authservice-parameters OIDC_PROVIDER is ` +
-          `${JSON.stringify(data.OIDC_PROVIDER)} but Dex issuer is ${
-            JSON.stringify(issuer)
-          }`,
-      );
-    }
-    const secret = find(
-      objects,
-      "Secret",
-      "istio-system",
-      (o) => o.metadata.name === "oidc-authservice-client",
+  }
+  const redirect = cfgValue(cfg, "redirect_url");
+  if (redirect && !client.redirectURIs.includes(redirect)) {
+    problems.push(
+      `redirect URI mismatch: oauth2-proxy redirect_url ${
+        JSON.stringify(redirect)
+      } is not in Dex ` +
+        `staticClients[0].redirectURIs ${JSON.stringify(client.redirectURIs)}`,
     );
-    if (decodeSecret(secret, "CLIENT_SECRET") !== dexClientSecret) {
-      problems.push(
-        "client secret mismatch: Secret istio-system/oidc-authservice-client CLIENT_SECRET differs from " +
-          "Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
-      );
-    }
-    if (decodeSecret(secret, "CLIENT_ID") !== dexClientId) {
-      problems.push(
-        "client id mismatch: Secret istio-system/oidc-authservice-client CLIENT_ID differs from " +
-          "Secret auth/dex-oidc-client OIDC_CLIENT_ID",
-      );
-    }
-    if (data.REDIRECT_URL && !redirectURIs.includes(data.REDIRECT_URL)) {
-      problems.push(
-        `redirect URI mismatch: oidc-authservice REDIRECT_URL ${
-          JSON.stringify(data.REDIRECT_URL)
-        } is not in ` +
-          `Dex staticClients[0].redirectURIs ${JSON.stringify(redirectURIs)}`,
-      );
-    }
+  }
+  return problems;
+}
+
+/** oidc-authservice's issuer, client id/secret and redirect URL against Dex's. */
+function checkAuthservice(objects: KubeObject[], client: DexClient): string[] {
+  const problems: string[] = [];
+  const params = find(
+    objects,
+    "ConfigMap",
+    "istio-system",
+    (o) => o.metadata.name === "oidc-authservice-parameters",
+  );
+  const data = (params?.data ?? {}) as Record<string, string>;
+  if (data.OIDC_PROVIDER !== client.issuer) {
+    problems.push(
+      `issuer mismatch: ConfigMap istio-system/oidc-authservice-parameters OIDC_PROVIDER is ` +
+        `${JSON.stringify(data.OIDC_PROVIDER)} but Dex issuer is ${
+          JSON.stringify(client.issuer)
+        }`,
+    );
+  }
+  const secret = find(
+    objects,
+    "Secret",
+    "istio-system",
+    (o) => o.metadata.name === "oidc-authservice-client",
+  );
+  if (decodeSecret(secret, "CLIENT_SECRET") !== client.secret) {
+    problems.push(
+      "client secret mismatch: Secret istio-system/oidc-authservice-client CLIENT_SECRET differs from " +
+        "Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
+    );
+  }
+  if (decodeSecret(secret, "CLIENT_ID") !== client.id) {
+    problems.push(
+      "client id mismatch: Secret istio-system/oidc-authservice-client CLIENT_ID differs from " +
+        "Secret auth/dex-oidc-client OIDC_CLIENT_ID",
+    );
+  }
+  if (data.REDIRECT_URL && !client.redirectURIs.includes(data.REDIRECT_URL)) {
+    problems.push(
+      `redirect URI mismatch: oidc-authservice REDIRECT_URL ${
+        JSON.stringify(data.REDIRECT_URL)
+      } is not in ` +
+        `Dex staticClients[0].redirectURIs ${
+          JSON.stringify(client.redirectURIs)
+        }`,
+    );
   }
   return problems;
 }
