@@ -8,6 +8,8 @@
  * @module
  */
 
+// A measuring tool, not part of kfplan: its one dependency is pinned here.
+// deno-lint-ignore no-import-prefix
 import ts from "npm:typescript@5.9.3";
 import { join, relative } from "node:path";
 
@@ -34,34 +36,45 @@ function nameOf(node: ts.Node, source: ts.SourceFile): string {
   return "(anonymous)";
 }
 
-const args = [...Deno.args];
-const topAt = args.indexOf("--top");
-const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 10;
-const dirs = args.length > 0 ? args : ["lib", "plans"];
-const found: { lines: number; where: string; name: string }[] = [];
-for (const dir of dirs) {
-  for await (const path of files(dir)) {
-    const text = await Deno.readTextFile(path);
-    const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
-    const visit = (node: ts.Node): void => {
-      if (
-        ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) ||
-        ts.isFunctionExpression(node) || ts.isArrowFunction(node)
-      ) {
-        const start = source.getLineAndCharacterOfPosition(node.getStart(source));
-        const end = source.getLineAndCharacterOfPosition(node.getEnd());
-        found.push({
-          lines: end.line - start.line + 1,
-          where: `${relative(Deno.cwd(), path)}:${start.line + 1}`,
-          name: nameOf(node, source),
-        });
-      }
-      ts.forEachChild(node, visit);
-    };
-    visit(source);
+async function main(argv: string[]): Promise<void> {
+  const args = [...argv];
+  const topAt = args.indexOf("--top");
+  const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 10;
+  const dirs = args.length > 0 ? args : ["lib", "plans"];
+  const found: { lines: number; where: string; name: string }[] = [];
+  for (const dir of dirs) {
+    for await (const path of files(dir)) {
+      const text = await Deno.readTextFile(path);
+      const source = ts.createSourceFile(
+        path,
+        text,
+        ts.ScriptTarget.Latest,
+        true,
+      );
+      const visit = (node: ts.Node): void => {
+        if (
+          ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) ||
+          ts.isFunctionExpression(node) || ts.isArrowFunction(node)
+        ) {
+          const start = source.getLineAndCharacterOfPosition(
+            node.getStart(source),
+          );
+          const end = source.getLineAndCharacterOfPosition(node.getEnd());
+          found.push({
+            lines: end.line - start.line + 1,
+            where: `${relative(Deno.cwd(), path)}:${start.line + 1}`,
+            name: nameOf(node, source),
+          });
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+  }
+  found.sort((a, b) => b.lines - a.lines);
+  for (const f of found.slice(0, top)) {
+    console.log(`${String(f.lines).padStart(5)}  ${f.name}  ${f.where}`);
   }
 }
-found.sort((a, b) => b.lines - a.lines);
-for (const f of found.slice(0, top)) {
-  console.log(`${String(f.lines).padStart(5)}  ${f.name}  ${f.where}`);
-}
+
+if (import.meta.main) main(Deno.args);

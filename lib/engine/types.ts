@@ -12,43 +12,22 @@
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { FieldDiff } from "../kube/diff.ts";
 import type { ObjectRef } from "../kube/object_ref.ts";
+import type {
+  ChangeAction,
+  ObservedObject,
+  ResourceChange,
+} from "../kube/apply_set.ts";
 
-export type { FieldDiff, ObjectRef };
-
-/** What will happen to one resource. Mirrors Terraform's actions. */
-export type ChangeAction = "create" | "update" | "replace" | "delete" | "no-op";
+export type {
+  ChangeAction,
+  FieldDiff,
+  ObjectRef,
+  ObservedObject,
+  ResourceChange,
+};
 
 /** What a whole step will do: the most disruptive of its resource changes. */
 export type StepAction = ChangeAction | "unknown";
-
-/** A planned change to one Kubernetes object. */
-export interface ResourceChange extends ObjectRef {
-  /** What apply does to the object. */
-  action: ChangeAction;
-  /** Field-level differences; empty for `create` and `delete` (the whole object changes). */
-  diff: FieldDiff[];
-  /** Why this change is planned this way, e.g. why an update became a replacement. */
-  reason?: string;
-  /**
-   * True when the object's kind is served only after this apply creates its CRD, so
-   * the server could not dry-run it at plan time.
-   */
-  knownAfterApply?: boolean;
-}
-
-/** An object the planner read, with the version it saw: stale-plan detection compares these. */
-export interface ObservedObject extends ObjectRef {
-  /** `metadata.resourceVersion` at plan time; absent when the object did not exist. */
-  resourceVersion?: string;
-  /** `metadata.uid` at plan time; a different uid means the object was re-created. */
-  uid?: string;
-  /**
-   * `metadata.generation` at plan time, for kinds that have one (Deployments, CRDs,
-   * custom resources). It moves only when the spec changes, so a controller updating
-   * status does not make a saved plan stale; without it, `resourceVersion` decides.
-   */
-  generation?: number;
-}
 
 /** Severity of a host or preflight finding. */
 export type Severity = "ok" | "info" | "warning" | "error";

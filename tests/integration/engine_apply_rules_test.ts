@@ -76,7 +76,7 @@ Deno.test("apply repairs drift that the plan shows instead of skipping the verif
 });
 
 /** A TCP forwarder on a fixed local port whose target can be switched. */
-async function forwarder(): Promise<
+function forwarder(): Promise<
   { port: number; target: { hostname: string; port: number }; close(): void }
 > {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -95,7 +95,7 @@ async function forwarder(): Promise<
       );
     }
   })().catch(() => {});
-  return {
+  return Promise.resolve({
     port: (listener.addr as Deno.NetAddr).port,
     target,
     close() {
@@ -108,7 +108,7 @@ async function forwarder(): Promise<
         }
       }
     },
-  };
+  });
 }
 
 /** The cluster's kubeconfig, pointed at the forwarder instead of the server. */
