@@ -1,7 +1,8 @@
 /**
  * The full install scenario for one release, used by `kubeflow_v1_*_test.ts`:
  * plan (every object listed) -> apply (one pass, with the users step) -> verify ->
- * second plan (no changes) -> changed registration flow (exactly the affected objects)
+ * second plan (no changes) -> drift repaired by apply -> changed registration flow
+ * (exactly the affected objects)
  * -> planted secrets searched in every artifact.
  *
  * @module
@@ -291,6 +292,84 @@ export async function installScenario(
     );
     assertEquals(changed2, []);
     assertEquals(hasChanges(second.document), false);
+
+    // 3b. Drift, as users make it: the dashboard scaled and its parameters edited by
+    // hand. The plan shows both, apply repairs both (the verified step is applied
+    // again, not skipped), and the plan after that is empty.
+    const dashboard = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: "kubeflow",
+      name: "centraldashboard",
+    };
+    const parametersRef = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: "kubeflow",
+      name: "centraldashboard-parameters",
+    };
+    const liveDashboard = await kube.get(dashboard);
+    await kube.replace({
+      ...liveDashboard!,
+      spec: { ...(liveDashboard!.spec as Any), replicas: 3 },
+    });
+    const liveParameters = await kube.get(parametersRef);
+    const parameters = liveParameters!.data as Record<string, string>;
+    const key = Object.keys(parameters).sort()[0];
+    await kube.replace({
+      ...liveParameters!,
+      data: { ...parameters, [key]: "edited-by-hand" },
+    });
+    const drift = await planAndKeep(
+      `${version} plan (drift)`,
+      "plan-drift",
+      steps(true),
+    );
+    const driftChanges = drift.document.steps.flatMap((s) =>
+      s.changes.filter((c) => c.action !== "no-op")
+    );
+    assert(
+      driftChanges.some((c) =>
+        c.name === "centraldashboard" &&
+        c.diff.some((d) =>
+          d.path === "spec.replicas" && d.before === 3 && d.after === 1
+        )
+      ),
+      `the plan shows the scaled dashboard: ${JSON.stringify(driftChanges)}`,
+    );
+    assert(
+      driftChanges.some((c) => c.name === "centraldashboard-parameters"),
+      "the plan shows the edited parameters",
+    );
+    const repair = await timed(
+      `${version} apply (drift repair)`,
+      () =>
+        applySteps(steps(true), {
+          kube,
+          checkpointDir,
+          workDir,
+          log: collectingLogger(logLines),
+          onEvent: (e) => events.push(JSON.stringify(e)),
+        }),
+    );
+    assert(repair.ok, JSON.stringify(repair.summary));
+    assert(repair.summary.done.includes("kubeflow"), "kubeflow re-applied");
+    assertEquals(
+      ((await kube.get(dashboard))?.spec as Any)?.replicas,
+      1,
+      "replicas repaired",
+    );
+    assertEquals(
+      ((await kube.get(parametersRef))?.data as Record<string, string>)[key],
+      parameters[key],
+      "parameters repaired",
+    );
+    const afterRepair = await planAndKeep(
+      `${version} plan (after repair)`,
+      "plan-repaired",
+      steps(true),
+    );
+    assertEquals(hasChanges(afterRepair.document), false);
 
     // 4. Registration flow off: exactly the parameter ConfigMap and the dashboard Deployment.
     const third = await planAndKeep(
