@@ -24,7 +24,8 @@
  */
 
 import { z } from "../deps.ts";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
+import { formatPath, OptionsError } from "../engine/options.ts";
 import {
   emptyPlan,
   type StepContext,
@@ -113,6 +114,10 @@ export interface HelmReleaseEnv {
   kubeconfig?: string;
   /** Directory a relative chart `path` resolves against (the config file's directory). */
   baseDir?: string;
+  /** The config file the chart source came from, named in errors (a step's `source`). */
+  source?: string;
+  /** Path of the step's options in that file, e.g. `["storage"]` (a step's `prefix`); the chart is at `[...prefix, "chart"]`. */
+  prefix?: PropertyKey[];
   /** Bound for verify's workload waits; default 300000 ms. */
   timeoutMs?: number;
 }
@@ -127,6 +132,44 @@ export function chartRef(source: ChartSource, baseDir?: string): ChartRef {
     };
   }
   return { repo: source.repo!, chart: source.chart!, version: source.version };
+}
+
+/**
+ * Checks that a local chart `path` names a chart directory (with `Chart.yaml`) or a
+ * file (a `.tgz`), before helm runs: throws {@linkcode OptionsError} naming the
+ * config file and `<prefix>.chart.path`, e.g. `kfplan.yaml: storage.chart.path: no
+ * chart at /abs/no-such-chart (a chart directory or .tgz, relative to the config
+ * file)`. Repository charts are not checked (helm fetches them).
+ */
+export function checkChartSource(
+  source: ChartSource,
+  env: Pick<HelmReleaseEnv, "baseDir" | "source" | "prefix"> = {},
+): void {
+  if (!source.path) return;
+  const path = env.baseDir
+    ? resolve(env.baseDir, source.path)
+    : resolve(source.path);
+  const hint = "(a chart directory or .tgz, relative to the config file)";
+  let problem: string | undefined;
+  try {
+    const info = Deno.statSync(path);
+    if (info.isDirectory) {
+      try {
+        Deno.statSync(join(path, "Chart.yaml"));
+      } catch {
+        problem = `${path} is a directory without Chart.yaml ${hint}`;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    problem = `no chart at ${path} ${hint}`;
+  }
+  if (problem) {
+    throw new OptionsError([{
+      path: formatPath([...env.prefix ?? [], "chart", "path"]),
+      message: problem,
+    }], env.source);
+  }
 }
 
 /** Human description of a chart source, e.g. `metallb 0.15.3 from https://...`. */
@@ -222,6 +265,7 @@ export async function renderRelease(
   spec: HelmReleaseSpec,
   env: HelmReleaseEnv = {},
 ): Promise<RenderedRelease> {
+  checkChartSource(spec.chart, env);
   const helm = env.helm ?? await findHelm();
   const kubeVersion = ctx.kube
     ? (await ctx.kube.serverVersion()).gitVersion
@@ -467,6 +511,7 @@ export async function applyRelease(
 ): Promise<{ revision?: number; status?: string }> {
   const env: HelmReleaseEnv = options;
   const kube = requireKube(ctx);
+  checkChartSource(spec.chart, env);
   const helm = env.helm ?? await findHelm();
   const cluster = assertSameCluster(kube, env);
   await kube.apply(options.desired?.namespace ?? namespaceObject(spec));

@@ -14,7 +14,9 @@
  */
 
 import { z } from "../deps.ts";
+import { isAbsolute, resolve } from "node:path";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
+import { formatPath, OptionsError } from "../engine/options.ts";
 import {
   emptyPlan,
   type Finding,
@@ -24,6 +26,7 @@ import {
 import {
   type CommandResult,
   type CommandRunner,
+  fixtureProblem,
   fixtureRunner,
   localRunner,
   sshRunner,
@@ -287,16 +290,47 @@ export interface RunnerForOptions {
   baseDir?: string;
 }
 
+/** The directory a host's `fixture` names, relative ones resolved against `baseDir`. */
+function fixtureDir(fixture: string, baseDir?: string): string {
+  return isAbsolute(fixture) || !baseDir ? fixture : `${baseDir}/${fixture}`;
+}
+
+/**
+ * Refuses host entries whose `fixture` is not a recorded host (no such directory, or
+ * no `commands.yaml` in it), naming the file and `<prefix>.hosts[i].fixture`: a wrong
+ * path must not pass for a host with nothing installed.
+ */
+export function checkFixtures(
+  options: NvidiaToolkitOptions,
+  stepOptions: DefineStepOptions = {},
+): void {
+  const issues = options.hosts.flatMap((host, i) => {
+    if (!host.fixture) return [];
+    const problem = fixtureProblem(
+      resolve(fixtureDir(host.fixture, stepOptions.baseDir)),
+    );
+    return problem
+      ? [{
+        path: formatPath([
+          ...stepOptions.prefix ?? [],
+          "hosts",
+          i,
+          "fixture",
+        ]),
+        message: problem,
+      }]
+      : [];
+  });
+  if (issues.length > 0) throw new OptionsError(issues, stepOptions.source);
+}
+
 /** The runner a host entry describes: fixture, ssh, or local. */
 export async function runnerFor(
   host: NvidiaHost,
   options: RunnerForOptions = {},
 ): Promise<CommandRunner> {
   if (host.fixture) {
-    const dir = host.fixture.startsWith("/") || !options.baseDir
-      ? host.fixture
-      : `${options.baseDir}/${host.fixture}`;
-    return await fixtureRunner(dir);
+    return await fixtureRunner(fixtureDir(host.fixture, options.baseDir));
   }
   if (host.address) {
     return sshRunner(host.address, {
@@ -357,7 +391,7 @@ export function nvidiaToolkitStep(
   options: NvidiaToolkitOptionsInput,
   stepOptions: NvidiaToolkitStepOptions = {},
 ): Step<NvidiaToolkitOptions> {
-  return defineStep({
+  const step = defineStep({
     id: NVIDIA_TOOLKIT_STEP_ID,
     title: "NVIDIA driver and container toolkit host checks",
     schema: nvidiaToolkitOptionsSchema,
@@ -423,4 +457,7 @@ export function nvidiaToolkitStep(
       };
     },
   }, stepOptions);
+  // Up front, with the other option errors: nothing is planned on a wrong path.
+  checkFixtures(step.options, stepOptions);
+  return step;
 }

@@ -166,6 +166,44 @@ export interface RecordedCommand {
   stderr?: string;
 }
 
+/** Thrown by {@linkcode fixtureRunner} for a path that is not a recorded host. */
+export class FixtureNotFoundError extends Error {
+  /** The fixture directory as given. */
+  readonly dir: string;
+
+  /** `problem` says what is missing (see {@linkcode fixtureProblem}). */
+  constructor(dir: string, problem: string) {
+    super(problem);
+    this.name = "FixtureNotFoundError";
+    this.dir = dir;
+  }
+}
+
+/**
+ * Why `dir` is not a recorded host (no such directory, or no `commands.yaml` in it),
+ * or `undefined` when it is one. A recording is never taken for a host with nothing
+ * installed just because its path is wrong.
+ */
+export function fixtureProblem(dir: string): string | undefined {
+  const hint =
+    "(a recorded host is a directory holding commands.yaml and files/)";
+  try {
+    if (!Deno.statSync(dir).isDirectory) {
+      return `${dir} is not a directory ${hint}`;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return `no recorded host at ${dir} ${hint}`;
+  }
+  try {
+    Deno.statSync(join(dir, "commands.yaml"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return `${dir} has no commands.yaml ${hint}`;
+  }
+  return undefined;
+}
+
 /**
  * Replays a recorded host from a directory:
  *
@@ -175,26 +213,23 @@ export interface RecordedCommand {
  *   (`files/etc/docker/daemon.json`), served to `cat` and `ls -1`.
  *
  * Anything not recorded answers like a host without it: exit 127 for a program,
- * `No such file or directory` (exit 1, or 2 for `ls`) for a path.
+ * `No such file or directory` (exit 1, or 2 for `ls`) for a path. A directory that
+ * does not exist or lacks `commands.yaml` is refused with
+ * {@linkcode FixtureNotFoundError}: it is a wrong path, not a bare host.
  *
  * @example
  * ```ts
- * const runner = await fixtureRunner("tests/fixtures/host/driver-ok");
+ * const runner = await fixtureRunner("tests/fixtures/host/containerd-v3-dropin");
  * const r = await runner.run(["nvidia-ctk", "--version"]);
  * ```
  */
 export async function fixtureRunner(dir: string): Promise<CommandRunner> {
   const recorded = new Map<string, RecordedCommand>();
-  let text: string | undefined;
-  try {
-    text = await Deno.readTextFile(join(dir, "commands.yaml"));
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  if (text !== undefined) {
-    const list = parseYaml(text) as RecordedCommand[] | null;
-    for (const entry of list ?? []) recorded.set(entry.command, entry);
-  }
+  const problem = fixtureProblem(dir);
+  if (problem) throw new FixtureNotFoundError(dir, problem);
+  const text = await Deno.readTextFile(join(dir, "commands.yaml"));
+  const list = parseYaml(text) as RecordedCommand[] | null;
+  for (const entry of list ?? []) recorded.set(entry.command, entry);
   const name = dir.replace(/\/+$/, "").split("/").pop();
   return {
     target: `fixture:${name}`,

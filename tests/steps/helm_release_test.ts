@@ -3,8 +3,10 @@ import { isHook } from "../../lib/tools/helm.ts";
 import { sharedChart } from "../_shared.ts";
 import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
 import {
+  applyRelease,
   chartRef,
   chartSourceSchema,
+  checkChartSource,
   planRelease,
   renderRelease,
   splitDesired,
@@ -64,6 +66,65 @@ Deno.test("chart source: repository reference or local path, not both, not neith
     chartRef({ repo: "oci://ghcr.io/x", chart: "c", version: "1" }),
     { repo: "oci://ghcr.io/x", chart: "c", version: "1" },
   );
+});
+
+Deno.test("a local chart path that names no chart is refused at plan time, naming the file and field", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const env = { baseDir: base, source: "kfplan.yaml", prefix: ["storage"] };
+    const spec = {
+      release: "nfs",
+      namespace: "nfs",
+      chart: { path: "charts/no-such-chart" },
+      values: {},
+    };
+    // Before helm is even looked for: a helm that would throw proves it never ran.
+    const helm = new Proxy({}, {
+      get() {
+        throw new Error("helm used");
+      },
+    }) as never;
+    const missing = await renderRelease(offline(), spec, { ...env, helm })
+      .then(() => undefined, (e) => e);
+    assert(missing instanceof OptionsError, String(missing));
+    assertEquals(
+      missing.message,
+      `kfplan.yaml: storage.chart.path: no chart at ${base}/charts/no-such-chart ` +
+        "(a chart directory or .tgz, relative to the config file)",
+    );
+    const plan = await planRelease(offline(), spec, { ...env, helm })
+      .then(() => undefined, (e) => e);
+    assert(plan instanceof OptionsError);
+    // Apply refuses before touching the cluster (the kube client would throw).
+    const kube = new Proxy({}, {
+      get() {
+        throw new Error("cluster used");
+      },
+    });
+    const apply = await applyRelease(
+      { ...offline(), offline: false, kube } as never,
+      { ...spec, chart: { path: "/no/such/chart.tgz" } },
+      { source: "c.yaml", prefix: ["gpu", "operator"], helm },
+    ).then(() => undefined, (e) => e);
+    assert(apply instanceof OptionsError, String(apply));
+    assertMatch(
+      apply.message,
+      /^c\.yaml: gpu\.operator\.chart\.path: no chart at \/no\/such\/chart\.tgz/,
+    );
+    // A directory without Chart.yaml is no chart either; a real chart passes.
+    await Deno.mkdir(`${base}/charts/empty`, { recursive: true });
+    assertMatch(
+      throws(
+        () => checkChartSource({ path: "charts/empty" }, env),
+        OptionsError,
+      ).message,
+      /storage\.chart\.path: .*charts\/empty is a directory without Chart\.yaml/,
+    );
+    checkChartSource({ path: METALLB }, env);
+    checkChartSource({ repo: "https://x.example", chart: "c" }, env);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
 });
 
 Deno.test("offline render: namespaced objects get the release namespace, cluster-scoped ones none", async () => {

@@ -286,6 +286,57 @@ Deno.test("step options: unknown runtime and address+fixture rejected naming the
   assertMatch(e2.message, /hosts\[0\].*either address/);
 });
 
+Deno.test("step options: a fixture that is not a recorded host is refused naming the file and field", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${base}/fixtures/empty`, { recursive: true });
+    const e = throws(
+      () =>
+        nvidiaToolkitStep({
+          hosts: [
+            { name: "a", fixture: FIXTURES + "containerd-v3-dropin" },
+            { name: "b", fixture: "fixtures/no-such-host" },
+            { name: "c", fixture: "fixtures/empty" },
+          ],
+        }, {
+          source: "kfplan.yaml",
+          prefix: ["gpu", "hostChecks"],
+          baseDir: base,
+        }),
+      OptionsError,
+    );
+    assertEquals(e.issues.map((i) => i.path), [
+      "gpu.hostChecks.hosts[1].fixture",
+      "gpu.hostChecks.hosts[2].fixture",
+    ]);
+    assertMatch(
+      e.issues[0].message,
+      new RegExp(`^no recorded host at ${base}/fixtures/no-such-host `),
+    );
+    assertMatch(e.issues[1].message, /fixtures\/empty has no commands\.yaml/);
+    assertMatch(e.message, /^invalid options in kfplan\.yaml:/);
+    const one = throws(
+      () =>
+        nvidiaToolkitStep({ hosts: [{ name: "b", fixture: "no-such-host" }] }, {
+          source: "kfplan.yaml",
+          prefix: ["gpu", "hostChecks"],
+          baseDir: base,
+        }),
+      OptionsError,
+    );
+    assertMatch(
+      one.message,
+      /^kfplan\.yaml: gpu\.hostChecks\.hosts\[0\]\.fixture: no recorded host at .*no-such-host/,
+    );
+    // Recorded hosts, relative to baseDir, pass.
+    nvidiaToolkitStep({
+      hosts: [{ name: "a", fixture: "host/toolkit-missing" }],
+    }, { baseDir: `${FIXTURES}..` });
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
 Deno.test("unreachable host: one error finding, no pile of failed checks", async () => {
   const calls: string[][] = [];
   const report = await inspectNvidiaHost("gpu-9", {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
-import { assertEquals, assertMatch } from "../_assert.ts";
+import { assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import {
+  FixtureNotFoundError,
   fixtureRunner,
   listHostDir,
   localRunner,
@@ -96,5 +97,29 @@ Deno.test("recording runner: a recorded host replays to the same host-check repo
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  }
+});
+
+Deno.test("fixture runner: a missing directory or one without commands.yaml is refused, not a bare host", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = await assertRejects(
+      () => fixtureRunner(`${dir}/no-such-host`),
+      FixtureNotFoundError,
+    );
+    assertMatch(missing.message, /^no recorded host at .*\/no-such-host \(/);
+    assertEquals(missing.dir, `${dir}/no-such-host`);
+    await Deno.mkdir(`${dir}/files-only/files`, { recursive: true });
+    const bare = await assertRejects(
+      () => fixtureRunner(`${dir}/files-only`),
+      FixtureNotFoundError,
+    );
+    assertMatch(bare.message, /files-only has no commands\.yaml/);
+    // An empty recording is still a recording.
+    await Deno.writeTextFile(`${dir}/files-only/commands.yaml`, "[]\n");
+    const runner = await fixtureRunner(`${dir}/files-only`);
+    assertEquals((await runner.run(["nvidia-smi"])).code, 127);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -35,6 +35,7 @@ import {
 import {
   type DetectedVersion,
   detectVersion,
+  ManifestsTreeError,
   type ReleaseInfo,
   releaseInfo,
 } from "./version.ts";
@@ -237,7 +238,11 @@ async function locateRelease(
   base: string,
 ): Promise<{ root: string; detected: DetectedVersion; release: ReleaseInfo }> {
   const root = await resolveRoot(resolve(base, options.manifests));
-  const detected = await detectVersion(root);
+  const detected = await detectVersion(root).catch((error) => {
+    // Not a release kfplan knows: the fault is the `manifests` option's.
+    if (!(error instanceof ManifestsTreeError)) throw error;
+    throw new OptionsError([{ path: "manifests", message: error.message }]);
+  });
   if (options.version && options.version !== detected.version) {
     throw new OptionsError([{
       path: "version",

@@ -175,6 +175,55 @@ Deno.test("renderKubeflow refuses a path that is not a checkout before running k
   );
 });
 
+Deno.test("renderKubeflow names the file and kubeflow.manifests for a tree of an unknown release", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A v1.7.0-like checkout: apps/ and oidc-authservice, but an Istio kfplan does not know.
+    await Deno.mkdir(`${dir}/example`, { recursive: true });
+    await Deno.mkdir(`${dir}/apps`);
+    await Deno.mkdir(`${dir}/common/oidc-authservice`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/example/kustomization.yaml`,
+      "resources:\n- ../common/istio-1-16/istio-install/base\n",
+    );
+    const options = validateOptions(kubeflowOptionsSchema, {
+      ...nonDefaultOptions("v1.10.2"),
+      manifests: dir,
+    });
+    for (const o of [options, { ...options, manifests: `${dir}/example` }]) {
+      const err = await assertRejects(
+        () =>
+          renderKubeflow(o, {
+            env: plantedEnv(),
+            prefix: ["kubeflow"],
+            source: "kfplan.yaml",
+          }),
+        OptionsError,
+      );
+      assert(
+        err.message.startsWith("kfplan.yaml: kubeflow.manifests: "),
+        err.message,
+      );
+    }
+    const err = await assertRejects(
+      () =>
+        renderKubeflow(options, {
+          env: plantedEnv(),
+          prefix: ["kubeflow"],
+          source: "kfplan.yaml",
+        }),
+      OptionsError,
+    );
+    assertEquals(
+      err.message,
+      `kfplan.yaml: kubeflow.manifests: ${dir}: layout matches no known kubeflow/manifests release ` +
+        "(apps/ present; common/oidc-authservice present); known: v1.5.0, v1.6.1, v1.9.1, v1.10.2",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("normaliseSecret moves stringData into base64 data", () => {
   const s = normaliseSecret({
     apiVersion: "v1",
