@@ -18,6 +18,7 @@ import {
   type SessionOptions,
 } from "./session.ts";
 import { planView } from "./views.ts";
+import { describeTools } from "../tools/provision.ts";
 
 /** Usage text of `plan`. */
 export const PLAN_USAGE = `Usage: deno task plan [options]
@@ -74,6 +75,10 @@ export async function planCommand(
     cluster = await openCluster(args, composition, options);
     const kube = "kube" in cluster ? cluster.kube : undefined;
     let view = planView(io, { json: args.json });
+    // Finding (and once providing) the tools before planning keeps parallel steps
+    // from each providing them.
+    const tools = await describeTools();
+    if (!args.json) io.err(`Tools: ${tools.join(", ")}\n`);
     const { document, scrubber } = await planSteps(composition.steps, {
       kube,
       offlineReason: "offline" in cluster ? cluster.offline : undefined,

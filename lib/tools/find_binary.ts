@@ -1,16 +1,42 @@
 /**
  * Finding an external CLI (kustomize, helm): an explicit path from an environment
- * variable, else `PATH`, else the binaries `tests/cluster/build.sh` cached under
- * `~/.cache/kfplan/bin/<versions>/`; each candidate's version is checked.
+ * variable, else `PATH`, else kfplan's cache (tools provided earlier under
+ * `<cache>/tools/`, then those `tests/cluster/build.sh` built under
+ * `<cache>/bin/<versions>/`), else whatever the caller's `provision` hook provides
+ * (see `provision.ts`); each candidate's version is checked.
  *
  * @module
  */
 
 /** A CLI that was found and is recent enough. */
 export interface FoundBinary {
+  /** Path of the executable. */
   path: string;
   /** Normalised `vMAJOR.MINOR.PATCH`. */
   version: string;
+  /**
+   * Arguments that select the tool when it is a subcommand of another binary, e.g.
+   * `["kustomize"]` for `kubectl kustomize`; absent for the tool's own binary.
+   */
+  args?: string[];
+}
+
+/**
+ * kfplan's cache directory: `$KFPLAN_CACHE`, else `$XDG_CACHE_HOME/kfplan`, else
+ * `$HOME/.cache/kfplan` (as `tests/cluster/build.sh` and `.ci/run` compute it);
+ * `undefined` when none of the three is set.
+ *
+ * @example
+ * ```ts
+ * kfplanCacheDir({ HOME: "/home/ada" }); // "/home/ada/.cache/kfplan"
+ * ```
+ */
+export function kfplanCacheDir(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string | undefined {
+  if (env.KFPLAN_CACHE) return env.KFPLAN_CACHE;
+  if (env.XDG_CACHE_HOME) return `${env.XDG_CACHE_HOME}/kfplan`;
+  return env.HOME ? `${env.HOME}/.cache/kfplan` : undefined;
 }
 
 /** What to look for and how to judge it. */
@@ -31,10 +57,17 @@ export interface FindBinaryOptions {
   installHint: string;
   /** Environment to read the variable, `PATH` and `HOME` from; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /**
+   * Provides a suitable binary when none was found (not when the explicit variable is
+   * set): kustomize and helm pass {@linkcode provisionTool}'s download / `go install`
+   * ways here. Its error message is added to the "not found" error.
+   */
+  provision?: () => Promise<FoundBinary>;
 }
 
 /** The CLI is missing or too old; the message says how to get it. */
 export class BinaryNotFoundError extends Error {
+  /** Creates the error; `message` names what was found and how to get a suitable one. */
   constructor(message: string) {
     super(message);
     this.name = "BinaryNotFoundError";
@@ -75,7 +108,7 @@ export async function findBinary(
     for (const dir of (env.PATH ?? "").split(":")) {
       if (dir) candidates.push(`${dir}/${options.name}`);
     }
-    candidates.push(...(await cachedBinaries(options.name, env.HOME)));
+    candidates.push(...(await cachedBinaries(options.name, env)));
   }
   const unsuitable: string[] = [];
   for (const path of candidates) {
@@ -85,16 +118,20 @@ export async function findBinary(
     unsuitable.push(`${path} (${version ?? "unknown version"})`);
     if (explicit) break;
   }
-  if (unsuitable.length > 0) {
-    throw new BinaryNotFoundError(
-      `${options.requirement} is required; found only ${
-        unsuitable.join(", ")
-      }; ${options.installHint}`,
-    );
+  const missing = unsuitable.length > 0
+    ? `${options.requirement} is required; found only ${unsuitable.join(", ")}`
+    : `${options.name} not found (looked at ${options.envVar}, PATH and ~/.cache/kfplan/bin/*/)`;
+  if (options.provision && !explicit) {
+    try {
+      return await options.provision();
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      throw new BinaryNotFoundError(
+        `${missing}, and providing it failed: ${error.message}`,
+      );
+    }
   }
-  throw new BinaryNotFoundError(
-    `${options.name} not found (looked at ${options.envVar}, PATH and ~/.cache/kfplan/bin/*/); ${options.installHint}`,
-  );
+  throw new BinaryNotFoundError(`${missing}; ${options.installHint}`);
 }
 
 async function versionOf(
@@ -125,19 +162,37 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Binaries kfplan cached: provided ones (`<cache>/tools/<name>-<version>/<name>`, see
+ * `provision.ts`), then `tests/cluster/build.sh`'s (`<cache>/bin/<key>/<name>`);
+ * newest-looking first. Temporary directories of either are skipped.
+ */
 async function cachedBinaries(
   name: string,
-  home: string | undefined,
+  env: Record<string, string | undefined>,
 ): Promise<string[]> {
-  if (!home) return [];
-  const root = `${home}/.cache/kfplan/bin`;
+  const cache = kfplanCacheDir(env);
+  if (!cache) return [];
+  const provided = await subdirs(
+    `${cache}/tools`,
+    (d) => d.startsWith(`${name}-`),
+  );
+  // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
+  const built = await subdirs(`${cache}/bin`, (d) => !d.includes(".tmp."));
+  return [
+    ...provided.map((d) => `${cache}/tools/${d}/${name}`),
+    ...built.map((d) => `${cache}/bin/${d}/${name}`),
+  ];
+}
+
+async function subdirs(
+  root: string,
+  keep: (name: string) => boolean,
+): Promise<string[]> {
   const found: string[] = [];
   try {
     for await (const entry of Deno.readDir(root)) {
-      // build.sh writes into `<key>.tmp.<pid>` and renames when complete: skip those.
-      if (entry.isDirectory && !entry.name.includes(".tmp.")) {
-        found.push(`${root}/${entry.name}/${name}`);
-      }
+      if (entry.isDirectory && keep(entry.name)) found.push(entry.name);
     }
   } catch {
     return [];

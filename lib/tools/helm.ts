@@ -4,8 +4,10 @@
  * kfplan never re-implements Helm: charts rely on its template functions, hooks and
  * release bookkeeping, and a release installed with `helm upgrade --install` stays
  * visible to `helm list` and to people who upgrade by hand later. The binary is looked
- * up, in order, at `$KFPLAN_HELM`, on `$PATH`, and in the test cache
- * `~/.cache/kfplan/bin/<key>/helm` written by `tests/cluster/build.sh`.
+ * up, in order, at `$KFPLAN_HELM`, on `$PATH`, in the test cache
+ * `~/.cache/kfplan/bin/<key>/helm` written by `tests/cluster/build.sh`, and else
+ * provided (see `provision.ts`: the pinned release, downloaded or built once into
+ * `~/.cache/kfplan/tools/`).
  *
  * @example
  * ```ts
@@ -26,6 +28,7 @@
 import type { KubeObject } from "../kube/types.ts";
 import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
+import { type ProvisionOptions, provisionTool } from "./provision.ts";
 
 /** The Helm major version kfplan drives. */
 export const HELM_MAJOR = 3;
@@ -61,6 +64,12 @@ export class HelmError extends Error {
 export interface FindHelmOptions {
   /** Environment to read `KFPLAN_HELM`, `PATH` and `HOME` from; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /**
+   * Provide the pinned helm when none is found ({@linkcode provisionTool}, with these
+   * options). Default: on for the process environment, off when `env` is given (an
+   * explicit `env` describes a machine to look at, not one to change).
+   */
+  provision?: boolean | ProvisionOptions;
 }
 
 /**
@@ -84,6 +93,7 @@ export async function findHelm(options: FindHelmOptions = {}): Promise<Helm> {
       requirement: `helm v${HELM_MAJOR}.${MIN_HELM_MINOR} or newer (v3.x)`,
       installHint: HELM_INSTALL_HINT,
       env: options.env,
+      provision: provisionerFor(options),
     });
   } catch (error) {
     if (error instanceof BinaryNotFoundError) {
@@ -91,6 +101,21 @@ export async function findHelm(options: FindHelmOptions = {}): Promise<Helm> {
     }
     throw error;
   }
+}
+
+function provisionerFor(
+  options: FindHelmOptions,
+): (() => Promise<Helm>) | undefined {
+  const provision = options.provision ?? options.env === undefined;
+  if (provision === false) return undefined;
+  const settings = provision === true ? {} : provision;
+  return async () => {
+    const { path, version } = await provisionTool("helm", {
+      env: options.env,
+      ...settings,
+    });
+    return { path, version };
+  };
 }
 
 /**

@@ -3,8 +3,10 @@
  *
  * kfplan never re-implements kustomize: Kubeflow's manifests rely on its exact
  * behaviour (generators with hash suffixes, `replacements`, `vars`, `sortOptions`).
- * The binary is looked up, in order, at `$KFPLAN_KUSTOMIZE`, on `$PATH`, and in the
- * test cache `~/.cache/kfplan/bin/<key>/kustomize` written by `tests/cluster/build.sh`.
+ * The binary is looked up, in order, at `$KFPLAN_KUSTOMIZE`, on `$PATH`, in the
+ * test cache `~/.cache/kfplan/bin/<key>/kustomize` written by `tests/cluster/build.sh`,
+ * and else provided (see `provision.ts`: the pinned release, downloaded or built once
+ * into `~/.cache/kfplan/tools/`, or `kubectl kustomize`).
  *
  * @example
  * ```ts
@@ -21,6 +23,7 @@
 import type { KubeObject } from "../kube/types.ts";
 import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
+import { type ProvisionOptions, provisionTool } from "./provision.ts";
 
 /** The lowest kustomize major version kfplan accepts. */
 export const MIN_KUSTOMIZE_MAJOR = 5;
@@ -36,6 +39,8 @@ export interface Kustomize {
   path: string;
   /** The version it reports, e.g. `v5.7.1`. */
   version: string;
+  /** `["kustomize"]` when the binary is kubectl (`kubectl kustomize DIR`). */
+  args?: string[];
 }
 
 /** Raised when kustomize is missing, too old, or a build fails. */
@@ -51,6 +56,12 @@ export class KustomizeError extends Error {
 export interface FindKustomizeOptions {
   /** Environment to read `KFPLAN_KUSTOMIZE`, `PATH` and `HOME` from; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /**
+   * Provide the pinned kustomize when none is found ({@linkcode provisionTool}, with
+   * these options). Default: on for the process environment, off when `env` is given
+   * (an explicit `env` describes a machine to look at, not one to change).
+   */
+  provision?: boolean | ProvisionOptions;
 }
 
 /**
@@ -76,6 +87,7 @@ export async function findKustomize(
       requirement: `kustomize ${MIN_KUSTOMIZE_MAJOR}.x or newer`,
       installHint: KUSTOMIZE_INSTALL_HINT,
       env: options.env,
+      provision: provisionerFor(options),
     });
   } catch (error) {
     if (error instanceof BinaryNotFoundError) {
@@ -83,6 +95,21 @@ export async function findKustomize(
     }
     throw error;
   }
+}
+
+function provisionerFor(
+  options: FindKustomizeOptions,
+): (() => Promise<Kustomize>) | undefined {
+  const provision = options.provision ?? options.env === undefined;
+  if (provision === false) return undefined;
+  const settings = provision === true ? {} : provision;
+  return async () => {
+    const { path, version, args } = await provisionTool("kustomize", {
+      env: options.env,
+      ...settings,
+    });
+    return args ? { path, version, args } : { path, version };
+  };
 }
 
 /**
@@ -130,7 +157,7 @@ export async function kustomizeBuild(
   options: KustomizeBuildOptions = {},
 ): Promise<KubeObject[]> {
   const kustomize = options.kustomize ?? (await findKustomize());
-  const args = ["build", dir];
+  const args = [...(kustomize.args ?? ["build"]), dir];
   if (options.loadRestrictorNone) {
     args.push("--load-restrictor", "LoadRestrictionsNone");
   }

@@ -3,6 +3,7 @@ import {
   BinaryNotFoundError,
   findBinary,
   type FindBinaryOptions,
+  kfplanCacheDir,
 } from "../../lib/tools/find_binary.ts";
 
 async function script(path: string, output: string): Promise<void> {
@@ -70,4 +71,93 @@ Deno.test("findBinary says what it found and how to install when nothing is suit
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("findBinary looks in $KFPLAN_CACHE: provided tools first, then the build cache", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = `${dir}/cache`;
+    await script(`${cache}/bin/k1/tool`, "tool v5.0.0");
+    const env = {
+      PATH: `${dir}/empty`,
+      HOME: `${dir}/home`,
+      KFPLAN_CACHE: cache,
+    };
+    assertEquals(await findBinary(toolOptions(env)), {
+      path: `${cache}/bin/k1/tool`,
+      version: "v5.0.0",
+    });
+    await script(`${cache}/tools/tool-v5.7.1/tool`, "tool v5.7.1");
+    await script(`${cache}/tools/.tool-v5.8.0.tmp-x/out/tool`, "tool v5.8.0");
+    assertEquals(await findBinary(toolOptions(env)), {
+      path: `${cache}/tools/tool-v5.7.1/tool`,
+      version: "v5.7.1",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("findBinary asks the provision hook only when nothing suitable was found, and adds its error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await script(`${dir}/old/tool`, "tool v4.5.7");
+    await script(`${dir}/new/tool`, "tool v5.7.1");
+    const calls: string[] = [];
+    const provided = { path: "/provided/tool", version: "v5.7.1" };
+    const provision = () => {
+      calls.push("provision");
+      return Promise.resolve(provided);
+    };
+    const onPath = await findBinary({
+      ...toolOptions({ PATH: `${dir}/new`, HOME: dir }),
+      provision,
+    });
+    assertEquals([onPath.path, calls], [`${dir}/new/tool`, []]);
+    const old = await findBinary({
+      ...toolOptions({ PATH: `${dir}/old`, HOME: dir }),
+      provision,
+    });
+    assertEquals([old, calls], [provided, ["provision"]]);
+    // An explicit path is the user's choice: never replaced by a provided one.
+    await rejects(
+      () =>
+        findBinary({
+          ...toolOptions({ KFPLAN_TOOL: `${dir}/old/tool`, PATH: "" }),
+          provision,
+        }),
+      BinaryNotFoundError,
+    );
+    assertEquals(calls.length, 1);
+    const failed = await rejects(
+      () =>
+        findBinary({
+          ...toolOptions({ PATH: `${dir}/old`, HOME: dir }),
+          provision: () => Promise.reject(new Error("no way worked")),
+        }),
+      BinaryNotFoundError,
+    );
+    assertEquals(
+      failed.message,
+      `tool 5.x or newer is required; found only ${dir}/old/tool (v4.5.7), and providing it failed: no way worked`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kfplanCacheDir: KFPLAN_CACHE, else XDG_CACHE_HOME/kfplan, else HOME/.cache/kfplan", () => {
+  assertEquals(
+    kfplanCacheDir({ KFPLAN_CACHE: "/c", XDG_CACHE_HOME: "/x", HOME: "/h" }),
+    "/c",
+  );
+  assertEquals(
+    kfplanCacheDir({ XDG_CACHE_HOME: "/x", HOME: "/h" }),
+    "/x/kfplan",
+  );
+  assertEquals(
+    kfplanCacheDir({ KFPLAN_CACHE: "", XDG_CACHE_HOME: "", HOME: "/h" }),
+    "/h/.cache/kfplan",
+  );
+  assertEquals(kfplanCacheDir({}), undefined);
 });
