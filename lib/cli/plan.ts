@@ -18,7 +18,7 @@ import {
   type SessionOptions,
 } from "./session.ts";
 import { planView } from "./views.ts";
-import { describeTools } from "../tools/provision.ts";
+import { describeTools } from "../tools/describe_tools.ts";
 
 /** Usage text of `plan`. */
 export const PLAN_USAGE = `Usage: deno task plan [options]

@@ -4,13 +4,13 @@ import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import { tempDir } from "../_shared.ts";
 import {
   ChecksumMismatchError,
-  describeTools,
   PINNED_TOOL_SHA256,
   PINNED_TOOL_VERSIONS,
   ProvisionError,
   provisionTool,
   toolCachePath,
 } from "../../lib/tools/provision.ts";
+import { describeTools } from "../../lib/tools/describe_tools.ts";
 import {
   findKustomize,
   kustomizeBuild,
