@@ -52,6 +52,19 @@ export const checkpointStepSchema = z.object({
   desired_digest: z.string().optional(),
   /** Outputs (sensitive ones redacted). */
   outputs: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * What the last apply wrote, by object (`apiVersion Kind namespace/name`): the
+   * resourceVersion and generation the server answered and a keyed digest of the
+   * desired object, so the next plan skips the dry-run of objects nobody touched.
+   */
+  applied_objects: z.record(
+    z.string(),
+    z.object({
+      resourceVersion: z.string(),
+      generation: z.int().optional(),
+      digest: z.string(),
+    }).strict(),
+  ).optional(),
   /** When the last attempt started. */
   started_at: z.string().optional(),
   /** When apply last returned. */

@@ -18,6 +18,7 @@
  */
 
 import type { KubeClient } from "../kube/types.ts";
+import { type ObservingClient, observingClient } from "../kube/observe.ts";
 import { CheckpointStore } from "./checkpoint.ts";
 import { type ClusterIdentity, identifyCluster } from "./cluster.ts";
 import {
@@ -518,10 +519,27 @@ interface StepOutcome {
   error?: { message: string; cause: unknown };
 }
 
-function stepContextOf(step: Step, run: StepRun) {
+/** The cluster as one step sees it: observed in bulk, its applies recorded. */
+function observedKube(
+  step: Step,
+  state: RunState,
+): ObservingClient | undefined {
+  return state.kube
+    ? observingClient(state.kube, {
+      lastApplied: state.store.get(step.id)?.applied_objects,
+      digest: (o) => state.digester.digest(o),
+    })
+    : undefined;
+}
+
+function stepContextOf(
+  step: Step,
+  run: StepRun,
+  kube: KubeClient | undefined = run.state.kube,
+) {
   const { state } = run;
   return contextFor(step, {
-    kube: state.kube,
+    kube,
     log: eventLogger(state.log, { emitter: state.emitter, id: step.id }),
     workDir: state.workDir,
     signal: state.signal,
@@ -545,7 +563,8 @@ async function planForApply(
     return { plan: made, replanned: false };
   }
   run.state.emitter.emit({ type: "step-phase", id: step.id, phase: "plan" });
-  return { plan: await step.plan(stepContextOf(step, run)), replanned: true };
+  const ctx = stepContextOf(step, run, observedKube(step, run.state));
+  return { plan: await step.plan(ctx), replanned: true };
 }
 
 async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
@@ -619,14 +638,18 @@ async function applyAndVerify(
   plan: StepPlan,
 ): Promise<void> {
   const { state } = run;
-  const ctx = stepContextOf(step, run);
+  const kube = observedKube(step, state);
+  const ctx = stepContextOf(step, run, kube);
   state.emitter.emit({ type: "step-phase", id: step.id, phase: "apply" });
   const applied = await step.apply(ctx, plan) ?? {};
+  const records = kube?.appliedRecords() ?? {};
   await state.store.update(step.id, {
     status: "applied",
     desired_digest: desiredDigest(plan, state.digester),
     applied_at: state.emitter.now().toISOString(),
     outputs: redactOutputs(step, applied, state),
+    // Objects applied through the cluster client (Helm applies its own).
+    ...(Object.keys(records).length > 0 ? { applied_objects: records } : {}),
   });
   state.emitter.emit({ type: "step-phase", id: step.id, phase: "verify" });
   const verified = await step.verify(ctx, plan);

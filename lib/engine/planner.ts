@@ -15,6 +15,7 @@
 
 import type { KubeClient } from "../kube/types.ts";
 import { compareRefs } from "../kube/object_ref.ts";
+import { type ObservationStats, observingClient } from "../kube/observe.ts";
 import {
   type Checkpoint,
   checkpointPath,
@@ -109,6 +110,8 @@ export interface PlanStepsResult {
   digester: SecretDigester;
   /** The cluster planned against ({@linkcode NO_CLUSTER} offline). */
   cluster: ClusterIdentity;
+  /** Per step, what planning read and how many dry-runs it saved (online only). */
+  observation: Map<string, ObservationStats>;
 }
 
 const ACTION_RANK: Record<ChangeAction, number> = {
@@ -317,13 +320,20 @@ export async function planSteps(
   const plans = new Map<string, StepPlan>();
   const inputsDigests = new Map<string, string>();
   const entries = new Map<string, PlanStep>();
+  const observation = new Map<string, ObservationStats>();
 
   try {
     await runGraph(order, async (step) => {
       // Errors are caught here so that a failed plan never stops its dependents planning.
+      const observed = options.kube
+        ? observingClient(options.kube, {
+          lastApplied: checkpoint?.steps[step.id]?.applied_objects,
+          digest: (o) => digester.digest(o),
+        })
+        : undefined;
       try {
         const ctx = contextFor(step, {
-          kube: options.kube,
+          kube: observed,
           log,
           workDir,
           signal,
@@ -344,6 +354,7 @@ export async function planSteps(
           error: errorMessage(error, scrubber),
         });
       }
+      if (observed) observation.set(step.id, observed.stats());
     }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
   } finally {
     if (!options.workDir) await removeDir(workDir);
@@ -371,5 +382,6 @@ export async function planSteps(
     scrubber,
     digester,
     cluster,
+    observation,
   };
 }

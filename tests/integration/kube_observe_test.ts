@@ -1,0 +1,104 @@
+import { assert, assertEquals } from "../_assert.ts";
+import { useCluster } from "../cluster/harness.ts";
+import { applyObjects, planObjects } from "../../lib/kube/apply_set.ts";
+import { observingClient } from "../../lib/kube/observe.ts";
+import type { KubeObject } from "../../lib/kube/types.ts";
+import { canonicalJson } from "../../lib/engine/digest.ts";
+
+function objects(ns: string): KubeObject[] {
+  const configMaps = Array.from({ length: 12 }, (_, i) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: `settings-${i}`, namespace: ns, labels: { app: "kf" } },
+    data: { index: String(i) },
+  }));
+  return [
+    ...configMaps,
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns, labels: { app: "kf" } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "web" } },
+        template: {
+          metadata: { labels: { app: "web" } },
+          spec: { containers: [{ name: "web", image: "nginx:1.27" }] },
+        },
+      },
+    },
+  ];
+}
+
+Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every out-of-band change", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("kfplan-observe");
+  const desired = objects(ns);
+  const digest = (o: KubeObject) => canonicalJson(o) ?? "";
+
+  const applying = observingClient(kube, { digest });
+  await applyObjects(applying, desired, { timeoutMs: 60_000 });
+  const lastApplied = applying.appliedRecords();
+  assertEquals(Object.keys(lastApplied).length, desired.length);
+
+  // Nothing changed: one LIST per kind and namespace, no dry-run.
+  const quiet = observingClient(kube, { lastApplied, digest });
+  const plan = await planObjects(quiet, desired);
+  assert(plan.changes.every((c) => c.action === "no-op"));
+  assertEquals(quiet.stats(), {
+    lists: 2,
+    dryRuns: 0,
+    unchanged: desired.length,
+  });
+  assertEquals(plan.observed.length, desired.length);
+  assert(plan.observed.every((o) => o.resourceVersion && o.uid));
+
+  // Out-of-band: a ConfigMap edited, a label removed, the Deployment scaled, a
+  // ConfigMap deleted. Each is dry-run again and shows in the plan.
+  const edited = await kube.get({ ...ref(desired[0]) });
+  await kube.replace({ ...edited!, data: { index: "edited" } });
+  const relabelled = await kube.get(ref(desired[1]));
+  await kube.replace({
+    ...relabelled!,
+    metadata: { ...relabelled!.metadata, labels: {} },
+  });
+  const web = await kube.get(ref(desired[12]));
+  await kube.replace({
+    ...web!,
+    spec: { ...(web!.spec as Record<string, unknown>), replicas: 3 },
+  });
+  await kube.delete(ref(desired[2]));
+
+  const drifted = observingClient(kube, { lastApplied, digest });
+  const again = await planObjects(drifted, desired);
+  const changed = again.changes.filter((c) => c.action !== "no-op").map((c) =>
+    `${c.action} ${c.kind} ${c.name}`
+  ).sort();
+  assertEquals(changed, [
+    "create ConfigMap settings-2",
+    "update ConfigMap settings-0",
+    "update ConfigMap settings-1",
+    "update Deployment web",
+  ]);
+  assertEquals(drifted.stats().dryRuns, 4);
+
+  // A desired state that changed is dry-run even though the live object did not move.
+  const changedDesired = desired.map((o, i) =>
+    i === 5 ? { ...o, data: { index: "new" } } : o
+  );
+  const next = observingClient(kube, { lastApplied, digest });
+  const third = await planObjects(next, changedDesired);
+  assertEquals(
+    third.changes.find((c) => c.name === "settings-5")?.action,
+    "update",
+  );
+});
+
+function ref(o: KubeObject) {
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    namespace: o.metadata.namespace,
+    name: o.metadata.name,
+  };
+}
