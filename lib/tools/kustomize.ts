@@ -23,6 +23,11 @@
 import type { KubeObject } from "../kube/types.ts";
 import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
+import {
+  cachedRender,
+  type RenderCacheOptions,
+  treeDigest,
+} from "./render_cache.ts";
 import { type ProvisionOptions, provisionTool } from "./provision.ts";
 
 /** The lowest kustomize major version kfplan accepts. */
@@ -141,6 +146,12 @@ export interface KustomizeBuildOptions {
   loadRestrictorNone?: boolean;
   /** Cancels the build. */
   signal?: AbortSignal;
+  /**
+   * Reuse an earlier build of the same inputs (see `render_cache.ts`): `inputs` are
+   * every tree the build reads besides `dir` (a checkout an overlay points into).
+   * Only for builds that carry no secret of the user's.
+   */
+  cache?: { inputs: readonly string[] } & RenderCacheOptions;
 }
 
 /**
@@ -161,6 +172,32 @@ export async function kustomizeBuild(
   if (options.loadRestrictorNone) {
     args.push("--load-restrictor", "LoadRestrictionsNone");
   }
+  if (!options.cache) {
+    return parseManifests(
+      await runBuild(kustomize, { dir, args }, options),
+      dir,
+    );
+  }
+  const key = JSON.stringify({
+    tool: "kustomize",
+    version: kustomize.version,
+    args,
+    trees: await treeDigest([dir, ...options.cache.inputs]),
+  });
+  const { text } = await cachedRender(
+    key,
+    () => runBuild(kustomize, { dir, args }, options),
+    options.cache,
+  );
+  return parseManifests(text, dir);
+}
+
+async function runBuild(
+  kustomize: Kustomize,
+  build: { dir: string; args: string[] },
+  options: KustomizeBuildOptions,
+): Promise<string> {
+  const { dir, args } = build;
   const out = await new Deno.Command(kustomize.path, {
     args,
     stdout: "piped",
@@ -175,5 +212,5 @@ export async function kustomizeBuild(
       }`,
     );
   }
-  return parseManifests(new TextDecoder().decode(out.stdout), dir);
+  return new TextDecoder().decode(out.stdout);
 }
