@@ -280,6 +280,9 @@ export async function renderRelease(
     apiVersions,
     workDir: ctx.workDir,
     signal: ctx.signal,
+    // An unchanged chart, values and cluster render once (renders holding Secrets
+    // are never stored).
+    cache: {},
   });
   const crdScopes = crdScopesOf(templated.map((t) => t.object));
   const objects: KubeObject[] = [];

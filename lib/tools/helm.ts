@@ -28,6 +28,11 @@
 import type { KubeObject } from "../kube/types.ts";
 import { BinaryNotFoundError, findBinary } from "./find_binary.ts";
 import { parseManifests } from "./manifests.ts";
+import {
+  cachedRender,
+  type RenderCacheOptions,
+  treeDigest,
+} from "./render_cache.ts";
 import { type ProvisionOptions, provisionTool } from "./provision.ts";
 
 /** The Helm major version kfplan drives. */
@@ -174,6 +179,12 @@ export interface HelmTemplateArgs extends HelmReleaseArgs {
   apiVersions?: string[];
   /** Include the chart's `crds/` directory (default true). */
   includeCrds?: boolean;
+  /**
+   * Reuse an earlier render of the same chart (its files, or repository, name and
+   * version), values, Kubernetes version and helm version (see `render_cache.ts`).
+   * Renders that contain a Secret are never stored.
+   */
+  cache?: RenderCacheOptions;
 }
 
 function chartArgs(chart: ChartRef): string[] {
@@ -306,8 +317,21 @@ export async function helmTemplateSources(
   ];
   if (args.includeCrds ?? true) cli.push("--include-crds");
   for (const v of args.apiVersions ?? []) cli.push("--api-versions", v);
-  const out = await run(helm, cli, args);
-  return parseSources(out, `helm template ${args.release}`);
+  const label = `helm template ${args.release}`;
+  if (!args.cache) return parseSources(await run(helm, cli, args), label);
+  const key = JSON.stringify({
+    tool: "helm",
+    version: helm.version,
+    cli,
+    values: args.values ?? {},
+    // A repository chart is immutable per version; a local one is read whole.
+    chart: "path" in args.chart ? await treeDigest([args.chart.path]) : null,
+  });
+  const { text } = await cachedRender(key, () => run(helm, cli, args), {
+    ...args.cache,
+    storable: (out) => !/^kind:\s*Secret\s*$/m.test(out),
+  });
+  return parseSources(text, label);
 }
 
 /**

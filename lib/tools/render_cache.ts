@@ -24,6 +24,8 @@ export interface RenderCacheOptions {
   dir?: string;
   /** Environment for the default cache location. */
   env?: Record<string, string | undefined>;
+  /** Whether a fresh render may be stored (e.g. not when it holds Secrets); default yes. */
+  storable?: (text: string) => boolean;
 }
 
 /**
@@ -88,6 +90,9 @@ export async function cachedRender(
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const text = await produce();
+  if (options.storable && !options.storable(text)) {
+    return { text, cached: false };
+  }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${name}.${crypto.randomUUID()}.tmp`);
   await Deno.writeTextFile(tmp, text, { mode: 0o600 });

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
-import { sharedChart } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import {
   findHelm,
   HelmError,
@@ -178,4 +178,51 @@ Deno.test("helm template keeps each object's source file, a multi-document crds/
       t.object.kind === "Deployment" && /\/templates\//.test(t.source)
     ),
   );
+});
+
+Deno.test("helm template with a cache renders an unchanged chart once, and never stores Secrets", async () => {
+  await using work = await tempDir("kfplan-helm-cache-");
+  const chart = `${work.path}/chart`;
+  await Deno.mkdir(`${chart}/templates`, { recursive: true });
+  await Deno.writeTextFile(
+    `${chart}/Chart.yaml`,
+    "apiVersion: v2\nname: tiny\nversion: 0.1.0\n",
+  );
+  await Deno.writeTextFile(
+    `${chart}/templates/cm.yaml`,
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tiny}\ndata: {a: {{ .Values.a | quote }}}\n",
+  );
+  const real = await findHelm();
+  const log = `${work.path}/runs`;
+  const wrapper = `${work.path}/helm`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\necho "$1" >> ${log}\nexec ${real.path} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const helm = { path: wrapper, version: real.version };
+  const args = {
+    release: "tiny",
+    namespace: "default",
+    chart: { path: chart },
+    values: { a: "1" },
+    kubeVersion: "v1.33.0",
+    workDir: work.path,
+    cache: { dir: `${work.path}/cache` },
+  };
+  const first = await helmTemplateSources(helm, args);
+  const second = await helmTemplateSources(helm, args);
+  assertEquals(second, first);
+  const runs = async () =>
+    (await Deno.readTextFile(log)).trim().split("\n").length;
+  assertEquals(await runs(), 1);
+  await helmTemplateSources(helm, { ...args, values: { a: "2" } });
+  assertEquals(await runs(), 2);
+  await Deno.writeTextFile(
+    `${chart}/templates/secret.yaml`,
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: tiny}\nstringData: {p: {{ .Values.a | quote }}}\n",
+  );
+  await helmTemplateSources(helm, args);
+  await helmTemplateSources(helm, args);
+  assertEquals(await runs(), 4, "a render holding a Secret is not stored");
 });
