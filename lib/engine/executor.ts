@@ -194,17 +194,8 @@ export async function applySteps(
   steps: readonly Step[],
   options: ApplyStepsOptions = {},
 ): Promise<ApplyStepsResult> {
-  const order = topologicalOrder(steps);
-  const scrubber = scrubberFor(steps);
-  const emitter = createEmitter(scrubber, options);
   const cluster = await identifyCluster(options.kube);
   refuseWrongTarget(options, cluster);
-  const stateDir = options.checkpointDir ?? ".kfplan";
-  const key = await loadDigestKey(options.kube, { stateDir });
-  const store = await CheckpointStore.open(stateDir, cluster, {
-    scrub: (t) => scrubber.scrub(t),
-    now: emitter.now,
-  });
   const lockOptions = lockOptionsOf(options);
   const transitionsBefore = options.kube && lockOptions
     ? await lockTransitions(options.kube, lockOptions)
@@ -212,24 +203,16 @@ export async function applySteps(
   // Steps see one signal: aborted by the caller, or when the lock is lost (another
   // apply took it over), so no new step starts without the lock.
   const abort = new AbortController();
+  const { state, key } = await openRun(steps, options, {
+    cluster,
+    signal: abort.signal,
+    prefix: "kfplan-apply-",
+  });
+  const { emitter, workDir } = state;
+  const stateDir = options.checkpointDir ?? ".kfplan";
   const onAbort = () => abort.abort(options.signal?.reason);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const workDir = options.workDir ??
-    await Deno.makeTempDir({ prefix: "kfplan-apply-" });
-  const state: RunState = {
-    order,
-    kube: options.kube,
-    cluster,
-    store,
-    scrubber,
-    digester: key.digester,
-    emitter,
-    workDir,
-    signal: abort.signal,
-    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
-    log: options.log,
-  };
   let lock: HeldLock | undefined;
   try {
     let planned = await planRun(state, options);
@@ -266,6 +249,42 @@ export async function applySteps(
     if (lock) await releaseLock(lock, state);
     if (!options.workDir) await removeDir(workDir);
   }
+}
+
+/**
+ * What apply and verify share first: the graph order, the run's scrubber and
+ * events, the digest key, the checkpoint of this cluster and a scratch directory.
+ */
+async function openRun(
+  steps: readonly Step[],
+  options: RunOptions,
+  run: { cluster: ClusterIdentity; signal: AbortSignal; prefix: string },
+): Promise<{ state: RunState; key: DigestKey }> {
+  const order = topologicalOrder(steps);
+  const scrubber = scrubberFor(steps);
+  const emitter = createEmitter(scrubber, options);
+  const stateDir = options.checkpointDir ?? ".kfplan";
+  const key = await loadDigestKey(options.kube, { stateDir });
+  const store = await CheckpointStore.open(stateDir, run.cluster, {
+    scrub: (t) => scrubber.scrub(t),
+    now: emitter.now,
+  });
+  const workDir = options.workDir ??
+    await Deno.makeTempDir({ prefix: run.prefix });
+  const state: RunState = {
+    order,
+    kube: options.kube,
+    cluster: run.cluster,
+    store,
+    scrubber,
+    digester: key.digester,
+    emitter,
+    workDir,
+    signal: run.signal,
+    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
+    log: options.log,
+  };
+  return { state, key };
 }
 
 function refuseWrongTarget(
@@ -729,31 +748,12 @@ export async function verifySteps(
   steps: readonly Step[],
   options: RunOptions = {},
 ): Promise<VerifyStepsResult> {
-  const order = topologicalOrder(steps);
-  const scrubber = scrubberFor(steps);
-  const emitter = createEmitter(scrubber, options);
-  const cluster = await identifyCluster(options.kube);
-  const stateDir = options.checkpointDir ?? ".kfplan";
-  const key: DigestKey = await loadDigestKey(options.kube, { stateDir });
-  const store = await CheckpointStore.open(stateDir, cluster, {
-    scrub: (t) => scrubber.scrub(t),
-    now: emitter.now,
-  });
-  const workDir = options.workDir ??
-    await Deno.makeTempDir({ prefix: "kfplan-verify-" });
-  const state: RunState = {
-    order,
-    kube: options.kube,
-    cluster,
-    store,
-    scrubber,
-    digester: key.digester,
-    emitter,
-    workDir,
+  const { state, key } = await openRun(steps, options, {
+    cluster: await identifyCluster(options.kube),
     signal: options.signal ?? new AbortController().signal,
-    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
-    log: options.log,
-  };
+    prefix: "kfplan-verify-",
+  });
+  const { order, store, emitter, workDir } = state;
   const outputs = checkpointedOutputs(order, store.snapshot(), key.digester);
   const reports = new Map<string, StepVerifyReport>();
   emitter.emit({
