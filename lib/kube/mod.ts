@@ -108,3 +108,11 @@ export {
   type WaitForWorkloadsOptions,
   type WaitProgress,
 } from "./wait.ts";
+export {
+  type AppliedRecord,
+  type ObservationStats,
+  type ObservingClient,
+  observingClient,
+  type ObservingOptions,
+  unchangedSinceApplied,
+} from "./observe.ts";
