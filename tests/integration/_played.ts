@@ -126,6 +126,7 @@ export function playNfsProvisioner(
         storageClassName?: string;
         accessModes: string[];
         volumeName?: string;
+        resources?: { requests?: { storage?: string } };
       };
       if (spec.storageClassName !== options.storageClass || spec.volumeName) {
         continue;
@@ -147,7 +148,8 @@ export function playNfsProvisioner(
           },
         },
         spec: {
-          capacity: { storage: "1Mi" },
+          // What the claim asks for: a smaller volume would not bind.
+          capacity: { storage: spec.resources?.requests?.storage ?? "1Mi" },
           accessModes: spec.accessModes,
           storageClassName: options.storageClass,
           persistentVolumeReclaimPolicy:

@@ -1,3 +1,4 @@
+import { tempDir } from "../_shared.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
@@ -12,7 +13,8 @@ import { configMapStep } from "./_configmap_step.ts";
 async function setup(prefix: string) {
   const cluster = await useCluster();
   const ns = await cluster.namespace(prefix);
-  const dir = await Deno.makeTempDir();
+  const work = await tempDir();
+  const dir = work.path;
   const session = (
     steps: Step[],
     io = capturedIO(),
@@ -22,11 +24,12 @@ async function setup(prefix: string) {
     connect: () => Promise.resolve({ kube: cluster.kube }),
     lock: { name: `kfplan-lock-${ns}` },
   });
-  return { cluster, ns, dir, session };
+  return { cluster, ns, dir, work, session };
 }
 
 Deno.test("apply asks for confirmation, refuses without a terminal, applies with --yes and resumes", async () => {
-  const { cluster, ns, dir, session } = await setup("kfplan-cli");
+  const { cluster, ns, dir, work, session } = await setup("kfplan-cli");
+  await using _work = work;
   const steps = [
     configMapStep("settings", {
       namespace: ns,
@@ -121,7 +124,8 @@ Deno.test("apply asks for confirmation, refuses without a terminal, applies with
 });
 
 Deno.test("plan --out then apply PLAN.json applies exactly that plan, refuses when stale", async () => {
-  const { cluster, ns, dir, session } = await setup("kfplan-cli2");
+  const { cluster, ns, dir, work, session } = await setup("kfplan-cli2");
+  await using _work = work;
   const steps = [
     configMapStep("one", { namespace: ns, name: "one", data: { a: "1" } }),
   ];

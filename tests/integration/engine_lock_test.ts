@@ -1,3 +1,4 @@
+import { tempDir } from "../_shared.ts";
 import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import {
@@ -74,7 +75,8 @@ Deno.test("apply holds the lock for the whole run and a concurrent apply is refu
   const cluster = await useCluster();
   const ns = await cluster.namespace("kfplan-lock");
   const name = unique("kfplan-lock");
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
   let inside!: () => void;

@@ -1,3 +1,4 @@
+import { tempDir } from "../_shared.ts";
 import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
@@ -14,7 +15,8 @@ const lease = (name: string) => ({ namespace: "kube-system", name });
 Deno.test("a saved plan applies when nothing changed, and is refused naming the object when it did", async () => {
   const cluster = await useCluster();
   const ns = await cluster.namespace("kfplan-saved");
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   const steps = [
     configMapStep("one", { namespace: ns, name: "one", data: { a: "1" } }),
     configMapStep("two", { namespace: ns, name: "two", data: { b: "2" } }, {
@@ -122,7 +124,8 @@ Deno.test("a saved plan applies when nothing changed, and is refused naming the 
 Deno.test("a saved plan for another cluster or with changed options is refused", async () => {
   const cluster = await useCluster();
   const ns = await cluster.namespace("kfplan-saved2");
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   const steps = [
     configMapStep("one", { namespace: ns, name: "one", data: { a: "1" } }),
   ];
@@ -185,7 +188,8 @@ Deno.test("a saved plan for another cluster or with changed options is refused",
 Deno.test("a rotated secret behind an unchanged option reference re-applies a verified step", async () => {
   const cluster = await useCluster();
   const ns = await cluster.namespace("kfplan-rotate");
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   const lock = lease(`kfplan-lock-${ns}`);
   // The options hold only a reference ({ env }), as secret options do; the value the
   // step reads from it is what changes.

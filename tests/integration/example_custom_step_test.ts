@@ -1,3 +1,4 @@
+import { tempDir } from "../_shared.ts";
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
@@ -7,7 +8,8 @@ import { main, motdStep } from "../../examples/custom_step.ts";
 Deno.test("the example script applies and verifies its custom step on a real cluster", async () => {
   const cluster = await useCluster();
   const ns = await cluster.namespace("kfplan-motd");
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   const session = (message: string) => ({
     io: capturedIO(),
     compose: (): Promise<Composition> =>
