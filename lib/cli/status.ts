@@ -5,12 +5,18 @@
  * @module
  */
 
-import { checkpointPath, readCheckpoint } from "../engine/checkpoint.ts";
+import {
+  type Checkpoint,
+  checkpointPath,
+  type CheckpointStep,
+  readCheckpoint,
+} from "../engine/checkpoint.ts";
 import { identifyCluster } from "../engine/cluster.ts";
 import { stepOptionsDigest } from "../engine/planner.ts";
-import { loadDigestKey } from "../engine/secret_digest.ts";
+import { loadDigestKey, type SecretDigester } from "../engine/secret_digest.ts";
+import type { Step } from "../engine/types.ts";
 import { stepStanding } from "../engine/standing.ts";
-import { readLock } from "../engine/lock.ts";
+import { type LockInfo, readLock } from "../engine/lock.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import {
   checkpointDirFor,
@@ -86,58 +92,13 @@ export async function statusCommand(
         : `No cluster (${cluster.offline}); showing the checkpoint of runs without a cluster.\n`,
     );
     io.out(
-      `Checkpoint: ${path}${
-        cp.updated_at ? ` (updated ${cp.updated_at})` : " (none yet)"
-      }\n`,
-    );
-    if (lock) {
-      io.out(
-        `Lock: held by ${lock.holder} since ${lock.acquireTime ?? "?"}${
-          lock.expired ? " (expired)" : ""
-        }\n`,
-      );
-    }
-    io.out("\n");
-    const width = Math.max(4, ...composition.steps.map((s) => s.id.length));
-    const counts: Record<string, number> = {};
-    for (const step of composition.steps) {
-      const e = cp.steps[step.id];
-      const status = e?.status ?? "pending";
-      counts[status] = (counts[status] ?? 0) + 1;
-      const when = e?.verified_at ?? e?.finished_at ?? e?.started_at;
-      // Without planning, status knows what the checkpoint recorded; `plan` shows
-      // whether the cluster drifted since.
-      const standing = stepStanding({
-        entry: e,
-        optionsDigest: stepOptionsDigest(step, digester),
-      });
-      const changed = e && standing.kind === "outstanding" &&
-          e.status === "verified"
-        ? `  (${standing.reason}: will re-apply)`
-        : "";
-      io.out(
-        `  ${step.id.padEnd(width)}  ${status.padEnd(9)}  ${when ?? ""}${
-          e ? `  attempts ${e.attempts}` : ""
-        }${changed}\n`,
-      );
-      if (e?.last_error) {
-        io.out(`  ${" ".repeat(width)}  last error: ${e.last_error}\n`);
-      }
-    }
-    const known = new Set(composition.steps.map((s) => s.id));
-    for (
-      const id of Object.keys(cp.steps).filter((id) => !known.has(id)).sort()
-    ) {
-      io.out(
-        `  ${id.padEnd(width)}  ${
-          cp.steps[id].status.padEnd(9)
-        }  (no longer in the configuration)\n`,
-      );
-    }
-    io.out(
-      `\n${
-        Object.entries(counts).sort().map(([k, v]) => `${v} ${k}`).join(", ")
-      } of ${composition.steps.length} steps.\n`,
+      statusText({
+        path,
+        checkpoint: cp,
+        lock,
+        steps: composition.steps,
+        digester,
+      }),
     );
     return 0;
   } catch (error) {
@@ -145,4 +106,86 @@ export async function statusCommand(
   } finally {
     if (cluster && "close" in cluster) cluster.close();
   }
+}
+
+/** What {@linkcode statusText} shows. */
+interface StatusReport {
+  path: string;
+  checkpoint: Checkpoint;
+  lock?: LockInfo;
+  steps: readonly Step[];
+  digester: SecretDigester;
+}
+
+/** The checkpoint, the lock and one line per step, for people. */
+function statusText(report: StatusReport): string {
+  const { checkpoint: cp, lock } = report;
+  const lines = [
+    `Checkpoint: ${report.path}${
+      cp.updated_at ? ` (updated ${cp.updated_at})` : " (none yet)"
+    }`,
+  ];
+  if (lock) {
+    lines.push(
+      `Lock: held by ${lock.holder} since ${lock.acquireTime ?? "?"}${
+        lock.expired ? " (expired)" : ""
+      }`,
+    );
+  }
+  lines.push("");
+  const width = Math.max(4, ...report.steps.map((s) => s.id.length));
+  const counts: Record<string, number> = {};
+  for (const step of report.steps) {
+    const e = cp.steps[step.id];
+    const status = e?.status ?? "pending";
+    counts[status] = (counts[status] ?? 0) + 1;
+    lines.push(
+      ...stepLines(step, { entry: e, width, digester: report.digester }),
+    );
+  }
+  const known = new Set(report.steps.map((s) => s.id));
+  for (
+    const id of Object.keys(cp.steps).filter((id) => !known.has(id)).sort()
+  ) {
+    lines.push(
+      `  ${id.padEnd(width)}  ${
+        cp.steps[id].status.padEnd(9)
+      }  (no longer in the configuration)`,
+    );
+  }
+  lines.push(
+    "",
+    `${
+      Object.entries(counts).sort().map(([k, v]) => `${v} ${k}`).join(", ")
+    } of ${report.steps.length} steps.`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+function stepLines(
+  step: Step,
+  row: { entry?: CheckpointStep; width: number; digester: SecretDigester },
+): string[] {
+  const e = row.entry;
+  const status = e?.status ?? "pending";
+  const when = e?.verified_at ?? e?.finished_at ?? e?.started_at;
+  // Without planning, status knows what the checkpoint recorded; `plan` shows
+  // whether the cluster drifted since.
+  const standing = stepStanding({
+    entry: e,
+    optionsDigest: stepOptionsDigest(step, row.digester),
+  });
+  const changed = e && standing.kind === "outstanding" &&
+      e.status === "verified"
+    ? `  (${standing.reason}: will re-apply)`
+    : "";
+  const lines = [
+    `  ${step.id.padEnd(row.width)}  ${status.padEnd(9)}  ${when ?? ""}${
+      e ? `  attempts ${e.attempts}` : ""
+    }${changed}`,
+  ];
+  if (e?.last_error) {
+    lines.push(`  ${" ".repeat(row.width)}  last error: ${e.last_error}`);
+  }
+  return lines;
 }
