@@ -288,6 +288,31 @@ function planCluster(
     };
 }
 
+/** The plan document of the step entries: versioned, counted, scrubbed once more. */
+function planDocumentOf(
+  steps: PlanStep[],
+  run: {
+    options: PlanStepsOptions;
+    cluster: ClusterIdentity;
+    scrubber: SecretScrubber;
+  },
+): PlanDocument {
+  const document: PlanDocument = {
+    format_version: PLAN_FORMAT_VERSION,
+    kfplan_version: KFPLAN_VERSION,
+    created_at: (run.options.now?.() ?? new Date()).toISOString(),
+    cluster: planCluster(run.options, run.cluster),
+    config: run.options.config,
+    summary: summarize(steps),
+    steps,
+  };
+  // Secrets a later step registered (ctx.addSecret) may sit in an earlier entry: scrub
+  // the finished document once more, as data, so library callers are covered too.
+  return JSON.parse(
+    run.scrubber.scrub(JSON.stringify(document)),
+  ) as PlanDocument;
+}
+
 /**
  * Plans every step and returns the plan document with the raw plans apply consumes.
  *
@@ -360,23 +385,13 @@ export async function planSteps(
     if (!options.workDir) await removeDir(workDir);
   }
 
-  const stepsOut = order.map((s) => entries.get(s.id)!);
-  const document: PlanDocument = {
-    format_version: PLAN_FORMAT_VERSION,
-    kfplan_version: KFPLAN_VERSION,
-    created_at: (options.now?.() ?? new Date()).toISOString(),
-    cluster: planCluster(options, cluster),
-    config: options.config,
-    summary: summarize(stepsOut),
-    steps: stepsOut,
-  };
-  // Secrets a later step registered (ctx.addSecret) may sit in an earlier entry: scrub
-  // the finished document once more, as data, so library callers are covered too.
-  const scrubbed = JSON.parse(
-    scrubber.scrub(JSON.stringify(document)),
-  ) as PlanDocument;
+  const document = planDocumentOf(order.map((s) => entries.get(s.id)!), {
+    options,
+    cluster,
+    scrubber,
+  });
   return {
-    document: scrubbed,
+    document,
     plans,
     inputsDigests,
     scrubber,
