@@ -65,8 +65,10 @@ export class Transport {
   /** TLS material and headers for the current user (tokens may be refreshed). */
   async #httpsOptions(): Promise<HttpsOptions> {
     const opts: HttpsOptions = { headers: {} };
-    // deno-lint-ignore no-explicit-any
-    await this.#config.applyToHTTPSOptions(opts as any);
+    // The client library fills node's https options; kfplan reads the same fields.
+    await this.#config.applyToHTTPSOptions(
+      opts as Parameters<KubeConfig["applyToHTTPSOptions"]>[0],
+    );
     return opts;
   }
 
