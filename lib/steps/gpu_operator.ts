@@ -9,9 +9,13 @@
  *
  * Verify: the release is deployed and its workloads ready, ClusterPolicy
  * `cluster-policy` has `status.state == "ready"`, **and** at least one node has
- * allocatable `nvidia.com/gpu` (the operator also reports ready when there is no GPU
- * node), **and** the operator validator ran (a `nvidia-operator-validator` pod whose
- * validation init containers all succeeded is Ready).
+ * allocatable NVIDIA GPUs (the operator also reports ready when there is no GPU node):
+ * `nvidia.com/gpu`, or the names a sharing config advertises them under
+ * (`nvidia.com/gpu.shared` with `renameByDefault`, see {@linkcode gpuResourceNames}),
+ * **and** the operator validator ran: a Ready `nvidia-operator-validator` pod whose
+ * init containers `driver-validation`, `toolkit-validation`, `cuda-validation` and
+ * `plugin-validation` (the last only with the device plugin enabled) all terminated
+ * with exit code 0.
  *
  * @module
  */
@@ -45,6 +49,7 @@ import {
   type OperatorChoices,
   operatorChoices,
 } from "./nvidia_toolkit.ts";
+import { sharedResourceNames } from "./time_slicing.ts";
 
 /** Step id of the GPU operator. */
 export const GPU_OPERATOR_STEP_ID = "gpu-operator";
@@ -254,24 +259,112 @@ export function clusterPolicyReady(
   }`;
 }
 
-/** Nodes with allocatable `nvidia.com/gpu` > 0, and their counts. */
+/** The plain GPU resource and its default shared name (`renameByDefault`). */
+export const DEFAULT_GPU_RESOURCES: readonly string[] = [
+  "nvidia.com/gpu",
+  "nvidia.com/gpu.shared",
+];
+
+/**
+ * The resource names GPUs may be advertised under: `nvidia.com/gpu`,
+ * `nvidia.com/gpu.shared`, and every name the device plugin's sharing ConfigMap
+ * declares (its data, when the ClusterPolicy points at one that exists).
+ */
+export function gpuResourceNames(
+  sharingConfigData?: Record<string, string>,
+): string[] {
+  return [
+    ...new Set([
+      ...DEFAULT_GPU_RESOURCES,
+      ...sharedResourceNames(sharingConfigData),
+    ]),
+  ];
+}
+
+/** A node's allocatable count summed over `resources` (absent names count 0). */
+export function allocatableGpus(
+  node: KubeObject,
+  resources: readonly string[],
+): number {
+  const allocatable =
+    (node.status as { allocatable?: Record<string, string> } | undefined)
+      ?.allocatable ?? {};
+  return resources.reduce((sum, r) => {
+    const n = Number(allocatable[r] ?? 0);
+    return sum + (Number.isFinite(n) && n > 0 ? n : 0);
+  }, 0);
+}
+
+/**
+ * Nodes with allocatable GPUs > 0 under any of the resource names (default
+ * {@linkcode DEFAULT_GPU_RESOURCES}), and their counts summed over those names.
+ */
 export async function nodesWithGpus(
   kube: KubeClient,
-  resource = "nvidia.com/gpu",
+  resource: string | readonly string[] = DEFAULT_GPU_RESOURCES,
 ): Promise<Record<string, number>> {
+  const resources = typeof resource === "string" ? [resource] : resource;
   const out: Record<string, number> = {};
   for (const node of await kube.list("v1", "Node")) {
-    const n = Number(
-      (node.status as { allocatable?: Record<string, string> })?.allocatable
-        ?.[resource] ?? 0,
-    );
+    const n = allocatableGpus(node, resources);
     if (n > 0) out[node.metadata.name] = n;
   }
   return out;
 }
 
-/** A validator pod that ran: Ready, and every validation init container exited 0. */
-export function validatorRan(pods: KubeObject[]): true | string {
+/** The validations the operator validator runs as init containers, in order. */
+export const VALIDATIONS: readonly string[] = [
+  "driver-validation",
+  "toolkit-validation",
+  "cuda-validation",
+  "plugin-validation",
+];
+
+/** The validations a validator pod must have passed (no `plugin-validation` without the device plugin, which the operator then leaves out). */
+export function requiredValidations(devicePluginEnabled: boolean): string[] {
+  return VALIDATIONS.filter((v) =>
+    devicePluginEnabled || v !== "plugin-validation"
+  );
+}
+
+interface InitContainerStatus {
+  name: string;
+  state?: {
+    waiting?: { reason?: string; message?: string };
+    running?: { startedAt?: string };
+    terminated?: { exitCode: number; reason?: string; message?: string };
+  };
+}
+
+/** Why an init container has not succeeded; `undefined` when it exited 0. */
+function validationProblem(
+  c: InitContainerStatus | undefined,
+): string | undefined {
+  if (!c) return "not run (no init container status)";
+  const { waiting, running, terminated } = c.state ?? {};
+  if (terminated) {
+    if (terminated.exitCode === 0) return undefined;
+    const why = [terminated.reason, terminated.message].filter(Boolean)
+      .join(": ");
+    return `exited ${terminated.exitCode}${why ? ` (${why})` : ""}`;
+  }
+  if (running) return "still running";
+  if (waiting) {
+    const why = [waiting.reason, waiting.message].filter(Boolean).join(": ");
+    return `waiting${why ? ` (${why})` : ""}`;
+  }
+  return "no state";
+}
+
+/**
+ * A validator pod that ran: Ready, each `required` validation present among its init
+ * container statuses and terminated with exit code 0, and no other init container
+ * failed. Otherwise, per pod, every validation missing, pending or failed with why.
+ */
+export function validatorRan(
+  pods: KubeObject[],
+  required: readonly string[] = VALIDATIONS,
+): true | string {
   if (pods.length === 0) {
     return "no nvidia-operator-validator pod (the operator has not deployed it)";
   }
@@ -280,26 +373,29 @@ export function validatorRan(pods: KubeObject[]): true | string {
     const status = pod.status as {
       phase?: string;
       conditions?: { type: string; status: string }[];
-      initContainerStatuses?: {
-        name: string;
-        state?: { terminated?: { exitCode: number } };
-      }[];
+      initContainerStatuses?: InitContainerStatus[];
     } | undefined;
     const ready = status?.conditions?.some((c) =>
       c.type === "Ready" && c.status === "True"
     );
-    const failed = (status?.initContainerStatuses ?? []).filter((c) =>
-      c.state?.terminated?.exitCode !== 0
-    );
-    if (ready && failed.length === 0) return true;
+    const statuses = status?.initContainerStatuses ?? [];
+    const names = [
+      ...statuses.map((c) => c.name),
+      ...required.filter((r) => !statuses.some((c) => c.name === r)),
+    ];
+    const problems = names.flatMap((name) => {
+      const problem = validationProblem(statuses.find((c) => c.name === name));
+      return problem ? [{ name, problem }] : [];
+    });
+    if (ready && problems.length === 0) return true;
     states.push(
       `${pod.metadata.name}: ${status?.phase ?? "?"}${
         ready ? "" : ", not Ready"
       }${
-        failed.length
+        problems.length
           ? `, pending/failed validations: ${
-            failed.map((c) => c.name).join(", ")
-          }`
+            problems.map((p) => p.name).join(", ")
+          } (${problems.map((p) => `${p.name} ${p.problem}`).join("; ")})`
           : ""
       }`,
     );
@@ -362,8 +458,10 @@ async function applyGpuOperator(
 interface OperatorState {
   /** `true` when ClusterPolicy `cluster-policy` is ready, else what it shows. */
   policy: true | string;
-  /** Allocatable `nvidia.com/gpu` by node. */
+  /** Allocatable GPUs by node, under any of `resources`. */
   gpus: Record<string, number>;
+  /** The resource names counted (see {@linkcode gpuResourceNames}). */
+  resources: string[];
   /** `true` when a validator pod ran, else what is missing. */
   validator: true | string;
 }
@@ -377,23 +475,28 @@ async function operatorState(
   kube: KubeClient,
   namespace: string,
   timeoutMs: number,
+  required: readonly string[],
 ): Promise<OperatorState> {
   const deadline = Date.now() + timeoutMs;
   while (true) {
+    const clusterPolicy = await kube.get({
+      apiVersion: "nvidia.com/v1",
+      kind: "ClusterPolicy",
+      name: "cluster-policy",
+    });
+    const resources = gpuResourceNames(
+      await sharingConfigData(kube, namespace, clusterPolicy),
+    );
     const state: OperatorState = {
-      policy: clusterPolicyReady(
-        await kube.get({
-          apiVersion: "nvidia.com/v1",
-          kind: "ClusterPolicy",
-          name: "cluster-policy",
-        }),
-      ),
-      gpus: await nodesWithGpus(kube),
+      policy: clusterPolicyReady(clusterPolicy),
+      gpus: await nodesWithGpus(kube, resources),
+      resources,
       validator: validatorRan(
         await kube.list("v1", "Pod", {
           namespace,
           labelSelector: "app=nvidia-operator-validator",
         }),
+        required,
       ),
     };
     const done = state.policy === true &&
@@ -404,6 +507,25 @@ async function operatorState(
       ctx.signal,
     );
   }
+}
+
+/** The data of the sharing ConfigMap the ClusterPolicy points the device plugin at, if it exists. */
+async function sharingConfigData(
+  kube: KubeClient,
+  namespace: string,
+  policy: KubeObject | undefined,
+): Promise<Record<string, string> | undefined> {
+  const name = (policy?.spec as
+    | { devicePlugin?: { config?: { name?: string } } }
+    | undefined)?.devicePlugin?.config?.name;
+  if (!name) return undefined;
+  const cm = await kube.get({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace,
+    name,
+  });
+  return cm?.data as Record<string, string> | undefined;
 }
 
 async function verifyGpuOperator(
@@ -427,18 +549,23 @@ async function verifyGpuOperator(
       ? splitDesired(spec, plan.desired).manifest
       : undefined,
   });
-  const { policy, gpus, validator } = await operatorState(
+  const devicePlugin = values.devicePlugin as { enabled?: boolean };
+  const { policy, gpus, resources, validator } = await operatorState(
     ctx,
     kube,
     o.namespace,
     timeoutMs,
+    requiredValidations(devicePlugin.enabled !== false),
   );
+  const names = resources.join(", ");
   const gpuCheck: VerifyCheck = {
     name: "a node has allocatable nvidia.com/gpu",
     ok: Object.keys(gpus).length > 0,
     detail: Object.keys(gpus).length > 0
-      ? Object.entries(gpus).map(([n, c]) => `${n}: ${c}`).join(", ")
-      : "no node has allocatable nvidia.com/gpu (ClusterPolicy reports ready even without GPU nodes)",
+      ? `${
+        Object.entries(gpus).map(([n, c]) => `${n}: ${c}`).join(", ")
+      } (counting ${names})`
+      : `no node has allocatable nvidia.com/gpu (counting ${names}; ClusterPolicy reports ready even without GPU nodes)`,
   };
   checks.push(
     {

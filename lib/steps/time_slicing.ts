@@ -13,15 +13,18 @@
  * `replicas >= 2`, resource names with the `nvidia.com/` prefix and at most 63
  * characters, unique resource names.
  *
- * Verify: every GPU node advertises physical GPUs (`nvidia.com/gpu.count`) x replicas
- * of `nvidia.com/gpu` (or `nvidia.com/gpu.shared` when renamed) and carries the labels
- * `nvidia.com/gpu.replicas` and `nvidia.com/gpu.sharing-strategy=time-slicing`.
+ * Verify, per GPU node and the config that applies to it: the node advertises physical
+ * GPUs (`nvidia.com/gpu.count`) x replicas of `nvidia.com/gpu` (or of its new name when
+ * renamed, e.g. `nvidia.com/gpu.shared`, and then no longer the plain name), carries
+ * the labels `nvidia.com/gpu.replicas` and `nvidia.com/gpu.sharing-strategy=time-slicing`,
+ * and its `nvidia.com/gpu.product` ends with `-SHARED` exactly when the GPUs are shared
+ * and not renamed (as GPU feature discovery labels them).
  *
  * @module
  */
 
 import { z } from "../deps.ts";
-import { stringifyYaml as stringify } from "../deps.ts";
+import { parseYaml, stringifyYaml as stringify } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import {
   emptyPlan,
@@ -219,29 +222,106 @@ export function timeSlicingChartValues(
 
 /** What a GPU node should advertise under a sharing config. */
 export interface ExpectedSharing {
-  /** `nvidia.com/gpu` or `nvidia.com/gpu.shared`. */
+  /** The advertised name: `nvidia.com/gpu`, or e.g. `nvidia.com/gpu.shared` when renamed. */
   resource: string;
+  /** The resource as the config names it (`nvidia.com/gpu`). */
+  original: string;
+  /** Advertised under another name: the original is no longer advertised. */
+  renamed: boolean;
   /** How many pods share each physical GPU: a node advertises GPUs x replicas. */
   replicas: number;
+}
+
+/** The name a shared resource is advertised under: its `rename`, `<name>.shared` with `renameByDefault`, else its name. */
+export function advertisedName(
+  resource: { name: string; rename?: string },
+  renameByDefault: boolean | undefined,
+): string {
+  const name = resource.name.includes("/")
+    ? resource.name
+    : `nvidia.com/${resource.name}`;
+  if (resource.rename) {
+    return resource.rename.includes("/")
+      ? resource.rename
+      : `nvidia.com/${resource.rename}`;
+  }
+  return renameByDefault ? `${name}.shared` : name;
 }
 
 /** The advertised resource and replicas of `nvidia.com/gpu` under a config. */
 export function expectedSharing(sharing: SharingConfig): ExpectedSharing {
   const gpu = sharing.resources.find((r) => r.name === "nvidia.com/gpu") ??
     sharing.resources[0];
-  const resource = gpu.rename
-    ? (gpu.rename.includes("/") ? gpu.rename : `nvidia.com/${gpu.rename}`)
-    : sharing.renameByDefault
-    ? `${gpu.name}.shared`
-    : gpu.name;
-  return { resource, replicas: gpu.replicas };
+  const resource = advertisedName(gpu, sharing.renameByDefault);
+  return {
+    resource,
+    original: gpu.name,
+    renamed: resource !== gpu.name,
+    replicas: gpu.replicas,
+  };
 }
 
+/**
+ * Every resource name the device plugin advertises under the sharing configs of a
+ * ConfigMap's data (one config file per key, `sharing.timeSlicing` or `sharing.mps`),
+ * renames applied; keys that do not parse are skipped.
+ *
+ * @example
+ * ```ts
+ * sharedResourceNames({ any: "version: v1\nsharing:\n  timeSlicing:\n    renameByDefault: true\n    resources: [{name: nvidia.com/gpu, replicas: 4}]\n" });
+ * // ["nvidia.com/gpu.shared"]
+ * ```
+ */
+export function sharedResourceNames(
+  data: Record<string, string> | undefined,
+): string[] {
+  const names = new Set<string>();
+  for (const text of Object.values(data ?? {})) {
+    let file: unknown;
+    try {
+      file = parseYaml(text);
+    } catch {
+      continue;
+    }
+    const sharing = (file as { sharing?: Record<string, unknown> } | null)
+      ?.sharing;
+    for (const kind of ["timeSlicing", "mps"]) {
+      const s = sharing?.[kind] as {
+        renameByDefault?: boolean;
+        resources?: { name?: unknown; rename?: unknown }[];
+      } | undefined;
+      for (const r of Array.isArray(s?.resources) ? s.resources : []) {
+        if (typeof r?.name !== "string" || r.name === "") continue;
+        names.add(advertisedName({
+          name: r.name,
+          rename: typeof r.rename === "string" && r.rename !== ""
+            ? r.rename
+            : undefined,
+        }, s?.renameByDefault === true));
+      }
+    }
+  }
+  return [...names];
+}
+
+/** GPU feature discovery's product label, suffixed `-SHARED` once the GPUs are shared (not renamed). */
+const PRODUCT_LABEL = "nvidia.com/gpu.product";
+const SHARED_SUFFIX = "-SHARED";
+
+/**
+ * A node matches a selector; a product in the selector also matches the product
+ * label with GPU feature discovery's `-SHARED` suffix (added once the node's GPUs are
+ * shared), so a node keeps its named config after sharing took effect.
+ */
 function matches(
   labels: Record<string, string> | undefined,
   selector: Record<string, string>,
 ): boolean {
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  return Object.entries(selector).every(([k, v]) =>
+    labels?.[k] === v ||
+    (k === PRODUCT_LABEL && !v.endsWith(SHARED_SUFFIX) &&
+      labels?.[k] === `${v}${SHARED_SUFFIX}`)
+  );
 }
 
 /** The config key a node should use: the first named config selecting it, else the default. */
@@ -297,6 +377,28 @@ export function nodeSharingState(
         }, want ${want} (${physical} GPUs x ${expected.replicas})`,
       );
     }
+  }
+  const stale = allocatable[expected.original];
+  if (expected.renamed && stale !== undefined && Number(stale) !== 0) {
+    problems.push(
+      `allocatable ${expected.original}=${stale}, want none (renamed to ${expected.resource}: ` +
+        `the device plugin still advertises the plain name)`,
+    );
+  }
+  const product = labels[PRODUCT_LABEL];
+  const shared = expected.replicas > 1 && !expected.renamed;
+  if (product === undefined) {
+    problems.push(
+      `no ${PRODUCT_LABEL} label (GPU feature discovery has not labelled the node)`,
+    );
+  } else if (product.endsWith(SHARED_SUFFIX) !== shared) {
+    problems.push(
+      `label ${PRODUCT_LABEL}=${product}, want ${
+        shared
+          ? `the ${SHARED_SUFFIX} suffix (shared, not renamed)`
+          : `no ${SHARED_SUFFIX} suffix (renamed to ${expected.resource})`
+      }`,
+    );
   }
   if (labels["nvidia.com/gpu.replicas"] !== String(expected.replicas)) {
     problems.push(

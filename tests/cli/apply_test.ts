@@ -4,6 +4,7 @@ import { planCommand } from "../../lib/cli/plan.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import type { Composition } from "../../lib/cli/session.ts";
 import { testStep } from "../engine/_steps.ts";
+import { tempDir } from "../_shared.ts";
 
 function offlineSession(calls: string[] = []) {
   return {
@@ -15,7 +16,8 @@ function offlineSession(calls: string[] = []) {
 }
 
 Deno.test("apply refuses a plan made offline, explaining to plan against the cluster", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await planCommand(["--out", `${dir}/plan.json`], offlineSession());
   const calls: string[] = [];
   const s = offlineSession(calls);
@@ -39,7 +41,8 @@ Deno.test("apply without a cluster says so and applies nothing", async () => {
 });
 
 Deno.test("apply names a broken plan file", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeTextFile(`${dir}/p.json`, '{"format_version":"1"}');
   const s = offlineSession();
   assertEquals(await applyCommand([`${dir}/p.json`], s), 1);

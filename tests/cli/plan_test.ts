@@ -10,6 +10,7 @@ import type { Composition } from "../../lib/cli/session.ts";
 import { parsePlanDocument } from "../../lib/engine/plan_document.ts";
 import { testStep } from "../engine/_steps.ts";
 import type { Step } from "../../lib/engine/types.ts";
+import { tempDir } from "../_shared.ts";
 
 function session(steps: Step[], io = capturedIO()) {
   return {
@@ -57,7 +58,8 @@ Deno.test("plan exits 0 without changes and 1 when a step cannot be planned", as
 });
 
 Deno.test("plan --json prints a valid document and --out saves the same", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const s = session([creating()]);
   assertEquals(
     await planCommand(["--json", "--out", `${dir}/plan.json`], s),

@@ -4,9 +4,11 @@ import { capturedIO } from "../../lib/cli/io.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import type { Composition } from "../../lib/cli/session.ts";
 import { testStep } from "../engine/_steps.ts";
+import { tempDir } from "../_shared.ts";
 
 Deno.test("status shows each step's checkpoint entry", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const steps = [
     testStep("a"),
     testStep("b", { needs: ["a"], applyError: "boom" }),

@@ -12,6 +12,7 @@ import {
 } from "../../lib/engine/checkpoint.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
 import { writeFileAtomic } from "../../lib/engine/_files.ts";
+import { tempDir } from "../_shared.ts";
 
 const prod = { server: "https://10.0.0.1:6443", context: "prod" };
 const dev = { server: "https://10.0.0.2:6443", context: "dev" };
@@ -32,7 +33,8 @@ Deno.test("checkpoints are keyed by cluster", () => {
 });
 
 Deno.test("updates are durable, merged and leave no temp files", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const store = await CheckpointStore.open(dir, prod);
   await Promise.all([
     store.update("a", {
@@ -59,7 +61,8 @@ Deno.test("updates are durable, merged and leave no temp files", async () => {
 });
 
 Deno.test("a checkpoint of another cluster is refused, a corrupt one is named", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const store = await CheckpointStore.open(dir, prod);
   await store.update("a", {
     status: "failed",
@@ -80,7 +83,8 @@ Deno.test("a checkpoint of another cluster is refused, a corrupt one is named", 
 });
 
 Deno.test("writeFileAtomic replaces the whole file", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const path = `${dir}/x/y.json`;
   await writeFileAtomic(path, "a".repeat(10000));
   await writeFileAtomic(path, "b");
@@ -89,7 +93,8 @@ Deno.test("writeFileAtomic replaces the whole file", async () => {
 });
 
 Deno.test("temp files a killed writer left behind are cleaned up when old", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const path = checkpointPath(dir, prod);
   const base = path.split("/").pop();
   const old = `${dir}/.${base}.dead.tmp`;

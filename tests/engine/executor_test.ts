@@ -17,9 +17,11 @@ import { renderPlan } from "../../lib/cli/render_plan.ts";
 import { serializePlanDocument } from "../../lib/engine/plan_document.ts";
 import type { Step } from "../../lib/engine/types.ts";
 import { testStep } from "./_steps.ts";
+import { tempDir } from "../_shared.ts";
 
 Deno.test("apply plans every step once, then applies and verifies in dependency order; a step whose inputs changed is planned again", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const calls: string[] = [];
   const steps = [
     testStep("b", { needs: ["a"], calls }),
@@ -51,7 +53,8 @@ Deno.test("apply plans every step once, then applies and verifies in dependency 
 });
 
 Deno.test("re-run skips verified steps with unchanged options, retries the failed one, continues", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const calls: string[] = [];
   const events: RunEvent[] = [];
   let broken = true;
@@ -171,7 +174,8 @@ Deno.test("a declined confirmation applies nothing", async () => {
 });
 
 Deno.test("changed options re-apply the step", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const calls: string[] = [];
   await applySteps([testStep("a", { calls, options: { replicas: 1 } })], {
     checkpointDir: dir,
@@ -183,7 +187,8 @@ Deno.test("changed options re-apply the step", async () => {
 });
 
 Deno.test("verify failure fails the step and lists the failed checks", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const events: RunEvent[] = [];
   const result = await applySteps(
     [testStep("a", {
@@ -209,7 +214,8 @@ Deno.test("verify failure fails the step and lists the failed checks", async () 
 });
 
 Deno.test("an interrupted step (applying) is applied again on resume", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const calls: string[] = [];
   const step = testStep("a", { calls });
   const store = await CheckpointStore.open(dir, NO_CLUSTER);
@@ -225,7 +231,8 @@ Deno.test("an interrupted step (applying) is applied again on resume", async () 
 });
 
 Deno.test("verifySteps reports per step and marks drifted steps failed", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await applySteps([testStep("a"), testStep("b")], { checkpointDir: dir });
   const result = await verifySteps([
     testStep("a"),
@@ -246,7 +253,8 @@ Deno.test("verifySteps reports per step and marks drifted steps failed", async (
 
 Deno.test("a planted secret appears in no plan, JSON, checkpoint, event or log", async () => {
   const secret = "Planted-Secret-9f8e7d";
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const logs: string[] = [];
   const events: string[] = [];
   const leaky: Step = {
@@ -319,7 +327,8 @@ Deno.test("a planted secret appears in no plan, JSON, checkpoint, event or log",
 
 Deno.test("secrets a step resolves itself are scrubbed once registered with ctx.addSecret", async () => {
   const secret = "resolved-from-env-7c1d";
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const events: string[] = [];
   const step: Step = {
     ...testStep("oidc"),

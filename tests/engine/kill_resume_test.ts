@@ -4,14 +4,25 @@ import {
   checkpointPath,
   NO_CLUSTER,
 } from "../../lib/engine/checkpoint.ts";
+import { tempDir } from "../_shared.ts";
 
 const script =
   new URL("../fixtures/engine/marker_apply.ts", import.meta.url).pathname;
 const config = new URL("../../deno.json", import.meta.url).pathname;
 
-function start(dir: string, log: string, sleepMs: number): Deno.ChildProcess {
+/**
+ * Runs the marker apply; its scratch directories go under `tmp` (TMPDIR), inside the
+ * test's temporary directory: a SIGKILLed apply cannot remove its own.
+ */
+function start(
+  dir: string,
+  log: string,
+  sleepMs: number,
+  tmp: string,
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", config, script, dir, log, String(sleepMs)],
+    env: { TMPDIR: tmp },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -32,10 +43,13 @@ function verifiedIds(cp: Checkpoint | undefined): string[] {
 }
 
 Deno.test("an apply killed with SIGKILL resumes without re-running verified steps", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const scratch = `${dir}/tmp`;
+  await Deno.mkdir(scratch);
   const cpPath = checkpointPath(`${dir}/cp`, NO_CLUSTER);
   const firstLog = `${dir}/first.log`;
-  const child = start(`${dir}/cp`, firstLog, 400);
+  const child = start(`${dir}/cp`, firstLog, 400, scratch);
   // Wait until some, but not all, steps are verified; bounded by a generous deadline so a
   // broken executor fails the test instead of hanging it.
   const deadline = Date.now() + 60_000;
@@ -59,7 +73,7 @@ Deno.test("an apply killed with SIGKILL resumes without re-running verified step
     .map(([id]) => id);
 
   const secondLog = `${dir}/second.log`;
-  const resumed = await start(`${dir}/cp`, secondLog, 10).output();
+  const resumed = await start(`${dir}/cp`, secondLog, 10, scratch).output();
   assertEquals(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
   const summary = JSON.parse(
     new TextDecoder().decode(resumed.stdout).trim().split("\n").pop()!,

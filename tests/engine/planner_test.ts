@@ -5,6 +5,7 @@ import { CheckpointStore, NO_CLUSTER } from "../../lib/engine/checkpoint.ts";
 import { loadDigestKey } from "../../lib/engine/secret_digest.ts";
 import { stepOptionsDigest } from "../../lib/engine/planner.ts";
 import { testStep } from "./_steps.ts";
+import { tempDir } from "../_shared.ts";
 
 Deno.test("a step whose plan throws gets an error entry and the rest still plans", async () => {
   const calls: string[] = [];
@@ -59,7 +60,8 @@ Deno.test("offline planning hands steps offline: true and says so in the documen
 });
 
 Deno.test("upstream outputs are unknown at plan time unless checkpointed and verified", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const up = testStep("up");
   const seen: unknown[] = [];
   const down: Step = {

@@ -1,13 +1,22 @@
 import { assertEquals, assertMatch, throws } from "../_assert.ts";
 import { OptionsError, validateOptions } from "../../lib/engine/options.ts";
 import {
+  allocatableGpus,
   clusterPolicyReady,
   gpuOperatorOptionsSchema,
   gpuOperatorStep,
   gpuOperatorValues,
+  gpuResourceNames,
+  nodesWithGpus,
+  requiredValidations,
+  VALIDATIONS,
   validatorRan,
 } from "../../lib/steps/gpu_operator.ts";
-import type { KubeObject } from "../../lib/kube/types.ts";
+import {
+  timeSlicingConfigMap,
+  timeSlicingOptionsSchema,
+} from "../../lib/steps/time_slicing.ts";
+import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { sharedChart, tempDir } from "../_shared.ts";
 
 const at = { source: "kfplan.yaml", prefix: ["gpuOperator"] };
@@ -136,7 +145,175 @@ Deno.test("gpu operator: readiness predicates explain what is missing", () => {
     String(validatorRan([pod(false, 1)])),
     /not Ready, pending\/failed validations: cuda-validation/,
   );
-  assertEquals(validatorRan([pod(true, 0)]), true);
+  // One passed validation is not the validator having run: the other three are missing.
+  assertMatch(
+    String(validatorRan([pod(true, 0)])),
+    /^v: Running, pending\/failed validations: driver-validation, toolkit-validation, plugin-validation \(driver-validation not run/,
+  );
+});
+
+type Init = { name: string; state: Record<string, unknown> };
+const done = (name: string): Init => ({
+  name,
+  state: { terminated: { exitCode: 0, reason: "Completed" } },
+});
+function validatorPod(
+  ready: boolean,
+  initContainerStatuses: Init[] | undefined,
+  name = "nvidia-operator-validator-gpu-0",
+): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name },
+    status: {
+      phase: ready ? "Running" : "Pending",
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+      ...(initContainerStatuses ? { initContainerStatuses } : {}),
+    },
+  };
+}
+
+Deno.test("gpu operator: a Ready validator pod without init container statuses has not run its validations", () => {
+  assertEquals(
+    validatorRan([validatorPod(true, undefined)]),
+    "nvidia-operator-validator-gpu-0: Running, pending/failed validations: " +
+      "driver-validation, toolkit-validation, cuda-validation, plugin-validation " +
+      "(driver-validation not run (no init container status); toolkit-validation not run " +
+      "(no init container status); cuda-validation not run (no init container status); " +
+      "plugin-validation not run (no init container status))",
+  );
+  assertEquals(
+    validatorRan([validatorPod(true, VALIDATIONS.map(done))]),
+    true,
+  );
+  assertEquals(VALIDATIONS, [
+    "driver-validation",
+    "toolkit-validation",
+    "cuda-validation",
+    "plugin-validation",
+  ]);
+});
+
+Deno.test("gpu operator: each validation missing, pending or failed is named with its reason", () => {
+  const statuses: Init[] = [
+    done("driver-validation"),
+    done("toolkit-validation"),
+    {
+      name: "cuda-validation",
+      state: {
+        terminated: {
+          exitCode: 1,
+          reason: "Error",
+          message: "cuda workload failed",
+        },
+      },
+    },
+    {
+      name: "plugin-validation",
+      state: { waiting: { reason: "PodInitializing" } },
+    },
+  ];
+  assertEquals(
+    validatorRan([validatorPod(false, statuses)]),
+    "nvidia-operator-validator-gpu-0: Pending, not Ready, pending/failed validations: " +
+      "cuda-validation, plugin-validation (cuda-validation exited 1 (Error: cuda workload failed); " +
+      "plugin-validation waiting (PodInitializing))",
+  );
+  const running: Init[] = [
+    ...statuses.slice(0, 3).map((s) => done(s.name)),
+    { name: "plugin-validation", state: { running: { startedAt: "t" } } },
+  ];
+  assertMatch(
+    String(validatorRan([validatorPod(false, running)])),
+    /pending\/failed validations: plugin-validation \(plugin-validation still running\)$/,
+  );
+  // Ready, yet one required validation never reported: not run.
+  const noToolkit = VALIDATIONS.filter((v) => v !== "toolkit-validation").map(
+    done,
+  );
+  assertMatch(
+    String(validatorRan([validatorPod(true, noToolkit)])),
+    /^nvidia-operator-validator-gpu-0: Running, pending\/failed validations: toolkit-validation \(toolkit-validation not run \(no init container status\)\)$/,
+  );
+  // Without the device plugin the operator leaves plugin-validation out.
+  const noPlugin = requiredValidations(false);
+  assertEquals(noPlugin, [
+    "driver-validation",
+    "toolkit-validation",
+    "cuda-validation",
+  ]);
+  assertEquals(
+    validatorRan([validatorPod(true, noPlugin.map(done))], noPlugin),
+    true,
+  );
+  assertMatch(
+    String(validatorRan([validatorPod(true, noPlugin.map(done))])),
+    /plugin-validation not run/,
+  );
+  // One validator pod that ran is enough; the others are reported when none did.
+  assertEquals(
+    validatorRan([
+      validatorPod(false, statuses, "a"),
+      validatorPod(true, VALIDATIONS.map(done), "b"),
+    ]),
+    true,
+  );
+});
+
+Deno.test("gpu operator: GPUs count under nvidia.com/gpu, .shared and the names the sharing config declares", async () => {
+  const node = (name: string, allocatable: Record<string, string>) =>
+    ({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name },
+      status: { allocatable },
+    }) as KubeObject;
+  const nodes = [
+    node("plain", { "nvidia.com/gpu": "4", cpu: "8" }),
+    node("shared", { "nvidia.com/gpu.shared": "8" }),
+    node("custom", { "nvidia.com/shared-gpu": "2" }),
+    node("cpu", { cpu: "8" }),
+    node("amd", { "amd.com/gpu": "1" }),
+  ];
+  const kube = { list: () => Promise.resolve(nodes) } as unknown as KubeClient;
+  // renameByDefault: GPUs are advertised as nvidia.com/gpu.shared only.
+  assertEquals(await nodesWithGpus(kube), { plain: 4, shared: 8 });
+  const o = validateOptions(timeSlicingOptionsSchema, {
+    timeSlicing: {
+      resources: [{
+        name: "nvidia.com/gpu",
+        replicas: 2,
+        rename: "shared-gpu",
+      }],
+    },
+  });
+  const names = gpuResourceNames(
+    timeSlicingConfigMap(o).data as Record<string, string>,
+  );
+  assertEquals(names, [
+    "nvidia.com/gpu",
+    "nvidia.com/gpu.shared",
+    "nvidia.com/shared-gpu",
+  ]);
+  assertEquals(await nodesWithGpus(kube, names), {
+    plain: 4,
+    shared: 8,
+    custom: 2,
+  });
+  assertEquals(gpuResourceNames(undefined), [
+    "nvidia.com/gpu",
+    "nvidia.com/gpu.shared",
+  ]);
+  // The AMD step's single resource still works.
+  assertEquals(await nodesWithGpus(kube, "amd.com/gpu"), { amd: 1 });
+  assertEquals(
+    allocatableGpus(
+      node("both", { "nvidia.com/gpu": "0", "nvidia.com/gpu.shared": "6" }),
+      names,
+    ),
+    6,
+  );
 });
 
 Deno.test("gpu operator: the offline plan's desired objects leave out the chart's crds/ (helm's business) but plan them", async () => {
