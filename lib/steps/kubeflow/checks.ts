@@ -9,6 +9,7 @@
 
 import { parseYaml as parse } from "../../deps.ts";
 import type { KubeObject } from "../../kube/types.ts";
+import { recognize } from "./recognize.ts";
 import type { AuthStack } from "./version.ts";
 
 /** The parts of Dex's `config.yaml` the cross-checks read. */
@@ -69,24 +70,21 @@ export function crossCheckAuth(
   objects: KubeObject[],
   auth: AuthStack,
 ): string[] {
-  const dexCm = find(
-    objects,
-    "ConfigMap",
-    "auth",
-    (o) => o.metadata.name === "dex",
-  );
-  const dexConfigText = (dexCm?.data as Record<string, string> | undefined)
-    ?.["config.yaml"];
-  if (!dexConfigText) return ["ConfigMap auth/dex has no config.yaml"];
+  const recognized = recognize(objects);
+  const dexRef = recognized.dex;
+  const dexConfigText = dexRef?.configText;
+  if (!dexConfigText) return ["the rendered tree has no Dex config"];
   const dex = parse(dexConfigText) as DexConfigFields | null;
   const issuer: string | undefined = dex?.issuer;
   const redirectURIs: string[] = dex?.staticClients?.[0]?.redirectURIs ?? [];
-  const dexClient = find(
-    objects,
-    "Secret",
-    "auth",
-    (o) => o.metadata.name === "dex-oidc-client",
-  );
+  const dexClient = dexRef?.clientSecret
+    ? find(
+      objects,
+      "Secret",
+      dexRef.clientSecret.namespace ?? "",
+      (o) => o.metadata.name === dexRef.clientSecret?.name,
+    )
+    : undefined;
   const client: DexClient = {
     issuer,
     redirectURIs,
@@ -133,16 +131,16 @@ function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
         }`,
     );
   }
-  const ra = find(
-    objects,
-    "RequestAuthentication",
-    "istio-system",
-    (o) => o.metadata.name === "dex-jwt",
+  const ra = objects.find((o) =>
+    o.kind === "RequestAuthentication" &&
+    jwtIssuers(o).length > 0 &&
+    o.metadata.namespace === "istio-system" &&
+    /jwt/.test(o.metadata.name)
   );
   const raIssuers = jwtIssuers(ra);
   if (ra && !raIssuers.includes(client.issuer ?? "")) {
     problems.push(
-      `issuer mismatch: RequestAuthentication istio-system/dex-jwt jwtRules issuers ${
+      `issuer mismatch: RequestAuthentication istio-system/${ra.metadata.name} jwtRules issuers ${
         JSON.stringify(raIssuers)
       } ` +
         `do not include the Dex issuer ${JSON.stringify(client.issuer)}`,
@@ -185,11 +183,9 @@ function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
 /** oidc-authservice's issuer, client id/secret and redirect URL against Dex's. */
 function checkAuthservice(objects: KubeObject[], client: DexClient): string[] {
   const problems: string[] = [];
-  const params = find(
-    objects,
-    "ConfigMap",
-    "istio-system",
-    (o) => o.metadata.name === "oidc-authservice-parameters",
+  const params = objects.find((o) =>
+    o.kind === "ConfigMap" &&
+    "OIDC_PROVIDER" in ((o.data as Record<string, string>) ?? {})
   );
   const data = (params?.data ?? {}) as Record<string, string>;
   if (data.OIDC_PROVIDER !== client.issuer) {
@@ -200,11 +196,8 @@ function checkAuthservice(objects: KubeObject[], client: DexClient): string[] {
         }`,
     );
   }
-  const secret = find(
-    objects,
-    "Secret",
-    "istio-system",
-    (o) => o.metadata.name === "oidc-authservice-client",
+  const secret = objects.find((o) =>
+    o.kind === "Secret" && decodeSecret(o, "CLIENT_SECRET") !== undefined
   );
   if (decodeSecret(secret, "CLIENT_SECRET") !== client.secret) {
     problems.push(

@@ -6,7 +6,7 @@
  * pass and verified.
  *
  * This entry names the step factory, its options schema and types, release
- * detection, and the errors a script may catch. The overlay and rendering modules
+ * recognition (from what the manifests render), and the errors a script may catch. The overlay and rendering modules
  * behind it are internal.
  *
  * @example
@@ -42,12 +42,16 @@ export {
 export {
   type AuthStack,
   type DetectedVersion,
-  detectVersion,
   KUBEFLOW_VERSIONS,
   type KubeflowVersion,
   ManifestsTreeError,
+  RELEASE_FACTS,
+  type ReleaseFacts,
   type ReleaseInfo,
   releaseInfo,
 } from "./version.ts";
+export { detectVersion } from "./render.ts";
+export { type Recognition, recognize } from "./recognize.ts";
+export { COMPONENT_IDS, type ComponentId } from "./components.ts";
 export { BCRYPT_COST, DEFAULT_USER_EMAIL, hashPassword } from "./dex.ts";
 export { PreflightError } from "./preflight.ts";

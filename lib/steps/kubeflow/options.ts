@@ -8,7 +8,7 @@
  */
 
 import { z } from "../../deps.ts";
-import { KUBEFLOW_VERSIONS } from "./version.ts";
+import { COMPONENT_IDS, EXTERNAL_COMPONENT_IDS } from "./components.ts";
 
 /** Where a secret comes from: an environment variable or a file (trailing newline trimmed). */
 export const secretRefSchema = z.union([
@@ -223,7 +223,7 @@ export const oauth2ProxySchema = z.object({
   forceHttps: z.boolean().default(false),
 }).strict();
 
-/** oidc-authservice settings (v1.5 and v1.6). */
+/** oidc-authservice settings (trees that deploy it: v1.5 to v1.8). */
 export const authserviceSchema = z.object({
   /** `OIDC_PROVIDER`: must equal `dex.issuer`; defaults to it. */
   providerUrl: urlString.optional(),
@@ -235,8 +235,8 @@ export const authserviceSchema = z.object({
     "email",
     "groups",
   ]),
-  /** `REDIRECT_URL`: must be one of Dex's redirect URIs for the client. */
-  redirectUrl: z.string().min(1).default("/login/oidc"),
+  /** `REDIRECT_URL` (trees whose parameters have it): default the tree's Dex redirect URI. */
+  redirectUrl: z.string().min(1).optional(),
   /** Override the client secret (must match Dex's; default `oidcClient.secret`). */
   clientSecret: secretRefSchema.optional(),
 }).strict();
@@ -265,10 +265,34 @@ export const excludeSchema = z.object({
 export const kubeflowOptionsSchema = z.object({
   /** Path of the kubeflow/manifests checkout (the directory holding `example/`). */
   manifests: z.string().min(1, "path of your kubeflow/manifests checkout"),
-  /** The release; detected from the tree, and must agree when stated. */
-  version: z.enum(KUBEFLOW_VERSIONS, {
-    error: `version is one of ${KUBEFLOW_VERSIONS.join(", ")}`,
+  /**
+   * The kustomization to install, relative to `manifests`; default `example`.
+   * A fork whose `example/` moved names its own here.
+   */
+  entry: z.string().min(1).optional(),
+  /**
+   * The release, e.g. `v1.10.2`; recognized from the render (the tags of Kubeflow's
+   * component images), and its line (`v1.10`) must agree when stated.
+   */
+  version: z.string().regex(/^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$/, {
+    error: "version is a release tag such as v1.10.2 (or v1.11.0-rc.1)",
   }).optional(),
+  /**
+   * Directory of vendored remote resources (`deno task vendor`): a tree whose
+   * kustomizations fetch remote bases or files renders from it, offline.
+   */
+  vendor: z.string().min(1).optional(),
+  /** Whole components to leave out, recognized from the render. */
+  components: z.object({
+    /** Components to leave out, e.g. `[knative, kserve]`. */
+    exclude: z.array(z.enum(COMPONENT_IDS, {
+      error: `a component is one of ${COMPONENT_IDS.join(", ")}`,
+    })).default([]),
+    /** Istio or cert-manager the cluster already runs: left out, their CRDs checked. */
+    external: z.array(z.enum(EXTERNAL_COMPONENT_IDS, {
+      error: `external is one of ${EXTERNAL_COMPONENT_IDS.join(", ")}`,
+    })).default([]),
+  }).strict().default({ exclude: [], external: [] }),
   oidcClient: oidcClientSchema,
   dex: dexSchema,
   oauth2Proxy: oauth2ProxySchema.optional(),
@@ -314,9 +338,19 @@ export const kubeflowOptionsSchema = z.object({
     ctx.addIssue({
       code: "custom",
       path: ["authservice"],
-      message: "give oauth2Proxy (v1.9+) or authservice (v1.5/v1.6), not both",
+      message:
+        "give oauth2Proxy (v1.9+) or authservice (v1.5 to v1.8), not both",
     });
   }
+  o.components.exclude.forEach((id, i) => {
+    if ((o.components.external as string[]).includes(id)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["components", "exclude", i],
+        message: `${id} is both excluded and external: list it once`,
+      });
+    }
+  });
 });
 
 /** Validated options of the Kubeflow manifests step. */

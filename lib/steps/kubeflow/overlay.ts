@@ -1,9 +1,17 @@
 /**
  * The kustomize overlay kfplan generates on top of the user's kubeflow/manifests
- * checkout: `resources: [<checkout>/example]` plus configMapGenerator/secretGenerator
- * merges for the `params.env` values, patches for the Dex config, the Dex Deployment
- * (restart annotation, connector secrets), the ingress Service type and the
- * RequestAuthentication issuer. The checkout itself is never edited.
+ * checkout: `resources: [<the entry kustomization>]` plus patches and generator merges
+ * that target the objects recognized in the first render by kind, namespace and name
+ * (see `recognize.ts`), never files: a fork whose files moved but whose objects are
+ * the same gets the same overlay. Settings covered: the Dex config, its client
+ * Secret and Deployment (restart annotation, connector secrets), the default user's
+ * hash, the auth proxy's parameters, config and Secret, the RequestAuthentication
+ * issuer, the dashboard's registration flow and the ingress Service type. The
+ * checkout itself is never edited.
+ *
+ * Generated ConfigMaps and Secrets are targeted by the name they were generated
+ * under (the rendered name without kustomize's hash suffix), so kustomize computes
+ * the new hash and renames every reference, as it would for a change in the tree.
  *
  * Secret values live only in {@linkcode Overlay.secretFiles} (`secrets/*.env`), which
  * the exporter leaves out of Git; everything else can be reviewed and committed.
@@ -16,7 +24,7 @@ import { stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import { CONNECTOR_SECRET_NAME } from "./dex.ts";
 import type { KubeflowOptions } from "./options.ts";
-import type { ReleaseInfo } from "./version.ts";
+import type { Recognition, Target } from "./recognize.ts";
 
 /** Annotation on Dex's pod template: changes exactly when Dex's config or secrets do. */
 export const DEX_CONFIG_DIGEST_ANNOTATION = "kfplan.dev/dex-config-digest";
@@ -29,7 +37,7 @@ export interface OverlaySecrets {
   clientSecret: string;
   /** The client secret the proxy presents; default {@linkcode clientSecret}. */
   proxyClientSecret?: string;
-  /** oauth2-proxy cookie secret (v1.9+). */
+  /** oauth2-proxy cookie secret. */
   cookieSecret?: string;
   /** Env var -> value for connector client secrets. */
   connectorEnv: Record<string, string>;
@@ -37,17 +45,17 @@ export interface OverlaySecrets {
 
 /** Input of {@linkcode buildOverlay}. */
 export interface OverlayInput {
-  /** The release the overlay targets; decides the auth stack and the file paths patched. */
-  release: ReleaseInfo;
-  /** Absolute path of the manifests checkout. */
-  manifestsRoot: string;
+  /** What the first render deployed: the objects the settings target. */
+  recognition: Recognition;
+  /** Absolute path of the kustomization the overlay builds on (the checkout's `example/`). */
+  entry: string;
   /** The validated `kubeflow` options. */
   options: KubeflowOptions;
   /** Rendered Dex `config.yaml`. */
   dexConfig: string;
   /** Digest for {@linkcode DEX_CONFIG_DIGEST_ANNOTATION}. */
   dexDigest: string;
-  /** Rendered `oauth2_proxy.cfg` (v1.9+). */
+  /** Rendered `oauth2_proxy.cfg` (oauth2-proxy trees). */
   oauth2ProxyConfig?: string;
   /** Secret values; they go only into `secrets/*.env` files (see {@linkcode Overlay.secretFiles}). */
   secrets: OverlaySecrets;
@@ -61,8 +69,8 @@ export interface Overlay {
   files: Record<string, string>;
   /** The kustomization without `resources` (see {@linkcode renderKustomization}). */
   kustomization: Record<string, unknown>;
-  /** Absolute path of the checkout the overlay builds on. */
-  manifestsRoot: string;
+  /** Absolute path of the kustomization the overlay builds on. */
+  entry: string;
   /** `secrets/*.env` files holding secret values; never written to Git or plans. */
   secretFiles: Record<string, string>;
 }
@@ -104,34 +112,89 @@ interface OverlayParts {
   configMapGenerator: Record<string, unknown>[];
   secretGenerator: Record<string, unknown>[];
   patches: Record<string, unknown>[];
-  replacements: Record<string, unknown>[];
 }
 
 const NO_HASH = { disableNameSuffixHash: true };
 
-/**
- * Adds a patch file (an object to write as YAML, or the YAML text) and its `patches`
- * entry, with a target for JSON patches.
- */
+/** The kustomize patch target of a recognized object: kind, namespace and generated name. */
+export function patchTarget(t: Target): Record<string, string> {
+  const slash = t.apiVersion.indexOf("/");
+  const target: Record<string, string> = {
+    ...(slash > 0 ? { group: t.apiVersion.slice(0, slash) } : {}),
+    version: slash > 0 ? t.apiVersion.slice(slash + 1) : t.apiVersion,
+    kind: t.kind,
+    name: t.baseName,
+  };
+  if (t.namespace) target.namespace = t.namespace;
+  return target;
+}
+
+/** JSON pointer escaping of one path segment. */
+function pointer(segment: string): string {
+  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+/** Adds a patch file (an object to write as YAML, or the YAML text) targeting `target`. */
 function addPatch(
   parts: OverlayParts,
   path: string,
   content: unknown,
-  target?: Record<string, string>,
+  target: Target | Record<string, string>,
 ): void {
   parts.files[path] = typeof content === "string"
     ? content
-    : stringify(content);
-  parts.patches.push(target ? { path, target } : { path });
+    : stringify(content, { lineWidth: 0 });
+  parts.patches.push({
+    path,
+    target: "baseName" in target ? patchTarget(target as Target) : target,
+  });
+}
+
+/** Merges `values` into a recognized Secret through a secretGenerator (values stay in `secrets/`). */
+function mergeSecret(
+  parts: OverlayParts,
+  target: Target,
+  file: string,
+  values: Record<string, string>,
+  field: string,
+): void {
+  parts.secretFiles[file] = envFile(values, field);
+  parts.secretGenerator.push({
+    name: target.baseName,
+    ...(target.namespace ? { namespace: target.namespace } : {}),
+    behavior: "merge",
+    envs: [file],
+    ...(target.hashed ? {} : { options: NO_HASH }),
+  });
+}
+
+/** Sets keys of a recognized ConfigMap with a JSON patch (kustomize rehashes generated ones). */
+function setConfigMapData(
+  parts: OverlayParts,
+  path: string,
+  target: Target,
+  values: Record<string, string>,
+): void {
+  addPatch(
+    parts,
+    path,
+    Object.entries(values).map(([k, v]) => ({
+      op: "add",
+      path: `/data/${pointer(k)}`,
+      value: v,
+    })),
+    target,
+  );
 }
 
 /**
- * Builds the overlay for one release and set of options.
+ * Builds the overlay for one recognized tree and set of options. The caller checked
+ * that the tree carries every setting (see `render.ts`).
  *
  * @example
  * ```ts
- * const overlay = buildOverlay({ release, manifestsRoot: "/src/manifests", options, dexConfig, dexDigest, secrets });
- * console.log(overlay.files["kustomization.yaml"]);
+ * const overlay = buildOverlay({ recognition, entry: "/src/manifests/example", options, dexConfig, dexDigest, secrets });
+ * console.log(overlay.files);
  * ```
  */
 export function buildOverlay(input: OverlayInput): Overlay {
@@ -141,13 +204,13 @@ export function buildOverlay(input: OverlayInput): Overlay {
     configMapGenerator: [],
     secretGenerator: [],
     patches: [],
-    replacements: [],
   };
-  addDashboard(parts, input.options);
+  addDashboard(parts, input);
   addDex(parts, input);
-  if (input.release.auth === "oauth2-proxy") addOauth2Proxy(parts, input);
-  else addAuthservice(parts, input);
-  addIngress(parts, input.options);
+  const auth = input.recognition.auth;
+  if (auth?.kind === "oauth2-proxy") addOauth2Proxy(parts, input);
+  else if (auth?.kind === "oidc-authservice") addAuthservice(parts, input);
+  addIngress(parts, input);
   if (input.excludePatches) addExcludePatches(parts, input.options);
   const { files, secretFiles, ...generators } = parts;
   return {
@@ -160,73 +223,62 @@ export function buildOverlay(input: OverlayInput): Overlay {
       configMapGenerator: generators.configMapGenerator,
       secretGenerator: generators.secretGenerator,
       patches: generators.patches,
-      replacements: generators.replacements,
     },
-    manifestsRoot: input.manifestsRoot.replace(/\/+$/, ""),
+    entry: input.entry.replace(/\/+$/, ""),
   };
 }
 
-/**
- * Central dashboard: merge the parameter and re-run the base's replacement, because
- * replacements (1.9+) and vars (1.5/1.6) were resolved where they were declared.
- */
-function addDashboard(parts: OverlayParts, options: KubeflowOptions): void {
-  parts.configMapGenerator.push({
-    name: "centraldashboard-parameters",
-    namespace: "kubeflow",
-    behavior: "merge",
-    literals: [`CD_REGISTRATION_FLOW=${options.dashboard.registrationFlow}`],
-    options: NO_HASH,
-  });
-  parts.replacements.push({
-    source: {
-      kind: "ConfigMap",
-      name: "centraldashboard-parameters",
-      namespace: "kubeflow",
-      fieldPath: "data.CD_REGISTRATION_FLOW",
+/** Central dashboard: the parameter, and the literal env value the tree resolved from it. */
+function addDashboard(parts: OverlayParts, input: OverlayInput): void {
+  const dash = input.recognition.dashboard;
+  if (!dash?.parameters) return;
+  const flow = String(input.options.dashboard.registrationFlow);
+  setConfigMapData(
+    parts,
+    "patches/dashboard-parameters.yaml",
+    dash.parameters,
+    {
+      CD_REGISTRATION_FLOW: flow,
     },
-    targets: [{
-      select: {
-        group: "apps",
-        kind: "Deployment",
-        name: "centraldashboard",
-        namespace: "kubeflow",
+  );
+  if (dash.envValue) {
+    addPatch(parts, "patches/dashboard-deployment.yaml", {
+      apiVersion: dash.deployment.apiVersion,
+      kind: "Deployment",
+      metadata: { name: dash.deployment.name },
+      spec: {
+        template: {
+          spec: {
+            containers: [{
+              name: dash.container,
+              env: [{ name: "REGISTRATION_FLOW", value: flow }],
+            }],
+          },
+        },
       },
-      fieldPaths: [
-        "spec.template.spec.containers.[name=centraldashboard].env.[name=REGISTRATION_FLOW].value",
-      ],
-    }],
-  });
+    }, dash.deployment);
+  }
 }
 
-/** Dex: the whole config.yaml, the OAuth2 client, connector secrets, restart annotation. */
+/** Dex: the whole config, the OAuth2 client, connector secrets, restart annotation, default user. */
 function addDex(parts: OverlayParts, input: OverlayInput): void {
-  // Dex's config is long: no line folding, so the reviewed file reads like Dex's own.
-  addPatch(
-    parts,
-    "patches/dex-config.yaml",
-    stringify({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "dex", namespace: "auth" },
-      data: { "config.yaml": input.dexConfig },
-    }, { lineWidth: 0 }),
-  );
-  parts.secretFiles["secrets/dex-oidc-client.env"] = envFile({
-    OIDC_CLIENT_ID: input.secrets.clientId,
-    OIDC_CLIENT_SECRET: input.secrets.clientSecret,
-  }, "oidcClient.secret");
-  parts.secretGenerator.push({
-    name: "dex-oidc-client",
-    namespace: "auth",
-    behavior: "merge",
-    envs: ["secrets/dex-oidc-client.env"],
-    options: NO_HASH,
-  });
+  const dex = input.recognition.dex;
+  if (!dex) return;
+  addPatch(parts, "patches/dex-config.yaml", [{
+    op: "add",
+    path: `/data/${pointer(dex.configKey)}`,
+    value: input.dexConfig,
+  }], dex.config);
+  if (dex.clientSecret) {
+    mergeSecret(parts, dex.clientSecret, "secrets/dex-oidc-client.env", {
+      OIDC_CLIENT_ID: input.secrets.clientId,
+      OIDC_CLIENT_SECRET: input.secrets.clientSecret,
+    }, "oidcClient.secret");
+  }
   addPatch(parts, "patches/dex-deployment.yaml", {
-    apiVersion: "apps/v1",
+    apiVersion: dex.deployment.apiVersion,
     kind: "Deployment",
-    metadata: { name: "dex", namespace: "auth" },
+    metadata: { name: dex.deployment.name },
     spec: {
       template: {
         metadata: {
@@ -234,136 +286,112 @@ function addDex(parts: OverlayParts, input: OverlayInput): void {
         },
       },
     },
-  });
+  }, dex.deployment);
   if (Object.keys(input.secrets.connectorEnv).length > 0) {
-    addDexConnectors(parts, input.secrets.connectorEnv);
+    parts.secretFiles["secrets/dex-connectors.env"] = envFile(
+      input.secrets.connectorEnv,
+      "dex.connectors",
+    );
+    parts.secretGenerator.push({
+      name: CONNECTOR_SECRET_NAME,
+      namespace: dex.deployment.namespace,
+      type: "Opaque",
+      envs: ["secrets/dex-connectors.env"],
+      options: NO_HASH,
+    });
+    // envFrom has no merge key, so a strategic merge would replace the list: append.
+    const base = `/spec/template/spec/containers/${dex.container}/envFrom`;
+    const ref = { secretRef: { name: CONNECTOR_SECRET_NAME } };
+    addPatch(
+      parts,
+      "patches/dex-deployment-connectors.yaml",
+      [
+        dex.hasEnvFrom
+          ? { op: "add", path: `${base}/-`, value: ref }
+          : { op: "add", path: base, value: [ref] },
+      ],
+      dex.deployment,
+    );
   }
-  if (input.release.dexPasswordsSecret && !input.options.dex.keepDefaultUser) {
+  const user = dex.defaultUser;
+  if (user.kind === "secret" && !input.options.dex.keepDefaultUser) {
     // The default user's hash (password 12341234) is public: drop it from the Secret
-    // the Deployment still mounts.
-    addPatch(parts, "patches/dex-passwords.yaml", [
-      { op: "remove", path: "/stringData/DEX_USER_PASSWORD" },
-    ], {
-      version: "v1",
-      kind: "Secret",
-      name: "dex-passwords",
-      namespace: "auth",
-    });
+    // the Deployment still reads.
+    addPatch(parts, "patches/dex-default-user.yaml", [
+      {
+        op: "remove",
+        path: `/${user.stringData ? "stringData" : "data"}/${
+          pointer(user.key)
+        }`,
+      },
+    ], user.secret);
   }
 }
 
-/** Connector client secrets: a Secret and an `envFrom` on Dex. */
-function addDexConnectors(
-  parts: OverlayParts,
-  connectorEnv: Record<string, string>,
-): void {
-  parts.secretFiles["secrets/dex-connectors.env"] = envFile(
-    connectorEnv,
-    "dex.connectors",
-  );
-  parts.secretGenerator.push({
-    name: CONNECTOR_SECRET_NAME,
-    namespace: "auth",
-    type: "Opaque",
-    envs: ["secrets/dex-connectors.env"],
-    options: NO_HASH,
-  });
-  // envFrom has no merge key, so a strategic merge would replace the list: append.
-  addPatch(parts, "patches/dex-deployment-connectors.yaml", [{
-    op: "add",
-    path: "/spec/template/spec/containers/0/envFrom/-",
-    value: { secretRef: { name: CONNECTOR_SECRET_NAME } },
-  }], {
-    group: "apps",
-    version: "v1",
-    kind: "Deployment",
-    name: "dex",
-    namespace: "auth",
-  });
-}
-
-/** oauth2-proxy (v1.9+): parameters, its config file, its Secret, the JWT issuer. */
+/** oauth2-proxy: parameters, its config file, its Secret, the JWT issuer. */
 function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
+  const stack = input.recognition.auth;
   const proxy = input.options.oauth2Proxy;
-  if (!proxy) {
-    throw new OptionsError([{
-      path: "oauth2Proxy",
-      message:
-        `required for ${input.release.version} (oauth2-proxy): give at least cookieSecret ({ env } or { file })`,
-    }]);
+  if (stack?.kind !== "oauth2-proxy" || !proxy) return;
+  if (stack.parameters) {
+    setConfigMapData(
+      parts,
+      "patches/oauth2-proxy-parameters.yaml",
+      stack.parameters,
+      { FORCE_HTTPS: String(proxy.forceHttps) },
+    );
   }
-  parts.configMapGenerator.push({
-    name: "oauth2-proxy-parameters",
-    namespace: "oauth2-proxy",
-    behavior: "merge",
-    literals: [`FORCE_HTTPS=${proxy.forceHttps}`],
-  });
-  if (input.oauth2ProxyConfig !== undefined) {
-    parts.files["oauth2_proxy.cfg"] = input.oauth2ProxyConfig;
-    parts.configMapGenerator.push({
-      name: "oauth2-proxy",
-      namespace: "oauth2-proxy",
-      behavior: "replace",
-      files: ["oauth2_proxy.cfg"],
+  if (stack.config && input.oauth2ProxyConfig !== undefined) {
+    setConfigMapData(parts, "patches/oauth2-proxy-config.yaml", stack.config, {
+      "oauth2_proxy.cfg": input.oauth2ProxyConfig,
     });
   }
-  parts.secretFiles["secrets/oauth2-proxy.env"] = envFile({
-    "client-id": input.secrets.clientId,
-    "client-secret": input.secrets.proxyClientSecret ??
-      input.secrets.clientSecret,
-    "cookie-secret": input.secrets.cookieSecret ?? "",
-  }, "oauth2Proxy");
-  parts.secretGenerator.push({
-    name: "oauth2-proxy",
-    namespace: "oauth2-proxy",
-    behavior: "merge",
-    envs: ["secrets/oauth2-proxy.env"],
-  });
-  addPatch(parts, "patches/requestauthentication-dex-jwt.yaml", [
-    {
+  if (stack.secret) {
+    mergeSecret(parts, stack.secret, "secrets/oauth2-proxy.env", {
+      "client-id": input.secrets.clientId,
+      "client-secret": input.secrets.proxyClientSecret ??
+        input.secrets.clientSecret,
+      "cookie-secret": input.secrets.cookieSecret ?? "",
+    }, "oauth2Proxy");
+  }
+  if (stack.requestAuthentication) {
+    addPatch(parts, "patches/requestauthentication-issuer.yaml", [{
       op: "replace",
-      path: "/spec/jwtRules/0/issuer",
+      path: `/spec/jwtRules/${stack.jwtRule}/issuer`,
       value: input.options.dex.issuer,
-    },
-  ], {
-    group: "security.istio.io",
-    kind: "RequestAuthentication",
-    name: "dex-jwt",
-    namespace: "istio-system",
-  });
+    }], stack.requestAuthentication);
+  }
 }
 
-/** oidc-authservice (v1.5/v1.6): its parameters and client Secret. */
+/** oidc-authservice: its parameters and client Secret. */
 function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
-  const auth = input.options.authservice ?? {
-    authUrl: "/dex/auth",
-    scopes: ["profile", "email", "groups"],
-    redirectUrl: input.release.redirectUri,
-  };
-  parts.configMapGenerator.push({
-    name: "oidc-authservice-parameters",
-    namespace: "istio-system",
-    behavior: "merge",
-    literals: [
-      `OIDC_PROVIDER=${input.options.dex.issuer}`,
-      `OIDC_AUTH_URL=${auth.authUrl}`,
-      `OIDC_SCOPES=${auth.scopes.join(" ")}`,
-      `REDIRECT_URL=${auth.redirectUrl}`,
-    ],
-    options: NO_HASH,
-  });
-  parts.secretFiles["secrets/oidc-authservice-client.env"] = envFile({
-    CLIENT_ID: input.secrets.clientId,
-    CLIENT_SECRET: input.secrets.proxyClientSecret ??
-      input.secrets.clientSecret,
-  }, "authservice");
-  parts.secretGenerator.push({
-    name: "oidc-authservice-client",
-    namespace: "istio-system",
-    behavior: "merge",
-    envs: ["secrets/oidc-authservice-client.env"],
-    options: NO_HASH,
-  });
+  const stack = input.recognition.auth;
+  if (stack?.kind !== "oidc-authservice") return;
+  const auth = input.options.authservice;
+  if (stack.parameters) {
+    const values: Record<string, string> = {
+      OIDC_PROVIDER: input.options.dex.issuer,
+      OIDC_AUTH_URL: auth?.authUrl ?? "/dex/auth",
+      OIDC_SCOPES: (auth?.scopes ?? ["profile", "email", "groups"]).join(" "),
+    };
+    if (stack.parameterKeys.includes("REDIRECT_URL")) {
+      values.REDIRECT_URL = auth?.redirectUrl ??
+        input.recognition.dex?.redirectURIs[0] ?? "/login/oidc";
+    }
+    setConfigMapData(
+      parts,
+      "patches/authservice-parameters.yaml",
+      stack.parameters,
+      values,
+    );
+  }
+  if (stack.secret) {
+    mergeSecret(parts, stack.secret, "secrets/oidc-authservice-client.env", {
+      CLIENT_ID: input.secrets.clientId,
+      CLIENT_SECRET: input.secrets.proxyClientSecret ??
+        input.secrets.clientSecret,
+    }, "authservice");
+  }
 }
 
 /**
@@ -371,13 +399,15 @@ function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
  * node ports, which a strategic merge cannot do; the manifests carry no fixed
  * nodePort values, so setting the type is enough.
  */
-function addIngress(parts: OverlayParts, options: KubeflowOptions): void {
+function addIngress(parts: OverlayParts, input: OverlayInput): void {
+  const ingress = input.recognition.ingress;
+  if (!ingress) return;
   addPatch(parts, "patches/ingressgateway-service.yaml", {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name: "istio-ingressgateway", namespace: "istio-system" },
-    spec: { type: options.ingress.type },
-  });
+    metadata: { name: ingress.service.name },
+    spec: { type: input.options.ingress.type },
+  }, ingress.service);
 }
 
 /** `$patch: delete` for each `exclude` entry (exported overlays). */
@@ -424,7 +454,7 @@ function physicalDir(dir: string): string {
 export function renderKustomization(overlay: Overlay, dir: string): string {
   const k = {
     ...overlay.kustomization,
-    resources: [relative(physicalDir(dir), `${overlay.manifestsRoot}/example`)],
+    resources: [relative(physicalDir(dir), overlay.entry)],
   };
   return "# Generated by kfplan: settings on top of the kubeflow/manifests checkout.\n" +
     "# Build with: kustomize build --load-restrictor LoadRestrictionsNone .\n" +

@@ -128,7 +128,7 @@ export function unservedApiFindings(
         ? `${o.apiVersion} is served neither by the server (${serverVersion}) nor by a CRD in these manifests`
         : `${o.apiVersion} is not served by the server (${serverVersion})`,
       fix: removed
-        ? "use a kubeflow/manifests release that supports this Kubernetes version (v1.9.1+ for 1.27+, v1.10.2 for 1.33)"
+        ? "use a kubeflow/manifests release that supports this Kubernetes version, or leave the object out with kubeflow.exclude"
         : "install the CRD that serves it first, or exclude the object",
     });
   }
@@ -181,23 +181,37 @@ export async function preflight(
   const { release, objects } = input;
   const version = await kube.serverVersion();
   const minor = kubernetesMinor(version.minor);
-  const range = `1.${release.kubernetes.min} to 1.${release.kubernetes.max}`;
-  if (
-    version.major === 1 && minor >= release.kubernetes.min &&
-    minor <= release.kubernetes.max
+  const k8s = release.kubernetes;
+  const range = k8s
+    ? k8s.max !== undefined
+      ? `1.${k8s.min} to 1.${k8s.max}`
+      : `1.${k8s.min} or newer`
+    : "";
+  if (!k8s) {
+    findings.push({
+      check: "kubeflow.kubernetes-version",
+      severity: "warning",
+      seen:
+        `Kubeflow ${release.line} is not in kfplan's release table: the Kubernetes versions it supports are unknown (server ${version.gitVersion})`,
+      fix:
+        "API compatibility is checked object by object below; add the release line to RELEASE_FACTS (lib/steps/kubeflow/version.ts) with its source",
+    });
+  } else if (
+    version.major === 1 && minor >= k8s.min &&
+    (k8s.max === undefined || minor <= k8s.max)
   ) {
     findings.push({
       check: "kubeflow.kubernetes-version",
       severity: "ok",
       seen:
-        `server ${version.gitVersion} is within ${release.version}'s supported range ${range}`,
+        `server ${version.gitVersion} is within ${release.version}'s supported range ${range} (${release.source})`,
     });
   } else {
     findings.push({
       check: "kubeflow.kubernetes-version",
       severity: "warning",
       seen:
-        `server ${version.gitVersion} is outside ${release.version}'s supported range ${range}`,
+        `server ${version.gitVersion} is outside ${release.version}'s supported range ${range} (${release.source})`,
       fix:
         "prefer a release tested on this Kubernetes version; API compatibility is checked object by object below",
     });

@@ -1,19 +1,34 @@
 /**
- * Renders a kubeflow/manifests checkout with kfplan's settings: detects the release,
- * reads secrets, renders the Dex config, generates the overlay into a private temp
- * directory, runs the real `kustomize build`, removes the temp directory, and applies
- * `exclude`. The result is deterministic for the same inputs (see `dex.ts` on hashes).
+ * Renders a kubeflow/manifests checkout with kfplan's settings, in two passes of the
+ * real `kustomize build`:
+ * 1. the user's entry kustomization (`example/` by default) as it is: kfplan
+ *    recognizes from the rendered objects what the tree deploys (`recognize.ts`),
+ *    checks that the tree can carry every setting, and reads the Dex and proxy
+ *    configs to start from;
+ * 2. a generated overlay on top of the entry whose patches target the recognized
+ *    objects by kind, namespace and name (`overlay.ts`), in a private temp directory
+ *    removed afterwards (it holds secret env files).
+ * Then `components` and `exclude` leave objects out and the auth settings are
+ * cross-checked. A tree whose kustomizations fetch remote resources renders from the
+ * vendor directory when `vendor` is set (`remote.ts`). The result is deterministic
+ * for the same inputs (see `dex.ts` on hashes).
  *
  * @module
  */
 
 import { resolve } from "node:path";
-import { parseYaml as parse } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import { refOf } from "../../kube/object_ref.ts";
-import { type Kustomize, kustomizeBuild } from "../../tools/kustomize.ts";
+import {
+  findKustomize,
+  type Kustomize,
+  kustomizeBuild,
+  KustomizeError,
+} from "../../tools/kustomize.ts";
+import { readRecognition, recognitionKey, writeRecognition } from "./cache.ts";
 import { crossCheckAuth } from "./checks.ts";
+import { selectComponents } from "./components.ts";
 import {
   type DexRenderResult,
   liveHashesFromConfig,
@@ -27,6 +42,15 @@ import {
   renderOauth2ProxyConfig,
   writeOverlay,
 } from "./overlay.ts";
+import { type Recognition, recognize, releaseLine } from "./recognize.ts";
+import {
+  findRemoteResources,
+  hasKustomization,
+  remoteHelp,
+  type RemoteResource,
+  vendored,
+  vendoredCopy,
+} from "./remote.ts";
 import {
   describeSecretRef,
   readSecret,
@@ -34,7 +58,6 @@ import {
 } from "./secrets.ts";
 import {
   type DetectedVersion,
-  detectVersion,
   ManifestsTreeError,
   type ReleaseInfo,
   releaseInfo,
@@ -54,7 +77,7 @@ export interface KubeflowRenderOptions {
   prefix?: string[];
   /** kustomize binary; found when absent. */
   kustomize?: Kustomize;
-  /** Parent for the temporary overlay directory; default the system temp dir. */
+  /** Parent for the temporary directories; default the system temp dir. */
   tempDir?: string;
   /** Add `$patch: delete` patches for `exclude` to the overlay (for export). */
   excludePatches?: boolean;
@@ -69,20 +92,30 @@ export interface KubeflowRenderOptions {
   onSecret?: (value: string) => void;
   /** Aborts the render, including a running `kustomize build`. */
   signal?: AbortSignal;
+  /** Always run the first `kustomize build` instead of reusing a cached recognition (`cache.ts`). */
+  noCache?: boolean;
 }
 
 /** An overlay ready to write or build, and what went into it. */
 export interface PreparedOverlay {
-  /** The release detected from the checkout's layout, with the evidence. */
+  /** The release recognized from the render, with the evidence. */
   detected: DetectedVersion;
-  /** What kfplan knows about that release: auth stack, supported Kubernetes, file paths. */
+  /** What kfplan knows about that release: auth stack, supported Kubernetes. */
   release: ReleaseInfo;
+  /** What the first render deployed, and from which objects. */
+  recognition: Recognition;
   /** Absolute path of the checkout. */
   root: string;
+  /** Absolute path of the entry kustomization in the checkout. */
+  entry: string;
   /** The generated kustomize overlay; its `secretFiles` never reach Git or plans. */
   overlay: Overlay;
   /** The rendered Dex config, connector secret env and which hashes were reused. */
   dex: DexRenderResult;
+  /** Remote resources the entry's kustomizations name. */
+  remotes: RemoteResource[];
+  /** The URLs rendered from the vendor directory. */
+  fromVendor: string[];
   /** Things the plan reader should know (never secret). */
   warnings: string[];
 }
@@ -107,6 +140,10 @@ export interface RenderedKubeflow extends PreparedOverlay {
   objects: KubeObject[];
   /** Objects `exclude` left out (not applied), listed in the plan with their reasons. */
   excluded: ExcludedObject[];
+  /** Objects left out by `components`, counted by component. */
+  leftOut: Record<string, number>;
+  /** CRDs of external components the kept objects need (`group/version`s by CRD name). */
+  externalCrds: Map<string, Set<string>>;
 }
 
 function prefixed(e: unknown, options: KubeflowRenderOptions): unknown {
@@ -121,93 +158,384 @@ function prefixed(e: unknown, options: KubeflowRenderOptions): unknown {
   );
 }
 
-/**
- * The checkout's absolute path as given, symlinks kept: the overlay references it
- * from a resolved directory (see `renderKustomization`), which works either way.
- */
-async function resolveRoot(path: string): Promise<string> {
+/** The checkout and its entry kustomization, as given (symlinks kept). */
+async function locate(
+  options: KubeflowOptions,
+  base: string,
+): Promise<{ root: string; entry: string }> {
+  const root = resolve(base, options.manifests);
   try {
-    await Deno.stat(path);
-    return path;
+    await Deno.stat(root);
   } catch {
     throw new OptionsError([{
       path: "manifests",
       message:
-        `${path} does not exist (path of your kubeflow/manifests checkout)`,
+        `${root} does not exist (path of your kubeflow/manifests checkout)`,
     }]);
   }
-}
-
-async function readTreeFile(
-  root: string,
-  rel: string,
-  field: string,
-): Promise<string> {
-  try {
-    return await Deno.readTextFile(`${root}/${rel}`);
-  } catch {
+  const entry = resolve(root, options.entry ?? "example");
+  if (!(await hasKustomization(entry))) {
     throw new OptionsError([{
-      path: field,
+      path: options.entry ? "entry" : "manifests",
       message:
-        `${root}/${rel} is missing: the checkout does not look like an unmodified release tree`,
+        `${entry} has no kustomization.yaml: point manifests at the checkout ` +
+        "(the directory holding example/) or set entry to the kustomization to install",
     }]);
   }
+  return { root, entry };
 }
 
 async function liveDexConfig(
   kube: KubeClient | undefined,
+  recognition: Recognition,
 ): Promise<string | undefined> {
-  if (!kube) return undefined;
-  const cm = await kube.get({
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    namespace: "auth",
-    name: "dex",
+  const dex = recognition.dex;
+  if (!kube || !dex) return undefined;
+  const cm = await kube.get({ ...dex.config });
+  return (cm?.data as Record<string, string> | undefined)?.[dex.configKey];
+}
+
+/** A scratch directory (mode 0700) removed by `dispose`. */
+interface Scratch {
+  dir: string;
+  dispose(): Promise<void>;
+}
+
+async function scratch(tempDir: string | undefined): Promise<Scratch> {
+  const dir = await Deno.makeTempDir({ dir: tempDir, prefix: "kfplan-kf-" });
+  await Deno.chmod(dir, 0o700);
+  return {
+    dir,
+    dispose: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** The first pass: the entry as it is (or its vendored copy), and what it deploys. */
+interface FirstPass {
+  root: string;
+  entry: string;
+  buildEntry: string;
+  recognition: Recognition;
+  remotes: RemoteResource[];
+  fromVendor: string[];
+}
+
+async function firstPass(
+  options: KubeflowOptions,
+  ro: KubeflowRenderOptions,
+  work: Scratch,
+): Promise<FirstPass> {
+  const base = ro.baseDir ?? Deno.cwd();
+  const { root, entry } = await locate(options, base);
+  const remotes = await findRemoteResources(root, entry);
+  let buildEntry = entry;
+  let fromVendor: string[] = [];
+  const vendorDir = options.vendor ? resolve(base, options.vendor) : undefined;
+  if (vendorDir && remotes.length > 0) {
+    const copy = await vendoredCopy(root, entry, {
+      vendorDir,
+      remotes,
+      into: work.dir,
+    });
+    buildEntry = copy.entry;
+    fromVendor = copy.fromVendor;
+  }
+  const kustomize = ro.kustomize ?? await findKustomize();
+  const key = ro.noCache ? undefined : await recognitionKey({
+    root,
+    entry,
+    vendor: vendorDir,
+    kustomize: `${kustomize.path} ${kustomize.version}`,
   });
-  return (cm?.data as Record<string, string> | undefined)?.["config.yaml"];
+  const cached = key ? await readRecognition(key) : undefined;
+  if (cached) {
+    return {
+      root,
+      entry,
+      buildEntry,
+      recognition: cached,
+      remotes,
+      fromVendor,
+    };
+  }
+  try {
+    const objects = await kustomizeBuild(buildEntry, {
+      kustomize,
+      loadRestrictorNone: true,
+      signal: ro.signal,
+    });
+    const recognition = recognize(objects);
+    if (key) await writeRecognition(key, recognition);
+    return { root, entry, buildEntry, recognition, remotes, fromVendor };
+  } catch (error) {
+    if (!(error instanceof KustomizeError)) throw error;
+    if (remotes.length === 0) {
+      throw new OptionsError([{
+        path: options.entry ? "entry" : "manifests",
+        message: `kustomize could not render ${entry}: ${
+          error.message.replace(/^kustomize build \S+ failed /, "")
+        }`,
+      }]);
+    }
+    const present = new Set<string>();
+    for (const r of remotes) {
+      if (vendorDir && await vendored(vendorDir, r)) present.add(r.url);
+    }
+    if (present.size === remotes.length) throw error;
+    throw new OptionsError([{
+      path: vendorDir ? "vendor" : "manifests",
+      message: `kustomize could not render ${entry}: ${
+        remoteHelp(remotes, vendorDir, present)
+      }\n(kustomize said: ${error.message.split("\n")[0].slice(0, 300)})`,
+    }]);
+  }
+}
+
+/** Refuses settings the rendered tree cannot carry, naming the field and what the tree has. */
+function checkCarried(options: KubeflowOptions, r: Recognition): void {
+  const issues: { path: string; message: string }[] = [];
+  const auth = r.auth;
+  const what = auth?.kind === "oauth2-proxy"
+    ? `oauth2-proxy (Deployment ${auth.deployment.namespace}/${auth.deployment.name})`
+    : auth?.kind === "oidc-authservice"
+    ? `oidc-authservice (StatefulSet ${auth.statefulSet.namespace}/${auth.statefulSet.name})`
+    : "no auth proxy (neither an oauth2-proxy Deployment nor an authservice StatefulSet)";
+  if (!r.dex) {
+    issues.push({
+      path: "dex",
+      message:
+        "the rendered tree deploys no Dex (no Deployment runs a dex image mounting a Dex config)",
+    });
+  }
+  if (options.oauth2Proxy && auth?.kind !== "oauth2-proxy") {
+    issues.push({
+      path: "oauth2Proxy",
+      message: `the rendered tree deploys ${what}, not oauth2-proxy${
+        auth?.kind === "oidc-authservice" ? ": use authservice instead" : ""
+      }`,
+    });
+  }
+  if (options.authservice && auth?.kind !== "oidc-authservice") {
+    issues.push({
+      path: "authservice",
+      message: `the rendered tree deploys ${what}, not oidc-authservice${
+        auth?.kind === "oauth2-proxy" ? ": use oauth2Proxy instead" : ""
+      }`,
+    });
+  }
+  if (auth?.kind === "oauth2-proxy" && !options.oauth2Proxy) {
+    issues.push({
+      path: "oauth2Proxy",
+      message:
+        `required: the rendered tree deploys ${what}; give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
+    });
+  }
+  if (auth?.kind === "oauth2-proxy" && !auth.secret) {
+    issues.push({
+      path: "oauth2Proxy",
+      message:
+        `${what} reads no Secret with cookie-secret: kfplan cannot set its client and cookie secrets`,
+    });
+  }
+  if (
+    auth?.kind === "oidc-authservice" && options.authservice?.redirectUrl &&
+    !auth.parameterKeys.includes("REDIRECT_URL")
+  ) {
+    issues.push({
+      path: "authservice.redirectUrl",
+      message:
+        `the tree's authservice parameters have no REDIRECT_URL (they have ${
+          auth.parameterKeys.join(", ")
+        }); its callback is ${r.dex?.redirectURIs[0] ?? "set by the tree"}`,
+    });
+  }
+  if (r.dex && !r.dex.clientSecret) {
+    issues.push({
+      path: "oidcClient",
+      message:
+        "the tree's Dex Deployment reads no Secret with OIDC_CLIENT_SECRET, where kfplan sets the client secret",
+    });
+  }
+  if (!r.dashboard?.parameters && options.dashboard.registrationFlow) {
+    issues.push({
+      path: "dashboard.registrationFlow",
+      message: r.dashboard
+        ? "the dashboard has no parameters ConfigMap with CD_REGISTRATION_FLOW"
+        : "the rendered tree deploys no central dashboard",
+    });
+  }
+  if (!r.ingress && options.ingress.type !== "ClusterIP") {
+    issues.push({
+      path: "ingress.type",
+      message:
+        "the rendered tree has no ingress gateway Service (selector istio: ingressgateway)",
+    });
+  }
+  if (issues.length > 0) throw new OptionsError(issues);
+}
+
+/** The release as recognized, checked against a stated `version`. */
+function checkVersion(
+  options: KubeflowOptions,
+  r: Recognition,
+  entry: string,
+  warnings: string[],
+): { detected: DetectedVersion; release: ReleaseInfo } {
+  const kf = r.kubeflow;
+  if (!kf) {
+    if (!r.dex && !r.auth) {
+      throw new OptionsError([{
+        path: "manifests",
+        message: `${entry} renders nothing kfplan recognizes as Kubeflow ` +
+          "(no Kubeflow component images, no Dex, no auth proxy)",
+      }]);
+    }
+    warnings.push(
+      "no Kubeflow component image (central dashboard, notebook controller, profiles, ...) " +
+        "carries a version tag: the release is unknown",
+    );
+  }
+  const line = kf?.line ?? releaseLine(options.version ?? "unknown");
+  if (options.version && kf && releaseLine(options.version) !== kf.line) {
+    const stated = minorOf(options.version);
+    const images = kf.images.slice(0, 3).join(", ");
+    if (stated !== minorOf(kf.version) + 1) {
+      throw new OptionsError([{
+        path: "version",
+        message:
+          `says ${options.version} but ${entry} renders Kubeflow ${kf.line} ` +
+          `(component images tagged ${kf.version}: ${images}); fix the version or the manifests path`,
+      }]);
+    }
+    // A release may package the previous release's notebook components (v1.11.0
+    // ships v1.10.0 images): say what differs and go on with the stated version.
+    warnings.push(
+      `version says ${options.version}; Kubeflow's component images are tagged ${kf.version} ` +
+        `(${images}): the previous release's components, planned as ${options.version}`,
+    );
+  }
+  const version = options.version ?? line;
+  const release = {
+    ...releaseInfo(version),
+    auth: r.auth?.kind,
+  };
+  if (!release.kubernetes) {
+    warnings.push(
+      `Kubeflow ${line} is not in kfplan's release table (supported Kubernetes unknown): ` +
+        "planned anyway; the preflight checks every object's API against the cluster",
+    );
+  }
+  return {
+    detected: {
+      version: line,
+      componentsVersion: kf?.version ?? "",
+      evidence: r.facts,
+    },
+    release,
+  };
+}
+
+function minorOf(version: string): number {
+  return Number(version.match(/^v?\d+\.(\d+)/)?.[1] ?? -1);
 }
 
 /**
- * Detects the release, validates version-specific options, reads secrets and builds
- * the overlay (without running kustomize). Throws {@linkcode OptionsError} naming the
- * field for every problem found here.
+ * Renders the entry, recognizes the release, validates version-specific options,
+ * reads secrets and builds the overlay. Throws {@linkcode OptionsError} naming the
+ * field for every problem found here. The overlay references the checkout's entry.
  */
 export async function prepareOverlay(
   options: KubeflowOptions,
   renderOptions: KubeflowRenderOptions = {},
 ): Promise<PreparedOverlay> {
+  const work = await scratch(renderOptions.tempDir);
   try {
-    return await prepare(options, renderOptions);
+    const first = await firstPass(options, renderOptions, work);
+    const prepared = await prepare(options, renderOptions, first);
+    return {
+      ...prepared,
+      overlay: { ...prepared.overlay, entry: first.entry },
+    };
   } catch (e) {
     throw prefixed(e, renderOptions);
+  } finally {
+    await work.dispose();
+  }
+}
+
+/**
+ * Detects the release of a kubeflow/manifests checkout from what `example/` (or
+ * `entry`) renders: the tags of Kubeflow's own component images.
+ *
+ * @example
+ * ```ts
+ * const { version, componentsVersion } = await detectVersion("./kubeflow-manifests");
+ * // "v1.9", "v1.9.2"
+ * ```
+ */
+export async function detectVersion(
+  root: string,
+  options: { entry?: string; vendor?: string; kustomize?: Kustomize } = {},
+): Promise<DetectedVersion> {
+  const work = await scratch(undefined);
+  try {
+    const first = await firstPass(
+      {
+        manifests: root,
+        entry: options.entry,
+        vendor: options.vendor,
+      } as KubeflowOptions,
+      { kustomize: options.kustomize },
+      work,
+    );
+    const r = first.recognition;
+    if (!r.kubeflow) {
+      throw new ManifestsTreeError(
+        `${root}: the render has no Kubeflow component images to read a release from`,
+      );
+    }
+    return {
+      version: r.kubeflow.line,
+      componentsVersion: r.kubeflow.version,
+      evidence: r.facts,
+    };
+  } finally {
+    await work.dispose();
   }
 }
 
 async function prepare(
   options: KubeflowOptions,
   ro: KubeflowRenderOptions,
-): Promise<PreparedOverlay> {
+  first: FirstPass,
+): Promise<PreparedOverlay & { buildEntry: string }> {
   const base = ro.baseDir ?? Deno.cwd();
-  const { root, detected, release } = await locateRelease(options, base);
+  const recognition = first.recognition;
+  const warnings: string[] = [];
+  const { detected, release } = checkVersion(
+    options,
+    recognition,
+    first.entry,
+    warnings,
+  );
+  checkCarried(options, recognition);
   const reader = secretReader(base, ro);
   const auth = await readAuthSecrets(options, reader);
-  const dex = await renderDex(options, release, root, reader, ro.kube);
-  const warnings: string[] = [];
+  const dex = await renderDex(options, recognition, reader, ro.kube);
   if (dex.keptDefaultUser) {
     warnings.push(
       "dex.keepDefaultUser: the manifests' default user user@example.com with the published password " +
         "12341234 stays enabled; anyone who reaches the gateway can log in",
     );
   }
-  const oauth2ProxyConfig = release.oauth2ProxyConfigFile
-    ? renderOauth2ProxyConfig(
-      await readTreeFile(root, release.oauth2ProxyConfigFile, "manifests"),
-      options.dex.issuer,
-    )
+  const stack = recognition.auth;
+  const oauth2ProxyConfig = stack?.kind === "oauth2-proxy" &&
+      stack.configText !== undefined
+    ? renderOauth2ProxyConfig(stack.configText, options.dex.issuer)
     : undefined;
   const overlay = buildOverlay({
-    release,
-    manifestsRoot: root,
+    recognition,
+    entry: first.buildEntry,
     options,
     dexConfig: dex.config,
     dexDigest: await dexConfigDigest(options, dex, auth.clientSecret),
@@ -226,60 +554,19 @@ async function prepare(
       }`,
     );
   }
-  return { detected, release, root, overlay, dex, warnings };
-}
-
-/**
- * The checkout, the release it holds, and what kfplan knows about it; refuses a
- * `version` that disagrees and auth options of the other stack.
- */
-async function locateRelease(
-  options: KubeflowOptions,
-  base: string,
-): Promise<{ root: string; detected: DetectedVersion; release: ReleaseInfo }> {
-  const root = await resolveRoot(resolve(base, options.manifests));
-  const detected = await detectVersion(root).catch((error) => {
-    // Not a release kfplan knows: the fault is the `manifests` option's.
-    if (!(error instanceof ManifestsTreeError)) throw error;
-    throw new OptionsError([{ path: "manifests", message: error.message }]);
-  });
-  if (options.version && options.version !== detected.version) {
-    throw new OptionsError([{
-      path: "version",
-      message:
-        `says ${options.version} but ${root} is ${detected.version} (${
-          detected.evidence.join("; ")
-        }); ` +
-        "fix the version or the manifests path",
-    }]);
-  }
-  const release = releaseInfo(detected.version);
-  checkAuthStack(options, release);
-  return { root, detected, release };
-}
-
-function checkAuthStack(options: KubeflowOptions, release: ReleaseInfo): void {
-  if (release.auth === "oauth2-proxy" && options.authservice) {
-    throw new OptionsError([{
-      path: "authservice",
-      message:
-        `${release.version} uses oauth2-proxy, not oidc-authservice: use oauth2Proxy instead`,
-    }]);
-  }
-  if (release.auth === "oidc-authservice" && options.oauth2Proxy) {
-    throw new OptionsError([{
-      path: "oauth2Proxy",
-      message:
-        `${release.version} uses oidc-authservice: use authservice instead (oauth2-proxy is v1.9+)`,
-    }]);
-  }
-  if (release.auth === "oauth2-proxy" && !options.oauth2Proxy) {
-    throw new OptionsError([{
-      path: "oauth2Proxy",
-      message:
-        `required for ${release.version}: give at least cookieSecret ({ env } or { file }, 16, 24 or 32 bytes)`,
-    }]);
-  }
+  return {
+    detected,
+    release,
+    recognition,
+    root: first.root,
+    entry: first.entry,
+    buildEntry: first.buildEntry,
+    overlay,
+    dex,
+    remotes: first.remotes,
+    fromVendor: first.fromVendor,
+    warnings,
+  };
 }
 
 /** Reads secrets for one render, and lists those replaced by placeholders. */
@@ -375,11 +662,10 @@ function checkCookieSecret(ref: SecretRef, value: string): void {
   }
 }
 
-/** Dex's config from the checkout's, with the users, connectors and redirect URI asked for. */
+/** Dex's config from the rendered one, with the users, connectors and redirect URI asked for. */
 async function renderDex(
   options: KubeflowOptions,
-  release: ReleaseInfo,
-  root: string,
+  recognition: Recognition,
   reader: SecretReader,
   kube: KubeClient | undefined,
 ): Promise<DexRenderResult> {
@@ -402,24 +688,19 @@ async function renderDex(
       `dex.connectors[${i}].config.clientSecret`,
     );
   }
-  const baseDexCm: unknown = parse(
-    await readTreeFile(root, release.dexConfigFile, "manifests"),
-  );
+  const treeRedirect = recognition.dex?.redirectURIs[0] ??
+    (recognition.auth?.kind === "oauth2-proxy"
+      ? "/oauth2/callback"
+      : "/login/oidc");
   return await renderDexConfig({
-    baseConfig: configMapData(baseDexCm)["config.yaml"] ?? "",
+    baseConfig: recognition.dex?.configText ?? "",
     dex: options.dex,
     users,
     connectorSecrets,
-    redirectURIs: [options.authservice?.redirectUrl ?? release.redirectUri],
-    liveHashes: liveHashesFromConfig(await liveDexConfig(kube)),
+    redirectURIs: [options.authservice?.redirectUrl ?? treeRedirect],
+    liveHashes: liveHashesFromConfig(await liveDexConfig(kube, recognition)),
     field: "dex",
   });
-}
-
-/** The `data` of a parsed ConfigMap document (empty when it has none). */
-function configMapData(doc: unknown): Record<string, string> {
-  const data = (doc as { data?: unknown } | null)?.data;
-  return data && typeof data === "object" ? data as Record<string, string> : {};
 }
 
 /** Restart Dex when (and only when) its config or the secrets it reads change. */
@@ -485,9 +766,10 @@ function profileOwner(profile: KubeObject): string | undefined {
 }
 
 /**
- * Renders the platform: {@linkcode prepareOverlay}, then `kustomize build` in a
- * private temp directory (removed afterwards, it holds secret env files), then
- * `exclude` and the auth cross-checks.
+ * Renders the platform: the first pass and recognition ({@linkcode prepareOverlay}),
+ * then `kustomize build` of the overlay in a private temp directory (removed
+ * afterwards, it holds secret env files), then `components`, `exclude` and the auth
+ * cross-checks.
  *
  * @example
  * ```ts
@@ -499,51 +781,57 @@ export async function renderKubeflow(
   options: KubeflowOptions,
   renderOptions: KubeflowRenderOptions = {},
 ): Promise<RenderedKubeflow> {
-  const prepared = await prepareOverlay(options, renderOptions);
-  const built = await buildInTempDir(prepared.overlay, renderOptions);
-  const { objects, excluded } = applyExclude(
-    built.map((raw) => dropAggregatedRules(normaliseSecret(raw))),
+  const work = await scratch(renderOptions.tempDir);
+  try {
+    return await render(options, renderOptions, work);
+  } catch (e) {
+    throw prefixed(e, renderOptions);
+  } finally {
+    await work.dispose();
+  }
+}
+
+async function render(
+  options: KubeflowOptions,
+  renderOptions: KubeflowRenderOptions,
+  work: Scratch,
+): Promise<RenderedKubeflow> {
+  const first = await firstPass(options, renderOptions, work);
+  const { buildEntry: _, ...prepared } = await prepare(
     options,
+    renderOptions,
+    first,
   );
+  const dir = `${work.dir}/overlay`;
+  await writeOverlay(dir, prepared.overlay, { includeSecrets: true });
+  const built = await kustomizeBuild(dir, {
+    kustomize: renderOptions.kustomize,
+    loadRestrictorNone: true,
+    signal: renderOptions.signal,
+  });
+  const selected = selectComponents(
+    built.map((raw) => dropAggregatedRules(normaliseSecret(raw))),
+    options.components,
+  );
+  const { objects, excluded } = applyExclude(selected.objects, options);
   if (!options.dex.keepDefaultUser) {
     prepared.warnings.push(...orphanedProfileWarnings(objects));
   }
-  const problems = crossCheckAuth(objects, prepared.release.auth);
+  const problems = prepared.release.auth
+    ? crossCheckAuth(built.map(normaliseSecret), prepared.release.auth)
+    : [];
   if (problems.length > 0) {
     throw new OptionsError(
-      problems.map((message) => ({
-        path: [...(renderOptions.prefix ?? []), "(rendered)"].join("."),
-        message,
-      })),
-      renderOptions.source,
+      problems.map((message) => ({ path: "(rendered)", message })),
     );
   }
-  return { ...prepared, objects, excluded };
-}
-
-/**
- * `kustomize build` of the overlay in a private temp directory, removed afterwards
- * (it holds secret env files).
- */
-async function buildInTempDir(
-  overlay: Overlay,
-  renderOptions: KubeflowRenderOptions,
-): Promise<KubeObject[]> {
-  const dir = await Deno.makeTempDir({
-    dir: renderOptions.tempDir,
-    prefix: "kfplan-overlay-",
-  });
-  try {
-    await Deno.chmod(dir, 0o700);
-    await writeOverlay(dir, overlay, { includeSecrets: true });
-    return await kustomizeBuild(dir, {
-      kustomize: renderOptions.kustomize,
-      loadRestrictorNone: true,
-      signal: renderOptions.signal,
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  return {
+    ...prepared,
+    objects,
+    excluded,
+    leftOut: selected.leftOut,
+    externalCrds: selected.externalCrds,
+  };
 }
 
 /** Splits objects into those to apply and those an `exclude` rule leaves out. */

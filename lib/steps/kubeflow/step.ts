@@ -26,7 +26,12 @@ import {
   type VerifyResult,
 } from "../../engine/types.ts";
 import { applyObjects, planObjects } from "../../kube/apply_set.ts";
-import { compareRefs, objectName, refOf } from "../../kube/object_ref.ts";
+import {
+  compareRefs,
+  objectName,
+  type ObjectRef,
+  refOf,
+} from "../../kube/object_ref.ts";
 import type { KubeClient, KubeObject } from "../../kube/types.ts";
 import {
   crdEstablished,
@@ -34,6 +39,7 @@ import {
   loadBalancerAddress,
   statefulSetReady,
 } from "../../kube/wait.ts";
+import { missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
 import {
   type KubeflowOptions,
@@ -41,6 +47,7 @@ import {
   kubeflowOptionsSchema,
 } from "./options.ts";
 import { preflight, PreflightError } from "./preflight.ts";
+import { recognize } from "./recognize.ts";
 import { type RenderedKubeflow, renderKubeflow } from "./render.ts";
 
 /** Default id of the step. */
@@ -85,12 +92,23 @@ function summarizeExcluded(rendered: RenderedKubeflow): string[] {
   );
 }
 
-const INGRESS_SERVICE = {
-  apiVersion: "v1",
-  kind: "Service",
-  namespace: "istio-system",
-  name: "istio-ingressgateway",
-};
+/** The ingress Service kfplan reports on: the recognized one, else Istio's usual name. */
+function ingressService(objects: KubeObject[] | undefined): ObjectRef {
+  const found = objects ? recognize(objects).ingress?.service : undefined;
+  return found
+    ? {
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: found.namespace,
+      name: found.name,
+    }
+    : {
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: "istio-system",
+      name: "istio-ingressgateway",
+    };
+}
 
 /** The fields of a Service's spec the step reads. */
 interface ServiceSpec {
@@ -104,8 +122,9 @@ function serviceSpec(svc: KubeObject | undefined): ServiceSpec | undefined {
 
 async function ingressOutputs(
   kube: KubeClient,
+  service: ObjectRef,
 ): Promise<Record<string, unknown>> {
-  const svc = await kube.get(INGRESS_SERVICE);
+  const svc = await kube.get(service);
   if (!svc) return {};
   const spec = serviceSpec(svc);
   const out: Record<string, unknown> = { ingressType: spec?.type };
@@ -156,6 +175,17 @@ async function addPreflight(
     objects: rendered.objects,
     defaultStorageClassFromPlan: o.defaultStorageClassFromPlan,
   });
+  for (
+    const missing of await missingExternalCrds(kube, rendered.externalCrds)
+  ) {
+    findings.push({
+      check: "kubeflow.external-crds",
+      severity: "error",
+      seen: missing,
+      fix:
+        "install that component (kubeflow.components.external says the cluster runs it) or drop it from external",
+    });
+  }
   if (findings.some((f) => f.severity === "error")) {
     throw new PreflightError(findings, rendered.release.version);
   }
@@ -178,7 +208,9 @@ async function plannedIngressAddress(
   ) {
     return undefined;
   }
-  const live = ctx.kube ? await ctx.kube.get(INGRESS_SERVICE) : undefined;
+  const live = ctx.kube
+    ? await ctx.kube.get(ingressService(plan.desired))
+    : undefined;
   // An address already assigned stays: only a missing one is unknown.
   const address = loadBalancerAddress(live);
   if (!address) {
@@ -197,6 +229,13 @@ async function planKubeflow(
   const rendered = await renderFor(ctx, o, stepOptions);
   const plan = emptyPlan();
   plan.warnings.push(...rendered.warnings, ...summarizeExcluded(rendered));
+  if (!ctx.kube && rendered.externalCrds.size > 0) {
+    plan.warnings.push(
+      `external components' CRDs are checked against the cluster when planning online: ${
+        [...rendered.externalCrds.keys()].sort().join(", ")
+      }`,
+    );
+  }
   if (ctx.kube) await addPreflight(ctx.kube, o, rendered, plan);
   const objects = await planObjects(ctx.kube, rendered.objects, {
     signal: ctx.signal,
@@ -209,10 +248,26 @@ async function planKubeflow(
   plan.facts = {
     ...(ingressAddress ? { ingressAddress } : {}),
     version: rendered.release.version,
-    detectedFrom: rendered.detected.evidence,
-    auth: rendered.release.auth,
+    recognized: rendered.recognition.facts,
+    auth: rendered.release.auth ?? "none",
+    kubernetes: rendered.release.kubernetes
+      ? `1.${rendered.release.kubernetes.min}${
+        rendered.release.kubernetes.max !== undefined
+          ? ` to 1.${rendered.release.kubernetes.max}`
+          : " or newer"
+      } (${rendered.release.source})`
+      : "unknown: not in kfplan's release table",
     objects: rendered.objects.length,
     excluded: rendered.excluded.length,
+    ...(Object.keys(rendered.leftOut).length > 0
+      ? { componentsLeftOut: rendered.leftOut }
+      : {}),
+    ...(rendered.remotes.length > 0
+      ? {
+        remoteResources: rendered.remotes.map((r) => r.url),
+        fromVendor: rendered.fromVendor,
+      }
+      : {}),
     staticUsers: rendered.dex.users,
     connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
     registrationFlow: o.dashboard.registrationFlow,
@@ -278,7 +333,7 @@ async function applyKubeflow(
   return {
     version,
     applied: result.applied.length,
-    ...(await ingressOutputs(ctx.kube)),
+    ...(await ingressOutputs(ctx.kube, ingressService(objects))),
   };
 }
 
@@ -334,32 +389,37 @@ function sortedJson(values: string[]): string {
 async function dexCheck(
   kube: KubeClient,
   o: KubeflowOptions,
+  objects: KubeObject[],
 ): Promise<VerifyCheck> {
-  const cm = await kube.get({
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    namespace: "auth",
-    name: "dex",
-  });
-  const dexText =
-    (cm?.data as Record<string, string> | undefined)?.["config.yaml"] ?? "";
-  const dex = inspectDexConfig(dexText);
+  const dex = recognize(objects).dex;
+  const cm = await kube.get(
+    dex?.config ?? {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: "auth",
+      name: "dex",
+    },
+  );
+  const dexText = (cm?.data as Record<string, string> | undefined)?.[
+    dex?.configKey ?? "config.yaml"
+  ] ?? "";
+  const live = inspectDexConfig(dexText);
   const wantUsers = [
     ...(o.dex.keepDefaultUser ? ["user@example.com"] : []),
     ...o.dex.staticUsers.map((u) => u.email),
   ];
   const wantConnectors = o.dex.connectors.map((c) => `${c.type}:${c.id}`);
-  const gotConnectors = dex.connectors.map((c) => `${c.type}:${c.id}`);
-  const usersOk = sortedJson(dex.users) === sortedJson(wantUsers);
+  const gotConnectors = live.connectors.map((c) => `${c.type}:${c.id}`);
+  const usersOk = sortedJson(live.users) === sortedJson(wantUsers);
   const connectorsOk = sortedJson(gotConnectors) === sortedJson(wantConnectors);
   return {
     name: "Dex config parses with the users and connectors asked for",
-    ok: dex.problems.length === 0 && usersOk && connectorsOk &&
-      dex.issuer === o.dex.issuer,
-    detail: `issuer ${dex.issuer}; users ${
-      dex.users.join(", ") || "none"
+    ok: live.problems.length === 0 && usersOk && connectorsOk &&
+      live.issuer === o.dex.issuer,
+    detail: `issuer ${live.issuer}; users ${
+      live.users.join(", ") || "none"
     }; connectors ${gotConnectors.join(", ") || "none"}${
-      dex.problems.length ? `; problems: ${dex.problems.join("; ")}` : ""
+      live.problems.length ? `; problems: ${live.problems.join("; ")}` : ""
     }`,
   };
 }
@@ -369,8 +429,9 @@ async function ingressChecks(
   ctx: StepContext,
   kube: KubeClient,
   o: KubeflowOptions,
+  service: ObjectRef,
 ): Promise<VerifyCheck[]> {
-  const type = serviceSpec(await kube.get(INGRESS_SERVICE))?.type;
+  const type = serviceSpec(await kube.get(service))?.type;
   const checks: VerifyCheck[] = [{
     name: `istio-ingressgateway is ${o.ingress.type}`,
     ok: type === o.ingress.type,
@@ -384,7 +445,7 @@ async function ingressChecks(
   const name = "istio-ingressgateway has a LoadBalancer address";
   try {
     const live = await kube.waitFor(
-      INGRESS_SERVICE,
+      service,
       (s) =>
         loadBalancerAddress(s) ? true : "no LoadBalancer ingress address yet",
       {
@@ -415,10 +476,13 @@ async function verifyKubeflow(
   const { objects } = await planned(ctx, plan, o, stepOptions);
   const checks = [
     ...await readinessChecks(ctx, kube, objects, o.timeoutSeconds * 1000),
-    await dexCheck(kube, o),
-    ...await ingressChecks(ctx, kube, o),
+    await dexCheck(kube, o, objects),
+    ...await ingressChecks(ctx, kube, o, ingressService(objects)),
   ];
-  return { checks, outputs: await ingressOutputs(kube) };
+  return {
+    checks,
+    outputs: await ingressOutputs(kube, ingressService(objects)),
+  };
 }
 
 /**

@@ -1,191 +1,128 @@
 /**
- * Which kubeflow/manifests release a checkout is, from its layout and content, and
- * what kfplan knows about each release (auth stack, supported Kubernetes, paths).
+ * The Kubeflow release a checkout holds, read from what it renders (the tags of
+ * Kubeflow's own component images, see `recognize.ts`), and the one data table of
+ * facts a tree cannot tell: the Kubernetes versions each release line supports.
+ *
+ * No code here enumerates releases or tree layouts: a release line missing from
+ * {@linkcode RELEASE_FACTS} plans with a warning, and the removed-API preflight,
+ * object by object, decides whether it fits the cluster.
  *
  * @module
  */
 
-/** The releases kfplan knows. */
+import { releaseLine } from "./recognize.ts";
+
+/** The kubeflow/manifests releases kfplan's tests install or plan (`../shared`). */
 export const KUBEFLOW_VERSIONS = [
   "v1.5.0",
   "v1.6.1",
+  "v1.7.0",
   "v1.9.1",
   "v1.10.2",
+  "v1.11.0",
 ] as const;
 
-/** A known kubeflow/manifests release tag. */
+/** A release tag the tests use; any `vX.Y[.Z]` string is accepted as `version`. */
 export type KubeflowVersion = typeof KUBEFLOW_VERSIONS[number];
 
-/** The authentication proxy a release ships. */
+/** The authentication proxy a release deploys, as recognized from the render. */
 export type AuthStack = "oidc-authservice" | "oauth2-proxy";
 
-/** What differs between releases, as far as kfplan's settings are concerned. */
-export interface ReleaseInfo {
-  /** The release tag, e.g. `v1.10.2`. */
-  version: KubeflowVersion;
-  /** `apps` up to v1.9, `applications` from v1.10. */
-  appsDir: "apps" | "applications";
-  /** The authentication proxy it ships: `oidc-authservice` up to v1.6, `oauth2-proxy` from v1.9. */
-  auth: AuthStack;
-  /** Lowest and highest Kubernetes minor (1.x) the release supports. */
-  kubernetes: { min: number; max: number };
-  /** Lowest kustomize the release documents. */
-  kustomize: string;
-  /** Tree-relative file holding the Dex ConfigMap the example uses. */
-  dexConfigFile: string;
-  /** Tree-relative oauth2-proxy config file (oauth2-proxy releases only). */
-  oauth2ProxyConfigFile?: string;
-  /** Redirect URI of the proxy's login callback. */
-  redirectUri: string;
-  /** Whether Secret `auth/dex-passwords` carries the default user's hash. */
-  dexPasswordsSecret: boolean;
+/** Facts about one release line that the rendered tree cannot tell. */
+export interface ReleaseFacts {
+  /** Lowest and highest Kubernetes minor (1.x) the release line supports; `max` open when unknown. */
+  kubernetes: { min: number; max?: number };
+  /** Where the range comes from. */
+  source: string;
 }
 
-const RELEASES: Record<KubeflowVersion, ReleaseInfo> = {
-  "v1.5.0": {
-    version: "v1.5.0",
-    appsDir: "apps",
-    auth: "oidc-authservice",
+/**
+ * The one table of facts a tree cannot tell, by release line. Sources: each
+ * release's README "Prerequisites" (v1.5 to v1.7, in the checkouts), the release
+ * notes at https://github.com/kubeflow/manifests/releases (v1.8 to v1.10), and the
+ * v1.11 README ("targets Kubernetes version 1.34+").
+ */
+export const RELEASE_FACTS: Readonly<Record<string, ReleaseFacts>> = {
+  "v1.5": {
     kubernetes: { min: 19, max: 21 },
-    kustomize: "3.2.0",
-    dexConfigFile: "common/dex/base/config-map.yaml",
-    redirectUri: "/login/oidc",
-    dexPasswordsSecret: false,
+    source: "README prerequisites: Kubernetes up to 1.21",
   },
-  "v1.6.1": {
-    version: "v1.6.1",
-    appsDir: "apps",
-    auth: "oidc-authservice",
+  "v1.6": {
     kubernetes: { min: 20, max: 22 },
-    kustomize: "3.2.0",
-    dexConfigFile: "common/dex/base/config-map.yaml",
-    redirectUri: "/login/oidc",
-    dexPasswordsSecret: false,
+    source: "README prerequisites: Kubernetes up to 1.22",
   },
-  "v1.9.1": {
-    version: "v1.9.1",
-    appsDir: "apps",
-    auth: "oauth2-proxy",
+  "v1.7": {
+    kubernetes: { min: 24, max: 25 },
+    source: "README prerequisites: Kubernetes up to 1.25",
+  },
+  "v1.8": {
+    kubernetes: { min: 25, max: 26 },
+    source: "release notes v1.8.0: tested on Kubernetes 1.25 and 1.26",
+  },
+  "v1.9": {
     kubernetes: { min: 27, max: 31 },
-    kustomize: "5.2.1",
-    dexConfigFile: "common/dex/overlays/oauth2-proxy/config-map.yaml",
-    oauth2ProxyConfigFile: "common/oauth2-proxy/base/oauth2_proxy.cfg",
-    redirectUri: "/oauth2/callback",
-    dexPasswordsSecret: true,
+    source: "release notes v1.9: Kubernetes 1.27 to 1.31",
   },
-  "v1.10.2": {
-    version: "v1.10.2",
-    appsDir: "applications",
-    auth: "oauth2-proxy",
+  "v1.10": {
     kubernetes: { min: 29, max: 33 },
-    kustomize: "5.4.3",
-    dexConfigFile: "common/dex/overlays/oauth2-proxy/config-map.yaml",
-    oauth2ProxyConfigFile: "common/oauth2-proxy/base/oauth2_proxy.cfg",
-    redirectUri: "/oauth2/callback",
-    dexPasswordsSecret: true,
+    source: "release notes v1.10: Kubernetes 1.29 to 1.33",
+  },
+  "v1.11": {
+    kubernetes: { min: 34 },
+    source: "README: targets Kubernetes version 1.34+",
   },
 };
 
-/** Facts about one release. */
-export function releaseInfo(version: KubeflowVersion): ReleaseInfo {
-  return RELEASES[version];
+/** What kfplan knows about a release (from the table), keyed by what was recognized. */
+export interface ReleaseInfo {
+  /** The version the plan names: the stated `version`, else the recognized line (`v1.10`). */
+  version: string;
+  /** The release line, e.g. `v1.10`. */
+  line: string;
+  /** The auth proxy the tree deploys, when one was recognized. */
+  auth?: AuthStack;
+  /** Supported Kubernetes, from {@linkcode RELEASE_FACTS}; absent for an unlisted line. */
+  kubernetes?: { min: number; max?: number };
+  /** Source of the Kubernetes range. */
+  source?: string;
 }
 
-/** Raised when a tree is not a known kubeflow/manifests release. */
+/**
+ * Facts about a release from {@linkcode RELEASE_FACTS} (`kubernetes` absent for a
+ * line the table does not list).
+ *
+ * @example
+ * ```ts
+ * releaseInfo("v1.10.2").kubernetes; // { min: 29, max: 33 }
+ * ```
+ */
+export function releaseInfo(version: string): ReleaseInfo {
+  const line = releaseLine(version);
+  const facts = RELEASE_FACTS[line];
+  return {
+    version,
+    line,
+    ...(facts ? { kubernetes: facts.kubernetes, source: facts.source } : {}),
+  };
+}
+
+/** Raised when a tree renders nothing kfplan recognizes as Kubeflow. */
 export class ManifestsTreeError extends Error {
-  /** Creates the error; `message` says what was looked at and which releases are known. */
+  /** Creates the error; `message` says what was rendered and what was missing. */
   constructor(message: string) {
     super(message);
     this.name = "ManifestsTreeError";
   }
 }
 
-/** The evidence {@linkcode detectVersion} found, for the plan reader. */
+/** The release recognized in a checkout, for the plan reader. */
 export interface DetectedVersion {
-  /** The detected release tag, e.g. `v1.9.1`. */
-  version: KubeflowVersion;
-  /** One line per fact that decided it, e.g. `applications/ present`. */
+  /** The release line, e.g. `v1.9`. */
+  version: string;
+  /** The tag of Kubeflow's component images, e.g. `v1.9.2`. */
+  componentsVersion: string;
+  /** One line per fact that decided it (images). */
   evidence: string[];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Detects the release of a kubeflow/manifests checkout from its layout and content:
- * `applications/` vs `apps/`, oauth2-proxy vs oidc-authservice, the Istio directory
- * name and the Dex image tag. Throws {@linkcode ManifestsTreeError} naming what was
- * looked at when the tree matches no known release.
- *
- * @example
- * ```ts
- * const { version } = await detectVersion("./kubeflow-manifests");
- * // "v1.9.1"
- * ```
- */
-export async function detectVersion(root: string): Promise<DetectedVersion> {
-  if (!(await exists(`${root}/example/kustomization.yaml`))) {
-    throw new ManifestsTreeError(
-      `${root} is not a kubeflow/manifests checkout: example/kustomization.yaml is missing ` +
-        `(point "manifests" at the repository root, the directory holding common/ and example/)`,
-    );
-  }
-  const example = await readText(`${root}/example/kustomization.yaml`);
-  const evidence: string[] = [];
-  const hasApplications = await exists(`${root}/applications`);
-  const hasApps = await exists(`${root}/apps`);
-  const hasOauth2Proxy = await exists(`${root}/common/oauth2-proxy`);
-  const hasAuthservice = await exists(`${root}/common/oidc-authservice`);
-  evidence.push(
-    hasApplications
-      ? "applications/ present"
-      : hasApps
-      ? "apps/ present"
-      : "neither apps/ nor applications/",
-  );
-  evidence.push(
-    hasOauth2Proxy
-      ? "common/oauth2-proxy present"
-      : hasAuthservice
-      ? "common/oidc-authservice present"
-      : "no auth proxy directory",
-  );
-  if (hasApplications && hasOauth2Proxy) {
-    evidence.push("example/ uses ../applications/");
-    return { version: "v1.10.2", evidence };
-  }
-  if (hasApps && hasOauth2Proxy && example.includes("istio-1-22")) {
-    evidence.push("example/ uses common/istio-1-22");
-    return { version: "v1.9.1", evidence };
-  }
-  if (hasApps && hasAuthservice && example.includes("istio-1-14")) {
-    evidence.push("example/ uses common/istio-1-14");
-    return { version: "v1.6.1", evidence };
-  }
-  if (hasApps && hasAuthservice && example.includes("istio-1-11")) {
-    evidence.push("example/ uses common/istio-1-11");
-    return { version: "v1.5.0", evidence };
-  }
-  throw new ManifestsTreeError(
-    `${root}: layout matches no known kubeflow/manifests release (${
-      evidence.join("; ")
-    }); ` +
-      `known: ${KUBEFLOW_VERSIONS.join(", ")}`,
-  );
 }
 
 /**

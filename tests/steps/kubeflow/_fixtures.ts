@@ -12,6 +12,10 @@ import type { KubeflowVersion } from "../../../lib/steps/kubeflow/version.ts";
 export const MANIFESTS_ROOT = Deno.env.get("KFPLAN_MANIFESTS_DIR") ??
   new URL("../../../../shared/kubeflow-manifests", import.meta.url).pathname;
 
+/** What v1.11.0's remote resources serve, laid out by URL: a vendor directory as is. */
+export const REMOTE_BASES = Deno.env.get("KFPLAN_REMOTE_BASES_DIR") ??
+  new URL("../../../../shared/remote-bases", import.meta.url).pathname;
+
 /** Path of one release tree. */
 export function tree(version: KubeflowVersion): string {
   return `${MANIFESTS_ROOT}/${version}`;
@@ -41,10 +45,12 @@ export function plantedEnv(): Record<string, string> {
 export function nonDefaultOptions(
   version: KubeflowVersion,
 ): KubeflowOptionsInput {
-  const modern = version === "v1.9.1" || version === "v1.10.2";
+  const modern = version === "v1.9.1" || version === "v1.10.2" ||
+    version === "v1.11.0";
   return {
     manifests: tree(version),
     version,
+    ...(version === "v1.11.0" ? { vendor: REMOTE_BASES } : {}),
     oidcClient: { secret: { env: "KF_CLIENT_SECRET" } },
     dex: {
       staticUsers: [

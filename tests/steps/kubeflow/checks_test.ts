@@ -14,6 +14,23 @@ function objects(
 ): KubeObject[] {
   return [
     {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "dex", namespace: "auth" },
+      spec: {
+        template: {
+          spec: {
+            containers: [{
+              name: "dex",
+              image: "ghcr.io/dexidp/dex:v2.41.1",
+              envFrom: [{ secretRef: { name: "dex-oidc-client" } }],
+            }],
+            volumes: [{ name: "config", configMap: { name: "dex" } }],
+          },
+        },
+      },
+    },
+    {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "dex", namespace: "auth" },

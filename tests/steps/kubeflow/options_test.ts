@@ -162,7 +162,7 @@ Deno.test("version-specific settings: oauth2Proxy on v1.6.1 and a wrong stated v
     );
     assertMatch(
       err.message,
-      /kubeflow\.oauth2Proxy: v1\.6\.1 uses oidc-authservice/,
+      /kubeflow\.oauth2Proxy: the rendered tree deploys oidc-authservice \(StatefulSet istio-system\/authservice\), not oauth2-proxy: use authservice instead/,
     );
 
     const wrong = nonDefaultOptions("v1.10.2");
@@ -178,7 +178,7 @@ Deno.test("version-specific settings: oauth2Proxy on v1.6.1 and a wrong stated v
     );
     assertMatch(
       err2.message,
-      /kubeflow\.version: says v1\.9\.1 but .*v1\.10\.2 is v1\.10\.2/,
+      /kubeflow\.version: says v1\.9\.1 but .*v1\.10\.2\/example renders Kubeflow v1\.10 \(component images tagged v1\.10\.0: /,
     );
 
     const missing = nonDefaultOptions("v1.10.2");

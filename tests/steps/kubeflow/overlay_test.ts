@@ -48,19 +48,34 @@ Deno.test("the overlay keeps secrets in secret files only and references the che
     k.resources[0],
     relative("/tmp/somewhere/overlay", `${tree("v1.10.2")}/example`),
   );
+  // Every setting targets an object by kind, namespace and (generated) name.
   assertEquals(
-    k.configMapGenerator.map((g: { name: string; behavior: string }) =>
-      `${g.name}:${g.behavior}`
+    k.patches.map((p: { target: Record<string, string> }) =>
+      `${p.target.kind} ${p.target.namespace ?? ""}/${p.target.name}`
     ),
     [
-      "centraldashboard-parameters:merge",
-      "oauth2-proxy-parameters:merge",
-      "oauth2-proxy:replace",
+      "ConfigMap kubeflow/centraldashboard-parameters",
+      "Deployment kubeflow/centraldashboard",
+      "ConfigMap auth/dex",
+      "Deployment auth/dex",
+      "Deployment auth/dex",
+      "Secret auth/dex-passwords",
+      "ConfigMap oauth2-proxy/oauth2-proxy-parameters",
+      "ConfigMap oauth2-proxy/oauth2-proxy",
+      "RequestAuthentication istio-system/dex-jwt",
+      "Service istio-system/istio-ingressgateway",
     ],
   );
-  assertEquals(k.replacements[0].targets[0].fieldPaths, [
-    "spec.template.spec.containers.[name=centraldashboard].env.[name=REGISTRATION_FLOW].value",
-  ]);
+  assertEquals(
+    k.secretGenerator.map((g: { name: string; behavior?: string }) =>
+      `${g.name}:${g.behavior ?? "create"}`
+    ),
+    [
+      "dex-oidc-client:merge",
+      "kfplan-dex-connectors:create",
+      "oauth2-proxy:merge",
+    ],
+  );
 });
 
 Deno.test("Dex's restart annotation changes when its config or secrets change, and only then", async () => {

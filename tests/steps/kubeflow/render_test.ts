@@ -175,36 +175,50 @@ Deno.test("renderKubeflow refuses a path that is not a checkout before running k
   );
 });
 
-Deno.test("renderKubeflow names the file and kubeflow.manifests for a tree of an unknown release", async () => {
+Deno.test("renderKubeflow names kubeflow.manifests for a tree that renders nothing it recognizes", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // A v1.7.0-like checkout: apps/ and oidc-authservice, but an Istio kfplan does not know.
-    await Deno.mkdir(`${dir}/example`, { recursive: true });
-    await Deno.mkdir(`${dir}/apps`);
-    await Deno.mkdir(`${dir}/common/oidc-authservice`, { recursive: true });
-    await Deno.writeTextFile(
-      `${dir}/example/kustomization.yaml`,
-      "resources:\n- ../common/istio-1-16/istio-install/base\n",
-    );
     const options = validateOptions(kubeflowOptionsSchema, {
       ...nonDefaultOptions("v1.10.2"),
       manifests: dir,
     });
-    for (const o of [options, { ...options, manifests: `${dir}/example` }]) {
-      const err = await assertRejects(
-        () =>
-          renderKubeflow(o, {
-            env: plantedEnv(),
-            prefix: ["kubeflow"],
-            source: "kfplan.yaml",
-          }),
-        OptionsError,
-      );
-      assert(
-        err.message.startsWith("kfplan.yaml: kubeflow.manifests: "),
-        err.message,
-      );
-    }
+    // No example/ at all, then an example/ that renders nothing.
+    const missing = await assertRejects(
+      () =>
+        renderKubeflow(options, {
+          env: plantedEnv(),
+          prefix: ["kubeflow"],
+          source: "kfplan.yaml",
+        }),
+      OptionsError,
+    );
+    assertMatch(
+      missing.message,
+      /^kfplan\.yaml: kubeflow\.manifests: .*example has no kustomization\.yaml/,
+    );
+    await Deno.mkdir(`${dir}/example`);
+    await Deno.writeTextFile(`${dir}/example/kustomization.yaml`, "");
+    const empty = await assertRejects(
+      () =>
+        renderKubeflow(options, {
+          env: plantedEnv(),
+          prefix: ["kubeflow"],
+          source: "kfplan.yaml",
+        }),
+      OptionsError,
+    );
+    assertMatch(
+      empty.message,
+      /^kfplan\.yaml: kubeflow\.manifests: kustomize could not render .*example: .*kustomization\.yaml is empty/,
+    );
+    await Deno.writeTextFile(
+      `${dir}/example/kustomization.yaml`,
+      "resources: [cm.yaml]\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/example/cm.yaml`,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x, namespace: y }\n",
+    );
     const err = await assertRejects(
       () =>
         renderKubeflow(options, {
@@ -216,8 +230,8 @@ Deno.test("renderKubeflow names the file and kubeflow.manifests for a tree of an
     );
     assertEquals(
       err.message,
-      `kfplan.yaml: kubeflow.manifests: ${dir}: layout matches no known kubeflow/manifests release ` +
-        "(apps/ present; common/oidc-authservice present); known: v1.5.0, v1.6.1, v1.9.1, v1.10.2",
+      `kfplan.yaml: kubeflow.manifests: ${dir}/example renders nothing kfplan recognizes as Kubeflow ` +
+        "(no Kubeflow component images, no Dex, no auth proxy)",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
