@@ -1,9 +1,12 @@
 /**
  * The GPU-only composition: NVIDIA host checks, the GPU operator (its driver/toolkit
- * choices decided by the checks), time-slicing (wired into the operator's chart values
- * `devicePlugin.config.name/default`), and optionally the AMD device plugin.
+ * choices decided by the checks), time-slicing, and optionally the AMD device plugin.
  *
  * Order: `nvidia-toolkit` -> `gpu-operator` -> `time-slicing`; `amd-gpu` is independent.
+ * The time-slicing ConfigMap belongs to the `gpu-operator` step: it is applied in the
+ * operator namespace before the operator's release (whose `devicePlugin.config` names
+ * it), because the operator's device plugin cannot start without it. The
+ * `time-slicing` step sets the per-node config labels and verifies shared capacity.
  * The host checks run once per plan and are shared by the check step and the
  * operator's plan, so the plan shows the operator values the checks imply.
  *
@@ -37,7 +40,6 @@ import {
   gpuOperatorStep,
 } from "../lib/steps/gpu_operator.ts";
 import {
-  timeSlicingChartValues,
   type TimeSlicingOptionsInput,
   timeSlicingStep,
 } from "../lib/steps/time_slicing.ts";
@@ -123,12 +125,22 @@ export function gpuSteps(
         ...at("operator"),
         ...helmEnv,
         hostReports,
-        devicePluginConfig: slicing
-          ? timeSlicingChartValues(slicing.options)
-          : undefined,
+        // The operator step applies the sharing ConfigMap before its release.
+        timeSlicing: slicing?.options,
       })
     );
     if (operator) steps.push(operator);
+    if (
+      operator && slicing &&
+      slicing.options.namespace !== operator.options.namespace
+    ) {
+      issues.issues.push({
+        path: formatPath([...prefix, "timeSlicing", "namespace"]),
+        message: `"${slicing.options.namespace}" is not the GPU operator's ` +
+          `namespace "${operator.options.namespace}": the operator reads the ` +
+          "sharing ConfigMap from its own namespace",
+      });
+    }
   } else if (options.timeSlicing) {
     issues.issues.push({
       path: formatPath([...prefix, "timeSlicing"]),

@@ -7,6 +7,15 @@
  * host checks the chart's defaults (true) apply. The namespace is labelled
  * `pod-security.kubernetes.io/enforce=privileged` (the operator's pods are privileged).
  *
+ * With time-slicing configured (`timeSlicing`, wired by `plans/gpu.ts`) this step owns
+ * the device plugin's sharing ConfigMap: it is part of what the operator consumes, so
+ * the plan shows it (after the namespace, before the release's objects) and apply
+ * creates it in the operator namespace **before** `helm upgrade --install`. The operator
+ * mounts it into the device plugin pod as a non-optional volume (upstream
+ * `handleDevicePluginConfig`, NVIDIA/gpu-operator#412, #2641): were it created later,
+ * the device plugin would stay in ContainerCreating, no node would advertise GPUs and
+ * this step's verify could never pass. A change of replicas is an update of this step.
+ *
  * Verify: the release is deployed and its workloads ready, ClusterPolicy
  * `cluster-policy` has `status.state == "ready"`, **and** at least one node has
  * allocatable NVIDIA GPUs (the operator also reports ready when there is no GPU node):
@@ -34,9 +43,12 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { sleep } from "../kube/retry.ts";
 import {
   applyRelease,
+  assertSameCluster,
   chartSourceSchema,
+  checkChartSource,
   type HelmReleaseEnv,
   type HelmReleaseSpec,
+  namespaceObject,
   planHasChanges,
   planRelease,
   requireKube,
@@ -49,7 +61,15 @@ import {
   type OperatorChoices,
   operatorChoices,
 } from "./nvidia_toolkit.ts";
-import { sharedResourceNames } from "./time_slicing.ts";
+import {
+  sharedResourceNames,
+  timeSlicingChartValues,
+  timeSlicingConfigMap,
+  type TimeSlicingOptions,
+} from "./time_slicing.ts";
+import { digestOf } from "../engine/digest.ts";
+import { planObjects } from "../kube/apply_set.ts";
+import { objectName, refOf } from "../kube/object_ref.ts";
 
 /** Step id of the GPU operator. */
 export const GPU_OPERATOR_STEP_ID = "gpu-operator";
@@ -210,8 +230,17 @@ export interface GpuOperatorStepOptions
   extends DefineStepOptions, HelmReleaseEnv {
   /** Host reports for `"auto"` (shared with the host-check step, see `plans/gpu.ts`). */
   hostReports?: () => Promise<NvidiaHostReport[]>;
-  /** Device plugin sharing config, e.g. from `timeSlicingChartValues`. */
+  /**
+   * Device plugin sharing config for a ConfigMap managed elsewhere; default, with
+   * `timeSlicing`, the ConfigMap this step applies (`timeSlicingChartValues`).
+   */
   devicePluginConfig?: { name: string; default?: string };
+  /**
+   * Time-slicing options (the `time-slicing` step's, see `plans/gpu.ts`): this step then
+   * plans and applies their sharing ConfigMap in the operator namespace before the
+   * release and points `devicePlugin.config` at it.
+   */
+  timeSlicing?: TimeSlicingOptions;
   /** Step ids this step needs; default the host-check step when `hostReports` is set. */
   needs?: string[];
 }
@@ -241,6 +270,46 @@ function releaseSpec(
     values,
     namespaceLabels: PRIVILEGED_NAMESPACE_LABELS,
   };
+}
+
+/** The chart's `devicePlugin.config`: explicit, else the time-slicing ConfigMap's. */
+function devicePluginConfigOf(
+  stepOptions: GpuOperatorStepOptions,
+): { name: string; default?: string } | undefined {
+  return stepOptions.devicePluginConfig ??
+    (stepOptions.timeSlicing
+      ? timeSlicingChartValues(stepOptions.timeSlicing)
+      : undefined);
+}
+
+/**
+ * The sharing ConfigMap this step applies before its release (none without
+ * time-slicing). It must be in the operator namespace: the operator reads it there.
+ */
+export function sharingConfigMap(
+  o: GpuOperatorOptions,
+  stepOptions: Pick<GpuOperatorStepOptions, "timeSlicing">,
+): KubeObject | undefined {
+  const ts = stepOptions.timeSlicing;
+  if (!ts) return undefined;
+  if (ts.namespace !== o.namespace) {
+    throw new Error(
+      `the time-slicing ConfigMap is in namespace "${ts.namespace}" but the GPU operator in "${o.namespace}": ` +
+        "the operator reads the device plugin's sharing config from its own namespace",
+    );
+  }
+  return timeSlicingConfigMap(ts);
+}
+
+/** Picks the sharing ConfigMap out of a plan's desired objects. */
+function isSharingConfig(
+  configMap: KubeObject | undefined,
+): (object: KubeObject) => boolean {
+  return (x) =>
+    configMap !== undefined && x.apiVersion === "v1" &&
+    x.kind === "ConfigMap" &&
+    x.metadata.namespace === configMap.metadata.namespace &&
+    x.metadata.name === configMap.metadata.name;
 }
 
 /** ClusterPolicy `cluster-policy` is `ready`; otherwise its state and last condition. */
@@ -412,13 +481,31 @@ async function planGpuOperator(
   const choices = await resolveChoices(ctx, stepOptions);
   const values = gpuOperatorValues(o, {
     choices,
-    devicePluginConfig: stepOptions.devicePluginConfig,
+    devicePluginConfig: devicePluginConfigOf(stepOptions),
   });
+  const configMap = sharingConfigMap(o, stepOptions);
   const { rendered: _r, ...plan } = await planRelease(
     ctx,
     releaseSpec(o, values),
     env,
   );
+  if (configMap) {
+    // Applied right after the namespace, before helm: shown there too.
+    const sharing = await planObjects(ctx.kube, [configMap], {
+      signal: ctx.signal,
+    });
+    const afterNamespace = plan.changes.findIndex((c) =>
+      c.kind === "Namespace" && c.name === o.namespace
+    ) + 1;
+    plan.changes.splice(afterNamespace, 0, ...sharing.changes);
+    plan.observed.push(...sharing.observed);
+    const [namespace, ...manifest] = plan.desired ?? [];
+    plan.desired = [namespace, configMap, ...manifest];
+    plan.desiredDigest = digestOf({
+      release: plan.desiredDigest,
+      sharingConfig: configMap,
+    });
+  }
   const driver = values.driver as { enabled: boolean };
   const toolkit = values.toolkit as { enabled: boolean };
   plan.facts = {
@@ -426,6 +513,13 @@ async function planGpuOperator(
     "driver.enabled": driver.enabled,
     "toolkit.enabled": toolkit.enabled,
     ...(choices ? { decidedBy: choices.reasons } : {}),
+    ...(configMap
+      ? {
+        sharingConfig: `${
+          objectName(refOf(configMap))
+        } (applied before the release: the device plugin mounts it)`,
+      }
+      : {}),
   };
   if (planHasChanges(plan)) {
     plan.unknowns.push(
@@ -444,14 +538,40 @@ async function applyGpuOperator(
   const env: HelmReleaseEnv = stepOptions;
   const values = gpuOperatorValues(o, {
     choices: await resolveChoices(ctx, stepOptions),
-    devicePluginConfig: stepOptions.devicePluginConfig,
+    devicePluginConfig: devicePluginConfigOf(stepOptions),
   });
   const spec = releaseSpec(o, values);
-  const release = await applyRelease(ctx, spec, {
-    ...env,
-    desired: plan.desired ? splitDesired(spec, plan.desired) : undefined,
-  });
-  return { namespace: o.namespace, release: o.release, ...release };
+  const configMap = sharingConfigMap(o, stepOptions);
+  const own = isSharingConfig(configMap);
+  const desired = plan.desired
+    ? splitDesired(spec, plan.desired, own)
+    : undefined;
+  const sharing = plan.desired
+    ? plan.desired.filter(own)
+    : configMap
+    ? [configMap]
+    : [];
+  if (sharing.length > 0) {
+    // The device plugin's ConfigMap volume is not optional: it exists before the
+    // operator (installed by helm below) deploys the device plugin.
+    const kube = requireKube(ctx);
+    checkChartSource(spec.chart, env);
+    assertSameCluster(kube, env);
+    await kube.apply(desired?.namespace ?? namespaceObject(spec));
+    for (const object of sharing) {
+      ctx.log.info(
+        `applying ${objectName(refOf(object))} (device plugin sharing config)`,
+      );
+      await kube.apply(object);
+    }
+  }
+  const release = await applyRelease(ctx, spec, { ...env, desired });
+  return {
+    namespace: o.namespace,
+    release: o.release,
+    ...release,
+    ...(configMap ? { sharingConfig: objectName(refOf(configMap)) } : {}),
+  };
 }
 
 /** What verify reads of the operator's work. */
@@ -538,17 +658,25 @@ async function verifyGpuOperator(
   const kube = requireKube(ctx);
   const values = gpuOperatorValues(o, {
     choices: await resolveChoices(ctx, stepOptions),
-    devicePluginConfig: stepOptions.devicePluginConfig,
+    devicePluginConfig: devicePluginConfigOf(stepOptions),
   });
   const timeoutMs = o.timeoutSeconds * 1000;
   const spec = releaseSpec(o, values);
+  const configMap = sharingConfigMap(o, stepOptions);
   const checks = await verifyRelease(ctx, spec, {
     ...env,
     timeoutMs,
     manifest: plan?.desired
-      ? splitDesired(spec, plan.desired).manifest
+      ? splitDesired(spec, plan.desired, isSharingConfig(configMap)).manifest
       : undefined,
   });
+  if (configMap) {
+    const ref = refOf(configMap);
+    checks.push({
+      name: `${objectName(ref)} exists (device plugin sharing config)`,
+      ok: Boolean(await kube.get(ref)),
+    });
+  }
   const devicePlugin = values.devicePlugin as { enabled?: boolean };
   const { policy, gpus, resources, validator } = await operatorState(
     ctx,

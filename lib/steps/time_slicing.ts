@@ -3,11 +3,14 @@
  *
  * The typed configuration is rendered to the device plugin's sharing config
  * (`version: v1`, `sharing.timeSlicing`), one ConfigMap key per named config, in the
- * GPU operator's namespace. The GPU operator chart points at it through the values
- * `devicePlugin.config.name/default` ({@linkcode timeSlicingChartValues}, passed to
- * the GPU operator step by `plans/gpu.ts`, as the seeds' `helm upgrade` does). Nodes
- * pick a named config by the label `nvidia.com/device-plugin.config=<key>`, which this
- * step sets on the nodes each named config selects.
+ * GPU operator's namespace ({@linkcode timeSlicingConfigMap}). The GPU operator step
+ * owns that ConfigMap (`plans/gpu.ts` passes it these options): it plans it and applies
+ * it before the operator's Helm release, whose values `devicePlugin.config.name/default`
+ * ({@linkcode timeSlicingChartValues}) point at it. It must exist first: the operator
+ * mounts it into the device plugin pod as a non-optional volume, so the device plugin
+ * would not start without it (NVIDIA/gpu-operator#412, #2641). This step sets the node
+ * label `nvidia.com/device-plugin.config=<key>` on the nodes each named config selects
+ * (the device plugin picks a named config by it) and verifies the shared capacity.
  *
  * Upstream's validation is enforced at plan time: at least one resource, integer
  * `replicas >= 2`, resource names with the `nvidia.com/` prefix and at most 63
@@ -428,14 +431,14 @@ function nodeLabelPatch(node: KubeObject, key: string): KubeObject {
 }
 
 /**
- * The ConfigMap, then a config label patch for each GPU node that uses a named
- * config (offline: the ConfigMap only, no nodes to read).
+ * A config label patch for each GPU node that uses a named config (offline: none, no
+ * nodes to read). The ConfigMap is the GPU operator step's.
  */
 async function desiredObjects(
   kube: KubeClient | undefined,
   o: TimeSlicingOptions,
 ): Promise<KubeObject[]> {
-  const objects = [timeSlicingConfigMap(o)];
+  const objects: KubeObject[] = [];
   if (kube && o.nodeConfigs.length > 0) {
     for (const node of await gpuNodes(kube, o)) {
       const { key } = configFor(node, o);
@@ -451,7 +454,7 @@ export interface TimeSlicingStepOptions extends DefineStepOptions {
   needs?: string[];
 }
 
-/** The ConfigMap and node labels, and a warning when the ClusterPolicy points elsewhere. */
+/** The node labels, and a warning when the ClusterPolicy points elsewhere. */
 async function planTimeSlicing(
   ctx: StepContext,
   o: TimeSlicingOptions,
@@ -467,8 +470,16 @@ async function planTimeSlicing(
   const def = expectedSharing(o.timeSlicing);
   plan.facts = {
     devicePluginConfig: timeSlicingChartValues(o),
+    configMap:
+      `${o.namespace}/${o.configMapName} (planned and applied by the ` +
+      `gpu-operator step, before its release)`,
     default: `${def.resource} x${def.replicas} per GPU`,
   };
+  if (!ctx.kube && o.nodeConfigs.length > 0) {
+    plan.unknowns.push(
+      `which GPU nodes get the ${CONFIG_LABEL} label (nodes are read from the cluster)`,
+    );
+  }
   if (ctx.kube) {
     const policy = await ctx.kube.get({
       apiVersion: "nvidia.com/v1",
@@ -541,8 +552,9 @@ async function verifyTimeSlicing(
 }
 
 /**
- * The time-slicing step: the ConfigMap and node config labels; verify checks the
- * advertised replicas on every GPU node.
+ * The time-slicing step: node config labels; verify checks the advertised replicas on
+ * every GPU node. The sharing ConfigMap is applied by the GPU operator step (pass it
+ * these options as `timeSlicing`), before the operator that mounts it.
  *
  * @example
  * ```ts
@@ -555,7 +567,7 @@ export function timeSlicingStep(
 ): Step<TimeSlicingOptions> {
   return defineStep({
     id: TIME_SLICING_STEP_ID,
-    title: "GPU time-slicing (device plugin sharing config)",
+    title: "GPU time-slicing (node configs, shared capacity)",
     needs: stepOptions.needs ?? ["gpu-operator"],
     schema: timeSlicingOptionsSchema,
     options,

@@ -9,6 +9,7 @@ import {
   gpuResourceNames,
   nodesWithGpus,
   requiredValidations,
+  sharingConfigMap,
   VALIDATIONS,
   validatorRan,
 } from "../../lib/steps/gpu_operator.ts";
@@ -17,6 +18,8 @@ import {
   timeSlicingOptionsSchema,
 } from "../../lib/steps/time_slicing.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+import type { StepContext } from "../../lib/engine/types.ts";
+import { findHelm } from "../../lib/tools/helm.ts";
 import { sharedChart, tempDir } from "../_shared.ts";
 
 const at = { source: "kfplan.yaml", prefix: ["gpuOperator"] };
@@ -349,4 +352,151 @@ Deno.test("gpu operator: the offline plan's desired objects leave out the chart'
     false,
   );
   assertEquals(desired.some((o) => o.kind === "ClusterPolicy"), true);
+});
+
+function offlineContext(workDir: string): StepContext {
+  return {
+    offline: true,
+    outputs: {},
+    log: { info() {}, warn() {}, debug() {} },
+    workDir,
+    signal: new AbortController().signal,
+  };
+}
+
+function slicingOptions(replicas: number, namespace = "gpu-operator") {
+  return validateOptions(timeSlicingOptionsSchema, {
+    namespace,
+    timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas }] },
+  });
+}
+
+const CHART = sharedChart("gpu-operator-v26.3.3");
+const VALUES = { driver: { enabled: false }, toolkit: { enabled: false } };
+
+Deno.test("gpu operator: with time-slicing, the plan creates the sharing ConfigMap after the namespace, before the release's objects", async () => {
+  await using work = await tempDir("kfplan-gpu-unit-");
+  const helm = await findHelm();
+  const plan = (replicas: number) =>
+    gpuOperatorStep({ chart: { path: CHART }, values: VALUES }, {
+      helm,
+      timeSlicing: slicingOptions(replicas),
+    }).plan(offlineContext(work.path));
+  const four = await plan(4);
+  const desired = four.desired ?? [];
+  const configMap = timeSlicingConfigMap(slicingOptions(4));
+  assertEquals(desired[0]?.kind, "Namespace");
+  assertEquals(desired[1], configMap);
+  const policyAt = desired.findIndex((o) => o.kind === "ClusterPolicy");
+  assertEquals(policyAt > 1, true);
+  assertEquals(
+    (desired[policyAt].spec as { devicePlugin: { config: unknown } })
+      .devicePlugin.config,
+    { name: "time-slicing-config", default: "any" },
+  );
+  // Exactly one ConfigMap of that name, and the changes list it in apply order.
+  assertEquals(
+    desired.filter((o) =>
+      o.kind === "ConfigMap" && o.metadata.name === "time-slicing-config"
+    ).length,
+    1,
+  );
+  const order = four.changes.map((c) => `${c.action} ${c.kind}/${c.name}`);
+  assertEquals(order.slice(0, 2), [
+    "create Namespace/gpu-operator",
+    "create ConfigMap/time-slicing-config",
+  ]);
+  assertEquals(
+    order.indexOf("create ConfigMap/time-slicing-config") <
+      order.indexOf("create ClusterPolicy/cluster-policy"),
+    true,
+  );
+  assertMatch(String(four.facts?.sharingConfig), /time-slicing-config/);
+  // A change of replicas is a change of this step's desired state.
+  const eight = await plan(8);
+  assertEquals(four.desiredDigest === eight.desiredDigest, false);
+  assertEquals(
+    eight.desired?.find((o) => o.kind === "ClusterPolicy"),
+    desired[policyAt],
+  );
+  // Without time-slicing there is no ConfigMap to apply.
+  const plain = await gpuOperatorStep({
+    chart: { path: CHART },
+    values: VALUES,
+  }, { helm }).plan(offlineContext(work.path));
+  assertEquals(
+    (plain.desired ?? []).some((o) =>
+      o.kind === "ConfigMap" && o.metadata.name === "time-slicing-config"
+    ),
+    false,
+  );
+});
+
+Deno.test("gpu operator: the sharing ConfigMap must be in the operator namespace", () => {
+  const o = validateOptions(gpuOperatorOptionsSchema, { namespace: "nvidia" });
+  const e = throws(
+    () => sharingConfigMap(o, { timeSlicing: slicingOptions(4) }),
+    Error,
+  );
+  assertMatch(
+    e.message,
+    /time-slicing ConfigMap is in namespace "gpu-operator" but the GPU operator in "nvidia"/,
+  );
+  assertEquals(
+    sharingConfigMap(o, { timeSlicing: slicingOptions(4, "nvidia") })?.metadata
+      .namespace,
+    "nvidia",
+  );
+  assertEquals(sharingConfigMap(o, {}), undefined);
+});
+
+Deno.test("gpu operator: apply creates the namespace and the sharing ConfigMap before helm runs", async () => {
+  await using work = await tempDir("kfplan-gpu-unit-");
+  const server = "https://127.0.0.1:1";
+  const kubeconfig = `${work.path}/kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters: [{ name: c, cluster: { server: " + JSON.stringify(server) +
+      " } }]",
+      "contexts: [{ name: fake, context: { cluster: c, user: u } }]",
+      "users: [{ name: u, user: {} }]",
+      "current-context: fake",
+      "",
+    ].join("\n"),
+  );
+  const applied: string[] = [];
+  const kube = {
+    context: "fake",
+    server,
+    kubeconfigPath: kubeconfig,
+    apply: (object: KubeObject) => {
+      applied.push(`${object.kind}/${object.metadata.name}`);
+      return Promise.resolve(object);
+    },
+  } as unknown as KubeClient;
+  const options = { chart: { path: CHART }, values: VALUES };
+  const timeSlicing = slicingOptions(4);
+  const plan = await gpuOperatorStep(options, {
+    helm: await findHelm(),
+    timeSlicing,
+  }).plan(offlineContext(work.path));
+  // A helm that cannot run: everything applied before it fails came first.
+  const step = gpuOperatorStep(options, {
+    helm: { path: `${work.path}/no-helm`, version: "v3.19.5" },
+    kubeconfig,
+    timeSlicing,
+  });
+  const ctx = { ...offlineContext(work.path), offline: false, kube };
+  let failed: unknown;
+  await step.apply(ctx, plan).catch((e) => failed = e);
+  assertEquals(failed instanceof Error, true);
+  assertEquals(applied.slice(0, 2), [
+    "Namespace/gpu-operator",
+    "ConfigMap/time-slicing-config",
+  ]);
+  // Nothing of the release was applied by kfplan itself (helm installs it).
+  assertEquals(applied.includes("ClusterPolicy/cluster-policy"), false);
 });

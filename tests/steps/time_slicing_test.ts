@@ -172,18 +172,37 @@ Deno.test("time-slicing: renders upstream's config format, one key per config, p
   assertEquals(nodeSharingState(done, o), true);
 });
 
-Deno.test("time-slicing: the offline plan's desired objects are the ConfigMap apply makes so", async () => {
-  const step = timeSlicingStep({
-    timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 4 }] },
-  });
-  const plan = await step.plan({
+Deno.test("time-slicing: the step does not plan the ConfigMap (the GPU operator step owns it); offline, node labels are unknown", async () => {
+  const offline = {
     offline: true,
     outputs: {},
     log: { info() {}, warn() {}, debug() {} },
     workDir: "/tmp",
     signal: new AbortController().signal,
+  };
+  const plain = timeSlicingStep({
+    timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 4 }] },
   });
-  assertEquals(plan.desired, [timeSlicingConfigMap(step.options)]);
+  const plan = await plain.plan(offline);
+  assertEquals(plan.desired, []);
+  assertEquals(plan.changes, []);
+  assertEquals(plan.unknowns, []);
+  assertMatch(
+    String(plan.facts?.configMap),
+    /^gpu-operator\/time-slicing-config \(planned and applied by the gpu-operator step/,
+  );
+  const perNode = timeSlicingStep({
+    timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 4 }] },
+    nodeConfigs: [{
+      name: "t4",
+      nodeSelector: { "nvidia.com/gpu.product": "Tesla-T4" },
+      timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: 2 }] },
+    }],
+  });
+  const labelled = await perNode.plan(offline);
+  assertEquals(labelled.desired, []);
+  assertEquals(labelled.unknowns.length, 1);
+  assertMatch(labelled.unknowns[0], /nvidia\.com\/device-plugin\.config/);
 });
 
 /** A GPU node as GPU feature discovery and the device plugin leave it. */
