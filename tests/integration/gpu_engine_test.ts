@@ -94,7 +94,7 @@ Deno.test({
           Math.round(performance.now() - start)
         } ms`,
       );
-      // time-slicing: a ConfigMap to create and a node label to update.
+      // time-slicing: a node label to update (its ConfigMap comes with the operator).
       assertEquals(document.steps.map((s) => s.action), [
         "no-op",
         "create",

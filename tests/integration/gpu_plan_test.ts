@@ -115,21 +115,25 @@ Deno.test({
           assertEquals(op.facts?.["toolkit.enabled"], false);
           const ns = op.changes.find((c) => c.kind === "Namespace");
           assertEquals(ns?.name, namespace);
-          assert(
-            op.changes.some((c) =>
-              c.kind === "ClusterPolicy" && c.action === "create"
-            ),
+          // The operator's device plugin mounts the sharing ConfigMap: the
+          // gpu-operator step creates it right after the namespace, before the
+          // ClusterPolicy that names it.
+          const kinds = op.changes.map((c) => `${c.kind}/${c.name}`);
+          assertEquals(
+            kinds.indexOf("ConfigMap/time-slicing-config"),
+            kinds.indexOf(`Namespace/${namespace}`) + 1,
           );
+          const policy = op.changes.findIndex((c) =>
+            c.kind === "ClusterPolicy" && c.action === "create"
+          );
+          assert(policy > kinds.indexOf("ConfigMap/time-slicing-config"));
           const ts = plans.get("time-slicing")!;
           assertEquals(
             ts.changes.map((c) => `${c.action} ${c.kind}/${c.name}`),
-            [
-              "create ConfigMap/time-slicing-config",
-              `update Node/${nodeB}`,
-            ],
+            [`update Node/${nodeB}`],
           );
           assertMatch(
-            JSON.stringify(ts.changes[1].diff),
+            JSON.stringify(ts.changes[0].diff),
             /nvidia\.com\/device-plugin\.config/,
           );
         },
