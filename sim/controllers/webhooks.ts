@@ -21,10 +21,11 @@ import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { generateCa, issueCert } from "../_certs.ts";
 import { startWebhookServer, type WebhookServer } from "../webhook.ts";
 
-/** A Service a webhook, conversion webhook or APIService calls. */
+/** A Service a webhook or conversion webhook calls (`port` default 443). */
 interface ServiceRef {
   namespace: string;
   name: string;
+  port?: number;
 }
 
 function backendOf(o: KubeObject): ServiceRef[] {
@@ -100,7 +101,7 @@ interface EndpointSlice extends KubeObject {
     addresses?: string[];
     targetRef?: { kind?: string; name?: string; namespace?: string };
   }[];
-  ports?: { port?: number }[];
+  ports?: { port?: number; name?: string }[];
 }
 
 /**
@@ -143,11 +144,11 @@ export async function startAdmissionBackends(
     for (const [port, server] of [...servers]) {
       await server.shutdown();
       servers.delete(port);
-      serve(port);
+      serve(port, true);
     }
   }
 
-  function serve(port: number): void {
+  function serve(port: number, restart = false): void {
     if (servers.has(port) || refused.has(port) || !leaf) return;
     try {
       const server = Deno.serve({
@@ -163,9 +164,11 @@ export async function startAdmissionBackends(
         return Response.json(answer(review));
       });
       servers.set(port, server);
-      log(
-        `serving admission webhooks on ${options.hostIp}:${port} (simulated)`,
-      );
+      if (!restart) {
+        log(
+          `serving admission webhooks on ${options.hostIp}:${port} (simulated)`,
+        );
+      }
     } catch (e) {
       refused.add(port);
       log(
@@ -202,35 +205,53 @@ export async function startAdmissionBackends(
         ports?: { port?: number; name?: string }[];
       };
       if (!spec.selector) continue;
-      if (
-        (spec.ports ?? []).some((p) =>
-          p.port === 443 || /webhook/.test(p.name ?? "")
-        )
-      ) {
-        found.push({
-          namespace: svc.metadata.namespace!,
-          name: svc.metadata.name,
-        });
+      for (const p of spec.ports ?? []) {
+        if (p.port === 443 || /webhook/.test(p.name ?? "")) {
+          found.push({
+            namespace: svc.metadata.namespace!,
+            name: svc.metadata.name,
+            port: p.port,
+          });
+        }
       }
     }
     const seen = new Set<string>();
     return found.filter((s) => {
-      const key = `${s.namespace}/${s.name}`;
+      const key = `${s.namespace}/${s.name}:${s.port ?? 443}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
   }
 
-  /** Moves the backend pods to `hostIp`; returns the ports to serve. */
+  /**
+   * Moves the backend pods to `hostIp`; returns the pod ports the Service's port
+   * `svc.port` leads to (only those are served here).
+   */
   async function routeBackend(svc: ServiceRef): Promise<number[]> {
+    const service = await kube.get({
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: svc.namespace,
+      name: svc.name,
+    });
+    const servicePort = ((service?.spec as {
+      ports?: { port?: number; name?: string }[];
+    } | undefined)?.ports ?? []).find((p) => p.port === (svc.port ?? 443));
+    if (!servicePort) return [];
     const slices = await kube.list("discovery.k8s.io/v1", "EndpointSlice", {
       namespace: svc.namespace,
       labelSelector: `kubernetes.io/service-name=${svc.name}`,
     }) as EndpointSlice[];
     const ports = new Set<number>();
     for (const slice of slices) {
-      for (const p of slice.ports ?? []) if (p.port) ports.add(p.port);
+      for (
+        const p of (slice.ports ?? []) as { port?: number; name?: string }[]
+      ) {
+        if (p.port && (p.name ?? "") === (servicePort.name ?? "")) {
+          ports.add(p.port);
+        }
+      }
       for (const endpoint of slice.endpoints ?? []) {
         const ref = endpoint.targetRef;
         if (ref?.kind !== "Pod" || !ref.name) continue;
