@@ -286,9 +286,16 @@ async function firstPass(
       path: vendorDir ? "vendor" : "manifests",
       message: `kustomize could not render ${entry}: ${
         remoteHelp(remotes, vendorDir, present)
-      }\n(kustomize said: ${error.message.split("\n")[0].slice(0, 300)})`,
+      }\n(kustomize said: ${kustomizeError(error.message)})`,
     }]);
   }
+}
+
+/** The line of a kustomize failure that says what failed (not its deprecation warnings). */
+function kustomizeError(message: string): string {
+  const lines = message.split("\n");
+  return (lines.find((l) => /error/i.test(l) && !/^# Warning/.test(l)) ??
+    lines[0]).trim().slice(0, 400);
 }
 
 /** Refuses settings the rendered tree cannot carry, naming the field and what the tree has. */
