@@ -51,6 +51,8 @@ Deno.test({
         ...WEBHOOK_EXCLUDES,
         {
           kind: "HorizontalPodAutoscaler",
+          namespace: "knative-serving",
+          name: "webhook",
           reason: "autoscaling/v2beta2 is not served since Kubernetes 1.26",
         },
       ],

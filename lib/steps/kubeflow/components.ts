@@ -285,9 +285,13 @@ export function selectComponents(
   const goneCrds = new Map<string, { id: ComponentId; crd: string }>();
   for (const o of gone) {
     if (o.kind !== "CustomResourceDefinition") continue;
-    const spec = o.spec as { group?: string; versions?: { name?: string }[] };
+    const spec = o.spec as {
+      group?: string;
+      names?: { kind?: string };
+      versions?: { name?: string }[];
+    };
     for (const v of spec.versions ?? []) {
-      goneCrds.set(`${spec.group}/${v.name}`, {
+      goneCrds.set(`${spec.group}/${v.name}\0${spec.names?.kind}`, {
         id: componentOf(o)!,
         crd: o.metadata.name,
       });
@@ -296,7 +300,7 @@ export function selectComponents(
   const externalCrds = new Map<string, Set<string>>();
   const needy = new Map<string, string[]>();
   for (const o of kept) {
-    const served = goneCrds.get(o.apiVersion);
+    const served = goneCrds.get(`${o.apiVersion}\0${o.kind}`);
     if (!served) continue;
     if (external.has(served.id)) {
       const set = externalCrds.get(served.crd) ?? new Set<string>();

@@ -39,7 +39,7 @@ import {
   loadBalancerAddress,
   statefulSetReady,
 } from "../../kube/wait.ts";
-import { missingExternalCrds } from "./components.ts";
+import { findComponents, missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
 import {
   type KubeflowOptions,
@@ -258,6 +258,9 @@ async function planKubeflow(
       } (${rendered.release.source})`
       : "unknown: not in kfplan's release table",
     objects: rendered.objects.length,
+    components: Object.fromEntries(
+      findComponents(rendered.objects).map((c) => [c.id, c.objects]),
+    ),
     excluded: rendered.excluded.length,
     ...(Object.keys(rendered.leftOut).length > 0
       ? { componentsLeftOut: rendered.leftOut }
