@@ -78,7 +78,7 @@ Deno.test("remote resources are found from the entry only, and a vendored copy r
     );
     assertMatch(
       remoteHelp(remotes, undefined, new Set()),
-      /fetches 1 remote resource.*\n  - https:\/\/example\.org\/rel\/v1\/manifests\.yaml \(file over HTTPS, in app\/kustomization\.yaml\)\n.*deno task vendor/,
+      /fetches 1 remote resource.*\n {2}- https:\/\/example\.org\/rel\/v1\/manifests\.yaml \(file over HTTPS, in app\/kustomization\.yaml\)\n.*deno task vendor/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
