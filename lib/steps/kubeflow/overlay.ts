@@ -168,13 +168,28 @@ function mergeSecret(
   });
 }
 
-/** Sets keys of a recognized ConfigMap with a JSON patch (kustomize rehashes generated ones). */
+/**
+ * Sets keys of a recognized ConfigMap: single-line values through a
+ * configMapGenerator merge (readable in the exported kustomization), multi-line
+ * ones (whole config files) with a JSON patch. Both target the name the object was
+ * generated under, so kustomize rehashes generated ones.
+ */
 function setConfigMapData(
   parts: OverlayParts,
   path: string,
   target: Target,
   values: Record<string, string>,
 ): void {
+  if (Object.values(values).every((v) => !/[\r\n]/.test(v))) {
+    parts.configMapGenerator.push({
+      name: target.baseName,
+      ...(target.namespace ? { namespace: target.namespace } : {}),
+      behavior: "merge",
+      literals: Object.entries(values).map(([k, v]) => `${k}=${v}`),
+      ...(target.hashed ? {} : { options: NO_HASH }),
+    });
+    return;
+  }
   addPatch(
     parts,
     path,

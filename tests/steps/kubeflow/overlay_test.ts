@@ -54,16 +54,23 @@ Deno.test("the overlay keeps secrets in secret files only and references the che
       `${p.target.kind} ${p.target.namespace ?? ""}/${p.target.name}`
     ),
     [
-      "ConfigMap kubeflow/centraldashboard-parameters",
       "Deployment kubeflow/centraldashboard",
       "ConfigMap auth/dex",
       "Deployment auth/dex",
       "Deployment auth/dex",
       "Secret auth/dex-passwords",
-      "ConfigMap oauth2-proxy/oauth2-proxy-parameters",
       "ConfigMap oauth2-proxy/oauth2-proxy",
       "RequestAuthentication istio-system/dex-jwt",
       "Service istio-system/istio-ingressgateway",
+    ],
+  );
+  assertEquals(
+    k.configMapGenerator.map((g: { name: string; literals: string[] }) =>
+      `${g.name}: ${g.literals.join(" ")}`
+    ),
+    [
+      "centraldashboard-parameters: CD_REGISTRATION_FLOW=true",
+      "oauth2-proxy-parameters: FORCE_HTTPS=false",
     ],
   );
   assertEquals(
