@@ -285,6 +285,14 @@ export async function installScenario(
       "plan2",
       steps(true),
     );
+    const seen = [...second.observation.values()];
+    console.log(
+      `[observe] ${version} plan #2: ${
+        seen.reduce((n, o) => n + o.lists, 0)
+      } LISTs, ${seen.reduce((n, o) => n + o.dryRuns, 0)} dry-runs, ${
+        seen.reduce((n, o) => n + o.unchanged, 0)
+      } objects unchanged since applied`,
+    );
     const changed2 = second.document.steps.flatMap((s) =>
       s.changes.filter((c) => c.action !== "no-op").map((c) =>
         `${s.id}: ${c.action} ${c.kind} ${c.namespace}/${c.name}`
