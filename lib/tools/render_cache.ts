@@ -4,9 +4,11 @@
  * unchanged input does not run kustomize or helm again.
  *
  * Entries live under `<kfplan cache>/renders/`, mode 0600, written atomically; the
- * newest {@linkcode MAX_ENTRIES} are kept. Callers cache only renders that carry no
- * secret of the user's (a checkout's own render, a chart's templates), never output
- * that kfplan filled with passwords or client secrets.
+ * newest {@linkcode MAX_ENTRIES} are kept. A render that carries secrets of the
+ * user's (a Kubeflow overlay with client secrets and password hashes) is cached only
+ * encrypted ({@linkcode RenderCacheOptions.encryptWith}, AES-256-GCM under a key
+ * derived from the installation's digest key), so a copied cache directory alone
+ * reveals nothing; other callers must not cache such renders.
  *
  * @module
  */
@@ -26,6 +28,8 @@ export interface RenderCacheOptions {
   env?: Record<string, string | undefined>;
   /** Whether a fresh render may be stored (e.g. not when it holds Secrets); default yes. */
   storable?: (text: string) => boolean;
+  /** Store the render encrypted with this 32-byte key (AES-256-GCM). */
+  encryptWith?: Uint8Array;
 }
 
 /**
@@ -81,11 +85,16 @@ export async function cachedRender(
   const name = createHash("sha256").update(key).digest("hex");
   const path = join(dir, `${name}.yaml`);
   try {
-    const text = await Deno.readTextFile(path);
-    // Touch it, so pruning keeps the renders in use.
-    const now = new Date();
-    await Deno.utime(path, now, now).catch(() => {});
-    return { text, cached: true };
+    const stored = await Deno.readTextFile(path);
+    const text = options.encryptWith
+      ? await decrypt(stored, options.encryptWith)
+      : stored;
+    if (text !== undefined) {
+      // Touch it, so pruning keeps the renders in use.
+      const now = new Date();
+      await Deno.utime(path, now, now).catch(() => {});
+      return { text, cached: true };
+    }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
@@ -95,7 +104,10 @@ export async function cachedRender(
   }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${name}.${crypto.randomUUID()}.tmp`);
-  await Deno.writeTextFile(tmp, text, { mode: 0o600 });
+  const stored = options.encryptWith
+    ? await encrypt(text, options.encryptWith)
+    : text;
+  await Deno.writeTextFile(tmp, stored, { mode: 0o600 });
   await Deno.rename(tmp, path);
   await prune(dir);
   return { text, cached: false };
@@ -113,4 +125,65 @@ async function prune(dir: string): Promise<void> {
   for (const old of entries.slice(MAX_ENTRIES)) {
     await Deno.remove(old.path).catch(() => {});
   }
+}
+
+const SEALED = "kfplan-sealed-v1:";
+
+async function aesKey(raw: Uint8Array): Promise<CryptoKey> {
+  return await crypto.subtle.importKey(
+    "raw",
+    new Uint8Array(raw),
+    "AES-GCM",
+    false,
+    [
+      "encrypt",
+      "decrypt",
+    ],
+  );
+}
+
+async function encrypt(text: string, raw: Uint8Array): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv },
+      await aesKey(raw),
+      new TextEncoder().encode(text),
+    ),
+  );
+  const all = new Uint8Array(iv.length + sealed.length);
+  all.set(iv);
+  all.set(sealed, iv.length);
+  return SEALED + encodeBase64(all);
+}
+
+/** The plain render, or undefined when it was sealed with another key (or not at all). */
+async function decrypt(
+  stored: string,
+  raw: Uint8Array,
+): Promise<string | undefined> {
+  if (!stored.startsWith(SEALED)) return undefined;
+  const all = decodeBase64(stored.slice(SEALED.length));
+  try {
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: all.slice(0, 12) },
+      await aesKey(raw),
+      all.slice(12),
+    );
+    return new TextDecoder().decode(plain);
+  } catch {
+    return undefined;
+  }
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

@@ -83,3 +83,27 @@ Deno.test("kustomizeBuild with a cache runs kustomize once for unchanged inputs"
   assertEquals((third[0].data as Record<string, string>).a, "2");
   assertEquals((await Deno.readTextFile(log)).trim().split("\n").length, 2);
 });
+
+Deno.test("a render with secrets is stored sealed and read back only with its key", async () => {
+  await using work = await tempDir("kfplan-render-cache-");
+  const secret = "client-secret-5e1f9a";
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  let produced = 0;
+  const produce = () => Promise.resolve(`data: ${secret} ${++produced}\n`);
+  const options = { dir: work.path, encryptWith: key };
+  const first = await cachedRender("sealed", produce, options);
+  const again = await cachedRender("sealed", produce, options);
+  assertEquals([first.cached, again.cached], [false, true]);
+  assertEquals(again.text, first.text);
+  for await (const e of Deno.readDir(work.path)) {
+    const text = await Deno.readTextFile(`${work.path}/${e.name}`);
+    assertEquals(text.includes(secret), false, e.name);
+  }
+  // Another installation's key cannot read it: it renders afresh.
+  const other = await cachedRender("sealed", produce, {
+    dir: work.path,
+    encryptWith: crypto.getRandomValues(new Uint8Array(32)),
+  });
+  assertEquals(other.cached, false);
+  assertEquals(produced, 2);
+});
