@@ -56,6 +56,8 @@ export interface ContextInputs {
   scrubber: SecretScrubber;
   /** Known outputs of every step, by id. */
   outputs: Map<string, Record<string, unknown>>;
+  /** Key for sealed render caches (see {@linkcode StepContext.renderCacheKey}). */
+  renderCacheKey?: Uint8Array;
 }
 
 /** The context of one step: only the outputs of the steps it needs. */
@@ -73,6 +75,7 @@ export function contextFor(step: Step, inputs: ContextInputs): StepContext {
     workDir: inputs.workDir,
     signal: inputs.signal,
     addSecret: (value) => inputs.scrubber.add(value),
+    renderCacheKey: inputs.renderCacheKey,
   };
 }
 

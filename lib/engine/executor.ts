@@ -553,7 +553,7 @@ function observedKube(
 
 function stepContextOf(
   step: Step,
-  run: StepRun,
+  run: Pick<StepRun, "state" | "outputs">,
   kube: KubeClient | undefined = run.state.kube,
 ) {
   const { state } = run;
@@ -564,6 +564,7 @@ function stepContextOf(
     signal: state.signal,
     scrubber: state.scrubber,
     outputs: run.outputs,
+    renderCacheKey: state.digester.derive("render-cache"),
   });
 }
 
@@ -795,14 +796,7 @@ async function verifyOne(
   const started = state.emitter.now();
   state.emitter.emit({ type: "step-start", id: step.id, title: step.title });
   state.emitter.emit({ type: "step-phase", id: step.id, phase: "verify" });
-  const ctx = contextFor(step, {
-    kube: state.kube,
-    log: eventLogger(state.log, { emitter: state.emitter, id: step.id }),
-    workDir: state.workDir,
-    signal: state.signal,
-    scrubber: state.scrubber,
-    outputs: run.outputs,
-  });
+  const ctx = stepContextOf(step, run);
   let report: StepVerifyReport;
   try {
     const r = await step.verify(ctx);

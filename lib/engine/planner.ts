@@ -364,6 +364,7 @@ export async function planSteps(
           signal,
           scrubber,
           outputs,
+          renderCacheKey: digester.derive("render-cache"),
         });
         inputsDigests.set(
           step.id,

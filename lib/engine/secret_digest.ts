@@ -60,6 +60,17 @@ export class SecretDigester {
     return `hmac:${this.#hex(value).slice(0, 8)}`;
   }
 
+  /**
+   * A 32-byte key for another purpose (e.g. sealing cached renders), derived from the
+   * installation's key so that it, too, is the same on every machine of one cluster.
+   */
+  derive(purpose: string): Uint8Array {
+    return new Uint8Array(
+      createHmac("sha256", this.#key).update(`kfplan-derive\0${purpose}`)
+        .digest(),
+    );
+  }
+
   /** What replaces a secret in plans and checkpoints: `(sensitive, hmac:1a2b3c4d)`. */
   marker(value: unknown): string {
     return `(sensitive, ${this.short(value)})`;

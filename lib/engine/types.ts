@@ -122,6 +122,11 @@ export interface StepContext {
    * checkpoints as `(sensitive)`. Optional so hand-built contexts stay valid.
    */
   addSecret?(value: string): void;
+  /**
+   * A key for sealing cached renders that hold the user's secrets (see
+   * `lib/tools/render_cache.ts`); derived from the installation's digest key.
+   */
+  renderCacheKey?: Uint8Array;
 }
 
 /** The outputs a step returns from apply (and optionally verify). Must be JSON-serialisable. */

@@ -71,3 +71,12 @@ Deno.test("a key shorter than 16 bytes is refused", () => {
   }
   assertMatch(message, /at least 16 bytes/);
 });
+
+Deno.test("keys derived for other purposes differ by purpose and installation, and stay stable", () => {
+  const a = new SecretDigester(new Uint8Array(32).fill(1));
+  const b = new SecretDigester(new Uint8Array(32).fill(2));
+  assertEquals(a.derive("render-cache"), a.derive("render-cache"));
+  assertEquals(a.derive("render-cache").length, 32);
+  assertNotEquals(a.derive("render-cache"), a.derive("other"));
+  assertNotEquals(a.derive("render-cache"), b.derive("render-cache"));
+});
