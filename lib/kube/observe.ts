@@ -43,6 +43,8 @@ export interface ObservingOptions {
    * digest (see the engine's `secret_digest.ts`).
    */
   digest(object: KubeObject): string;
+  /** LIST requests in flight at once; default 8 (well inside API priority and fairness). */
+  concurrency?: number;
 }
 
 /** How much a plan read and how many dry-runs it saved. */
@@ -80,6 +82,7 @@ export function observingClient(
   const lists = new Map<string, Promise<Map<string, KubeObject> | undefined>>();
   const applied: Record<string, AppliedRecord> = {};
   const stats: ObservationStats = { lists: 0, dryRuns: 0, unchanged: 0 };
+  const gate = limiter(options.concurrency ?? 8);
 
   function listed(
     apiVersion: string,
@@ -90,13 +93,22 @@ export function observingClient(
     let found = lists.get(key);
     if (!found) {
       stats.lists++;
-      found = kube.list(apiVersion, kind, namespace ? { namespace } : {})
+      found = gate(() =>
+        kube.list(apiVersion, kind, namespace ? { namespace } : {})
+      )
         .then((items) => new Map(items.map((o) => [o.metadata.name, o])))
         // Not allowed to list, say: fall back to per-object reads.
         .catch(() => undefined);
       lists.set(key, found);
     }
     return found;
+  }
+
+  // Start reading what the last apply wrote while the step renders: the kinds and
+  // namespaces are known from the records, so the reads overlap the render.
+  for (const key of Object.keys(options.lastApplied ?? {})) {
+    const where = groupOf(key);
+    if (where) listed(where.apiVersion, where.kind, where.namespace);
   }
 
   async function diff(object: KubeObject): Promise<ObjectDiff> {
@@ -187,4 +199,32 @@ function sameEntries(
   have: Record<string, string> | undefined,
 ): boolean {
   return Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
+}
+
+/** The kind and namespace of an {@linkcode objectKey}: `apiVersion Kind namespace/name`. */
+function groupOf(
+  key: string,
+): { apiVersion: string; kind: string; namespace?: string } | undefined {
+  const m = /^(\S+) (\S+) ([^/]*)\//.exec(key);
+  return m
+    ? { apiVersion: m[1], kind: m[2], namespace: m[3] || undefined }
+    : undefined;
+}
+
+/** Runs at most `limit` of the given tasks at once. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async function run<T>(task: () => Promise<T>): Promise<T> {
+    while (running >= limit) {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }

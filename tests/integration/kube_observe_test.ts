@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applyObjects, planObjects } from "../../lib/kube/apply_set.ts";
 import { observingClient } from "../../lib/kube/observe.ts";
-import type { KubeObject } from "../../lib/kube/types.ts";
+import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { canonicalJson } from "../../lib/engine/digest.ts";
 
 function objects(ns: string): KubeObject[] {
@@ -55,18 +55,15 @@ Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every
 
   // Out-of-band: a ConfigMap edited, a label removed, the Deployment scaled, a
   // ConfigMap deleted. Each is dry-run again and shows in the plan.
-  const edited = await kube.get({ ...ref(desired[0]) });
-  await kube.replace({ ...edited!, data: { index: "edited" } });
-  const relabelled = await kube.get(ref(desired[1]));
-  await kube.replace({
-    ...relabelled!,
-    metadata: { ...relabelled!.metadata, labels: {} },
-  });
-  const web = await kube.get(ref(desired[12]));
-  await kube.replace({
-    ...web!,
-    spec: { ...(web!.spec as Record<string, unknown>), replicas: 3 },
-  });
+  await edit(kube, desired[0], (o) => ({ ...o, data: { index: "edited" } }));
+  await edit(kube, desired[1], (o) => ({
+    ...o,
+    metadata: { ...o.metadata, labels: {} },
+  }));
+  await edit(kube, desired[12], (o) => ({
+    ...o,
+    spec: { ...(o.spec as Record<string, unknown>), replicas: 3 },
+  }));
   await kube.delete(ref(desired[2]));
 
   const drifted = observingClient(kube, { lastApplied, digest });
@@ -93,6 +90,26 @@ Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every
     "update",
   );
 });
+
+/**
+ * A hand edit as `kubectl edit` makes it: read, change, replace; again when a
+ * controller wrote the object in between (409).
+ */
+async function edit(
+  kube: KubeClient,
+  object: KubeObject,
+  change: (live: KubeObject) => KubeObject,
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    const live = await kube.get(ref(object));
+    try {
+      await kube.replace(change(live!));
+      return;
+    } catch (e) {
+      if ((e as { status?: number }).status !== 409 || attempt >= 10) throw e;
+    }
+  }
+}
 
 function ref(o: KubeObject) {
   return {
