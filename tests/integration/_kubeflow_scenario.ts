@@ -316,11 +316,21 @@ export async function installScenario(
       namespace: "kubeflow",
       name: "centraldashboard-parameters",
     };
-    const liveDashboard = await kube.get(dashboard);
-    await kube.replace({
-      ...liveDashboard!,
-      spec: { ...(liveDashboard!.spec as Any), replicas: 3 },
-    });
+    for (let attempt = 1;; attempt++) {
+      // As `kubectl scale` would: again when a controller wrote it in between.
+      const liveDashboard = await kube.get(dashboard);
+      try {
+        await kube.replace({
+          ...liveDashboard!,
+          spec: { ...(liveDashboard!.spec as Any), replicas: 3 },
+        });
+        break;
+      } catch (e) {
+        if ((e as { status?: number }).status !== 409 || attempt >= 10) {
+          throw e;
+        }
+      }
+    }
     const liveParameters = await kube.get(parametersRef);
     const parameters = liveParameters!.data as Record<string, string>;
     const key = Object.keys(parameters).sort()[0];
