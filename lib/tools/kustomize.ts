@@ -181,7 +181,9 @@ export async function kustomizeBuild(
   const key = JSON.stringify({
     tool: "kustomize",
     version: kustomize.version,
-    args,
+    // The build directory by content only: scratch overlays live at a new path
+    // each run.
+    args: args.map((a) => a === dir ? "<dir>" : a),
     trees: await treeDigest([dir, ...options.cache.inputs]),
   });
   const { text } = await cachedRender(

@@ -34,7 +34,9 @@ export interface RenderCacheOptions {
 
 /**
  * A digest of every regular file below each path (or of the file itself), by
- * relative path and content. Symlinks are followed; `.git` directories are skipped.
+ * relative path and content, in the order given; where the trees are does not
+ * matter (a scratch directory at a new path each run digests the same). Symlinks
+ * are followed; `.git` directories are skipped.
  *
  * @example
  * ```ts
@@ -43,8 +45,8 @@ export interface RenderCacheOptions {
  */
 export async function treeDigest(paths: readonly string[]): Promise<string> {
   const hash = createHash("sha256");
-  for (const root of paths) {
-    hash.update(`root\0${root}\0`);
+  for (const [index, root] of paths.entries()) {
+    hash.update(`root\0${index}\0`);
     for (const file of (await filesBelow(root)).sort()) {
       hash.update(`${relative(root, file)}\0`);
       hash.update(await Deno.readFile(file));

@@ -107,3 +107,15 @@ Deno.test("a render with secrets is stored sealed and read back only with its ke
   assertEquals(other.cached, false);
   assertEquals(produced, 2);
 });
+
+Deno.test("the same tree at another path digests the same", async () => {
+  await using work = await tempDir("kfplan-render-cache-");
+  for (const at of ["one", "two/deeper"]) {
+    await Deno.mkdir(`${work.path}/${at}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${work.path}/${at}/sub/x.yaml`, "x: 1\n");
+  }
+  assertEquals(
+    await treeDigest([`${work.path}/one`]),
+    await treeDigest([`${work.path}/two/deeper`]),
+  );
+});
