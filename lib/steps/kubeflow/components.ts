@@ -165,9 +165,12 @@ export function componentOf(o: KubeObject): ComponentId | undefined {
       if (rule.names.test(o.metadata.name)) return id;
       continue;
     }
-    if (
-      rule.ownsCustomResources && rule.crdGroups.test(groupOf(o.apiVersion))
-    ) return id;
+    if (rule.crdGroups.test(groupOf(o.apiVersion))) {
+      // A component's own custom resources go with it; shared infrastructure's
+      // (Certificates, Issuers, Gateways, ...) are the platform's, whatever their labels.
+      if (rule.ownsCustomResources) return id;
+      continue;
+    }
     if (rule.namespaces.includes(o.metadata.namespace ?? "")) return id;
     if (o.kind === "Namespace" && rule.namespaces.includes(o.metadata.name)) {
       return id;

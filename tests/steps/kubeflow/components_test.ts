@@ -38,6 +38,17 @@ const OBJECTS: KubeObject[] = [
   crd("cert-manager.io", "certificates", "Certificate"),
   obj("apps/v1", "Deployment", "cert-manager", "cert-manager"),
   obj("cert-manager.io/v1", "Certificate", "webhook-cert", "kubeflow"),
+  {
+    ...obj(
+      "cert-manager.io/v1",
+      "ClusterIssuer",
+      "kubeflow-self-signing-issuer",
+    ),
+    metadata: {
+      name: "kubeflow-self-signing-issuer",
+      labels: { "app.kubernetes.io/component": "cert-manager" },
+    },
+  },
   crd("networking.istio.io", "gateways", "Gateway"),
   obj("apps/v1", "Deployment", "istiod", "istio-system"),
   obj("networking.istio.io/v1", "Gateway", "kubeflow-gateway", "kubeflow"),
@@ -57,6 +68,7 @@ Deno.test("components are recognized from groups, namespaces and names; the plat
       "kserve",
       "cert-manager",
       "cert-manager",
+      "-",
       "-",
       "istio",
       "istio",
