@@ -228,6 +228,21 @@ async function planKubeflow(
 ): Promise<StepPlan> {
   const rendered = await renderFor(ctx, o, stepOptions);
   const plan = emptyPlan();
+  // What was recognized, and from what, in the human plan as well as the JSON.
+  plan.findings.push(
+    ...rendered.recognition.facts.map((seen) => ({
+      check: "kubeflow.recognized",
+      severity: "info" as const,
+      seen,
+    })),
+    ...(rendered.fromVendor.length > 0
+      ? [{
+        check: "kubeflow.vendored",
+        severity: "info" as const,
+        seen: `from the vendor directory: ${rendered.fromVendor.join(", ")}`,
+      }]
+      : []),
+  );
   plan.warnings.push(...rendered.warnings, ...summarizeExcluded(rendered));
   if (!ctx.kube && rendered.externalCrds.size > 0) {
     plan.warnings.push(
