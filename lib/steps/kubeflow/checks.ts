@@ -9,7 +9,7 @@
 
 import { parseYaml as parse } from "../../deps.ts";
 import type { KubeObject } from "../../kube/types.ts";
-import { recognize } from "./recognize.ts";
+import { type Recognition, recognize } from "./recognize.ts";
 import type { AuthStack } from "./version.ts";
 
 /** The parts of Dex's `config.yaml` the cross-checks read. */
@@ -86,18 +86,26 @@ export function crossCheckAuth(
     )
     : undefined;
   const client: DexClient = {
+    config: `ConfigMap ${dexRef.config.namespace}/${dexRef.config.name}`,
+    secretName: dexRef.clientSecret
+      ? `Secret ${dexRef.clientSecret.namespace}/${dexRef.clientSecret.name}`
+      : "Dex's client Secret",
     issuer,
     redirectURIs,
     id: decodeSecret(dexClient, "OIDC_CLIENT_ID"),
     secret: decodeSecret(dexClient, "OIDC_CLIENT_SECRET"),
   };
   return auth === "oauth2-proxy"
-    ? checkOauth2Proxy(objects, client)
+    ? checkOauth2Proxy(objects, client, recognized.auth)
     : checkAuthservice(objects, client);
 }
 
 /** What Dex says about the OAuth2 client, for the proxy's settings to agree with. */
 interface DexClient {
+  /** `ConfigMap ns/name` of Dex's config, for messages. */
+  config: string;
+  /** `Secret ns/name` of Dex's client Secret, for messages. */
+  secretName: string;
   issuer?: string;
   redirectURIs: string[];
   id?: string;
@@ -105,15 +113,23 @@ interface DexClient {
 }
 
 /** oauth2-proxy's issuer, JWT issuer, client id/secret and redirect URL against Dex's. */
-function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
+function checkOauth2Proxy(
+  objects: KubeObject[],
+  client: DexClient,
+  stack: Recognition["auth"],
+): string[] {
   const problems: string[] = [];
+  const proxy = stack?.kind === "oauth2-proxy" ? stack : undefined;
+  const ns = proxy?.deployment.namespace ?? "oauth2-proxy";
   const cm = find(
     objects,
     "ConfigMap",
-    "oauth2-proxy",
+    ns,
     (o) =>
-      typeof (o.data as Record<string, string> | undefined)
-        ?.["oauth2_proxy.cfg"] === "string",
+      proxy?.config
+        ? o.metadata.name === proxy.config.name
+        : typeof (o.data as Record<string, string> | undefined)
+          ?.["oauth2_proxy.cfg"] === "string",
   );
   const cfg =
     (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ??
@@ -121,12 +137,10 @@ function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
   const proxyIssuer = cfgValue(cfg, "oidc_issuer_url");
   if (proxyIssuer !== client.issuer) {
     problems.push(
-      `issuer mismatch: ConfigMap oauth2-proxy/${
+      `issuer mismatch: ConfigMap ${ns}/${
         cm?.metadata.name ?? "oauth2-proxy"
       } oidc_issuer_url is ` +
-        `${
-          JSON.stringify(proxyIssuer)
-        } but Dex (ConfigMap auth/dex) issuer is ${
+        `${JSON.stringify(proxyIssuer)} but Dex (${client.config}) issuer is ${
           JSON.stringify(client.issuer)
         }`,
     );
@@ -149,23 +163,26 @@ function checkOauth2Proxy(objects: KubeObject[], client: DexClient): string[] {
   const secret = find(
     objects,
     "Secret",
-    "oauth2-proxy",
-    (o) => decodeSecret(o, "client-secret") !== undefined,
+    ns,
+    (o) =>
+      proxy?.secret
+        ? o.metadata.name === proxy.secret.name
+        : decodeSecret(o, "client-secret") !== undefined,
   );
   if (decodeSecret(secret, "client-secret") !== client.secret) {
     problems.push(
-      `client secret mismatch: Secret oauth2-proxy/${
+      `client secret mismatch: Secret ${ns}/${
         secret?.metadata.name ?? "oauth2-proxy"
       } client-secret ` +
-        "differs from Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
+        `differs from ${client.secretName} OIDC_CLIENT_SECRET`,
     );
   }
   if (decodeSecret(secret, "client-id") !== client.id) {
     problems.push(
-      `client id mismatch: Secret oauth2-proxy/${
+      `client id mismatch: Secret ${ns}/${
         secret?.metadata.name ?? "oauth2-proxy"
       } client-id ` +
-        "differs from Secret auth/dex-oidc-client OIDC_CLIENT_ID",
+        `differs from ${client.secretName} OIDC_CLIENT_ID`,
     );
   }
   const redirect = cfgValue(cfg, "redirect_url");
@@ -202,13 +219,13 @@ function checkAuthservice(objects: KubeObject[], client: DexClient): string[] {
   if (decodeSecret(secret, "CLIENT_SECRET") !== client.secret) {
     problems.push(
       "client secret mismatch: Secret istio-system/oidc-authservice-client CLIENT_SECRET differs from " +
-        "Secret auth/dex-oidc-client OIDC_CLIENT_SECRET",
+        `${client.secretName} OIDC_CLIENT_SECRET`,
     );
   }
   if (decodeSecret(secret, "CLIENT_ID") !== client.id) {
     problems.push(
       "client id mismatch: Secret istio-system/oidc-authservice-client CLIENT_ID differs from " +
-        "Secret auth/dex-oidc-client OIDC_CLIENT_ID",
+        `${client.secretName} OIDC_CLIENT_ID`,
     );
   }
   if (data.REDIRECT_URL && !client.redirectURIs.includes(data.REDIRECT_URL)) {

@@ -303,3 +303,142 @@ Deno.test("unset secrets fail the render, except offline where placeholders are 
   // The set secrets are still used as given.
   assert(!nonSecretText(r.objects).includes(PLANTED.alicePassword));
 });
+
+/** A tiny tree of a release kfplan has never seen (v1.12.0), under names of its own. */
+const UNSEEN_RELEASE = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: login, namespace: identity }
+spec:
+  template:
+    spec:
+      containers:
+      - name: server
+        image: ghcr.io/dexidp/dex:v2.45.0
+        envFrom: [{ secretRef: { name: login-client } }]
+      volumes: [{ name: cfg, configMap: { name: login-cfg } }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: login-cfg, namespace: identity }
+data:
+  config.yaml: |
+    issuer: http://dex.auth.svc.cluster.local:5556/dex
+    storage: { type: kubernetes, config: { inCluster: true } }
+    staticClients:
+    - idEnv: OIDC_CLIENT_ID
+      secretEnv: OIDC_CLIENT_SECRET
+      redirectURIs: [/oauth2/callback]
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: login-client, namespace: identity }
+data: { OIDC_CLIENT_ID: eA==, OIDC_CLIENT_SECRET: eA== }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: proxy, namespace: gate }
+spec:
+  template:
+    spec:
+      containers:
+      - name: p
+        image: quay.io/oauth2-proxy/oauth2-proxy:v7.14.0
+        envFrom: [{ secretRef: { name: proxy-secret } }]
+      volumes: [{ name: c, configMap: { name: proxy-cfg } }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: proxy-cfg, namespace: gate }
+data:
+  oauth2_proxy.cfg: |
+    oidc_issuer_url = "http://dex.auth.svc.cluster.local:5556/dex"
+    redirect_url = "/oauth2/callback"
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: proxy-secret, namespace: gate }
+data: { client-id: eA==, client-secret: eA==, cookie-secret: eA== }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: dash, namespace: ui }
+spec:
+  template:
+    spec:
+      containers:
+      - name: d
+        image: ghcr.io/kubeflow/kubeflow/central-dashboard:v1.12.0
+        env: [{ name: REGISTRATION_FLOW, value: "false" }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: dash-params, namespace: ui }
+data: { CD_REGISTRATION_FLOW: "false" }
+`;
+
+Deno.test("a release kfplan has never seen, under names of its own, renders with the settings and a table warning", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/deploy`);
+    await Deno.writeTextFile(`${dir}/deploy/all.yaml`, UNSEEN_RELEASE);
+    await Deno.writeTextFile(
+      `${dir}/deploy/kustomization.yaml`,
+      "resources: [all.yaml]\n",
+    );
+    const options = validateOptions(kubeflowOptionsSchema, {
+      ...nonDefaultOptions("v1.10.2"),
+      manifests: dir,
+      entry: "deploy",
+      version: "v1.12.0",
+      ingress: { type: "ClusterIP" },
+    });
+    const r = await renderKubeflow(options, { env: plantedEnv() });
+    assertEquals(r.release.version, "v1.12.0");
+    assertEquals(r.release.auth, "oauth2-proxy");
+    assertEquals(r.release.kubernetes, undefined);
+    assert(
+      r.warnings.some((w) =>
+        w.startsWith("Kubeflow v1.12 is not in kfplan's release table")
+      ),
+      r.warnings.join("\n"),
+    );
+    const dex = parse(
+      find(r.objects, "ConfigMap", "identity", "login-cfg").data["config.yaml"],
+    );
+    assertEquals(dex.staticPasswords.map((p: Any) => p.email), [
+      "alice@example.org",
+      "bob@example.org",
+    ]);
+    assertEquals(
+      atob(
+        find(r.objects, "Secret", "gate", "proxy-secret").data["client-secret"],
+      ),
+      PLANTED.clientSecret,
+    );
+    assertEquals(
+      find(r.objects, "ConfigMap", "ui", "dash-params").data
+        .CD_REGISTRATION_FLOW,
+      "true",
+    );
+    const dash = find(r.objects, "Deployment", "ui", "dash");
+    assertEquals(dash.spec.template.spec.containers[0].env[0].value, "true");
+    // No ingress gateway in this tree: asking for a LoadBalancer is refused by name.
+    const err = await assertRejects(
+      () =>
+        renderKubeflow({
+          ...options,
+          ingress: { ...options.ingress, type: "LoadBalancer" },
+        }, {
+          env: plantedEnv(),
+          prefix: ["kubeflow"],
+        }),
+      OptionsError,
+    );
+    assertMatch(
+      err.message,
+      /kubeflow\.ingress\.type: the rendered tree has no ingress gateway Service/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
