@@ -24,6 +24,7 @@ import {
   findKustomize,
   type Kustomize,
   kustomizeBuild,
+  type KustomizeBuildOptions,
   KustomizeError,
 } from "../../tools/kustomize.ts";
 import { readRecognition, recognitionKey, writeRecognition } from "./cache.ts";
@@ -94,6 +95,12 @@ export interface KubeflowRenderOptions {
   signal?: AbortSignal;
   /** Always run the first `kustomize build` instead of reusing a cached recognition (`cache.ts`). */
   noCache?: boolean;
+  /**
+   * Seals a cache of the second build (the one holding secrets, see
+   * `lib/tools/render_cache.ts`): with it, an unchanged checkout and unchanged
+   * settings do not run kustomize again. The engine passes `ctx.renderCacheKey`.
+   */
+  renderCacheKey?: Uint8Array;
 }
 
 /** An overlay ready to write or build, and what went into it. */
@@ -798,6 +805,25 @@ export async function renderKubeflow(
   }
 }
 
+/**
+ * The sealed cache of the second build: keyed by the overlay's files and every tree
+ * it reads (the checkout, and the vendor directory when set).
+ */
+function secondBuildCache(
+  options: KubeflowOptions,
+  ro: KubeflowRenderOptions,
+  first: FirstPass,
+): KustomizeBuildOptions["cache"] {
+  if (!ro.renderCacheKey || ro.noCache) return undefined;
+  const vendorDir = options.vendor
+    ? resolve(ro.baseDir ?? Deno.cwd(), options.vendor)
+    : undefined;
+  return {
+    inputs: vendorDir ? [first.root, vendorDir] : [first.root],
+    encryptWith: ro.renderCacheKey,
+  };
+}
+
 async function render(
   options: KubeflowOptions,
   renderOptions: KubeflowRenderOptions,
@@ -815,6 +841,7 @@ async function render(
     kustomize: renderOptions.kustomize,
     loadRestrictorNone: true,
     signal: renderOptions.signal,
+    cache: secondBuildCache(options, renderOptions, first),
   });
   const selected = selectComponents(
     built.map((raw) => dropAggregatedRules(normaliseSecret(raw))),

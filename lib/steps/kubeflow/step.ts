@@ -156,6 +156,7 @@ async function renderFor(
     signal: ctx.signal,
     placeholderSecrets: ctx.offline,
     onSecret: ctx.addSecret,
+    renderCacheKey: ctx.renderCacheKey,
   });
   if (stepOptions.postRender) {
     rendered.objects = await stepOptions.postRender(rendered.objects);

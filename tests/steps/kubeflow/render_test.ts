@@ -16,6 +16,9 @@ import {
   renderKubeflow,
 } from "../../../lib/steps/kubeflow/render.ts";
 import { nonDefaultOptions, PLANTED, plantedEnv, tree } from "./_fixtures.ts";
+import { tempDir } from "../../_shared.ts";
+import { findKustomize } from "../../../lib/tools/kustomize.ts";
+import { kfplanCacheDir } from "../../../lib/tools/find_binary.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -441,4 +444,45 @@ Deno.test("a release kfplan has never seen, under names of its own, renders with
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("an unchanged checkout and settings render without kustomize, from a sealed cache", async () => {
+  await using work = await tempDir("kfplan-kf-render-cache-");
+  const real = await findKustomize();
+  const log = `${work.path}/builds`;
+  const wrapper = `${work.path}/kustomize`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\necho "$1" >> ${log}\nexec ${real.path} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const options = validateOptions(
+    kubeflowOptionsSchema,
+    nonDefaultOptions("v1.9.1"),
+  );
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const render = (renderCacheKey: Uint8Array) =>
+    renderKubeflow(options, {
+      env: plantedEnv(),
+      kustomize: { path: wrapper, version: real.version },
+      renderCacheKey,
+    });
+  const builds = async () =>
+    (await Deno.readTextFile(log).catch(() => "")).split("\n")
+      .filter((l) => l === "build").length;
+  const first = await render(key);
+  const before = await builds();
+  const second = await render(key);
+  assertEquals(await builds(), before, "no kustomize build the second time");
+  assertEquals(second.objects, first.objects);
+  // The cache (the user's own, as a plan uses it) holds the client secret only sealed.
+  const renders = `${kfplanCacheDir()}/renders`;
+  for await (const f of Deno.readDir(renders)) {
+    if (!f.name.endsWith(".yaml")) continue;
+    const text = await Deno.readTextFile(`${renders}/${f.name}`);
+    assertEquals(text.includes(PLANTED.clientSecret), false, f.name);
+  }
+  // Another installation's key cannot use it.
+  await render(crypto.getRandomValues(new Uint8Array(32)));
+  assertEquals(await builds(), before + 1);
 });
