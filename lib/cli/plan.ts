@@ -9,11 +9,9 @@
 import { planSteps } from "../engine/planner.ts";
 import { hasChanges, serializePlanDocument } from "../engine/plan_document.ts";
 import { writeFileAtomic } from "../engine/_files.ts";
-import { compose, fail, ioOf, start } from "./_common.ts";
+import { ioOf, runSession, start } from "./_common.ts";
 import {
   checkpointDirFor,
-  type Cluster,
-  openCluster,
   parallelismFor,
   type SessionOptions,
 } from "./session.ts";
@@ -69,11 +67,7 @@ export async function planCommand(
     io,
   );
   if (typeof args === "number") return args;
-  let cluster: Cluster | undefined;
-  try {
-    const composition = await compose(args, options);
-    cluster = await openCluster(args, composition, options);
-    const kube = "kube" in cluster ? cluster.kube : undefined;
+  return await runSession(args, async ({ composition, kube, offline }) => {
     let view = planView(io, { json: args.json });
     // Finding (and once providing) the tools before planning keeps parallel steps
     // from each providing them.
@@ -81,7 +75,7 @@ export async function planCommand(
     if (!args.json) io.err(`Tools: ${tools.join(", ")}\n`);
     const { document, scrubber } = await planSteps(composition.steps, {
       kube,
-      offlineReason: "offline" in cluster ? cluster.offline : undefined,
+      offlineReason: offline,
       config: composition.config
         ? { path: composition.config.path, digest: composition.config.digest }
         : undefined,
@@ -108,9 +102,5 @@ export async function planCommand(
       return 1;
     }
     return hasChanges(document) ? 2 : 0;
-  } catch (error) {
-    return fail(io, error);
-  } finally {
-    if (cluster && "close" in cluster) cluster.close();
-  }
+  }, { ...options, io });
 }

@@ -17,13 +17,8 @@ import { loadDigestKey, type SecretDigester } from "../engine/secret_digest.ts";
 import type { Step } from "../engine/types.ts";
 import { stepStanding } from "../engine/standing.ts";
 import { type LockInfo, readLock } from "../engine/lock.ts";
-import { compose, fail, ioOf, start } from "./_common.ts";
-import {
-  checkpointDirFor,
-  type Cluster,
-  openCluster,
-  type SessionOptions,
-} from "./session.ts";
+import { ioOf, runSession, start } from "./_common.ts";
+import { checkpointDirFor, type SessionOptions } from "./session.ts";
 
 /** Usage text of `status`. */
 export const STATUS_USAGE = `Usage: deno task status [options]
@@ -63,19 +58,13 @@ export async function statusCommand(
     io,
   );
   if (typeof args === "number") return args;
-  let cluster: Cluster | undefined;
-  try {
-    const composition = await compose(args, options);
-    cluster = await openCluster(args, composition, options);
-    const kube = "kube" in cluster ? cluster.kube : undefined;
+  return await runSession(args, async ({ composition, kube, offline }) => {
     const identity = await identifyCluster(kube);
     const dir = checkpointDirFor(args, composition);
     const { digester } = await loadDigestKey(kube, { stateDir: dir });
     const path = checkpointPath(dir, identity);
     const cp = await readCheckpoint(path, identity);
-    const lock = "kube" in cluster
-      ? await readLock(cluster.kube).catch(() => undefined)
-      : undefined;
+    const lock = kube ? await readLock(kube).catch(() => undefined) : undefined;
     if (args.json) {
       io.out(
         JSON.stringify(
@@ -87,9 +76,9 @@ export async function statusCommand(
       return 0;
     }
     io.out(
-      "kube" in cluster
+      kube
         ? `Cluster: ${identity.context} (${identity.server})\n`
-        : `No cluster (${cluster.offline}); showing the checkpoint of runs without a cluster.\n`,
+        : `No cluster (${offline}); showing the checkpoint of runs without a cluster.\n`,
     );
     io.out(
       statusText({
@@ -101,11 +90,7 @@ export async function statusCommand(
       }),
     );
     return 0;
-  } catch (error) {
-    return fail(io, error);
-  } finally {
-    if (cluster && "close" in cluster) cluster.close();
-  }
+  }, { ...options, io });
 }
 
 /** What {@linkcode statusText} shows. */

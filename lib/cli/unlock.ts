@@ -7,8 +7,8 @@
  */
 
 import { breakLock, LockHeldError } from "../engine/lock.ts";
-import { fail, ioOf, start } from "./_common.ts";
-import { type Cluster, openCluster, type SessionOptions } from "./session.ts";
+import { ioOf, runSession, start } from "./_common.ts";
+import type { SessionOptions } from "./session.ts";
 
 /** Usage text of `unlock`. */
 export const UNLOCK_USAGE = `Usage: deno task unlock [--force] [options]
@@ -44,15 +44,15 @@ export async function unlockCommand(
     io,
   );
   if (typeof args === "number") return args;
-  let cluster: Cluster | undefined;
-  try {
-    cluster = await openCluster(args, { steps: [] }, options);
-    if ("offline" in cluster) {
-      throw new Error(
-        `unlock needs a cluster, and there is none: ${cluster.offline}`,
-      );
+  return await runSession(args, async ({ kube }) => {
+    let info;
+    try {
+      info = await breakLock(kube!, { force: args.force });
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      io.err(`error: the lock looks alive: ${error.message}\n`);
+      return 1;
     }
-    const info = await breakLock(cluster.kube, { force: args.force });
     if (!info) io.out("No lock held.\n");
     else {
       io.out(
@@ -64,13 +64,5 @@ export async function unlockCommand(
       );
     }
     return 0;
-  } catch (error) {
-    if (error instanceof LockHeldError) {
-      io.err(`error: the lock looks alive: ${error.message}\n`);
-      return 1;
-    }
-    return fail(io, error);
-  } finally {
-    if (cluster && "close" in cluster) cluster.close();
-  }
+  }, { ...options, io, needsConfig: false, requireCluster: "unlock" });
 }

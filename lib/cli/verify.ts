@@ -7,12 +7,10 @@
 
 import { verifySteps } from "../engine/executor.ts";
 import { useColor } from "./render_plan.ts";
-import { compose, fail, ioOf, start } from "./_common.ts";
+import { ioOf, runSession, start } from "./_common.ts";
 import { createProgress, progressMode } from "./progress.ts";
 import {
   checkpointDirFor,
-  type Cluster,
-  openCluster,
   parallelismFor,
   type SessionOptions,
 } from "./session.ts";
@@ -58,15 +56,7 @@ export async function verifyCommand(
     io,
   );
   if (typeof args === "number") return args;
-  let cluster: Cluster | undefined;
-  try {
-    const composition = await compose(args, options);
-    cluster = await openCluster(args, composition, options);
-    if ("offline" in cluster) {
-      throw new Error(
-        `verify needs a cluster, and there is none: ${cluster.offline}`,
-      );
-    }
+  return await runSession(args, async ({ composition, kube }) => {
     const color = useColor(io.stdoutIsTerminal, { get: io.env });
     const mode = progressMode(false, io);
     const progress = args.json ? undefined : createProgress(io, {
@@ -75,7 +65,7 @@ export async function verifyCommand(
       color,
     });
     const result = await verifySteps(composition.steps, {
-      kube: cluster.kube,
+      kube,
       checkpointDir: checkpointDirFor(args, composition),
       parallelism: parallelismFor(args, composition),
       onEvent: progress ? (e) => progress.onEvent(e) : undefined,
@@ -103,9 +93,5 @@ export async function verifyCommand(
       );
     }
     return result.ok ? 0 : 1;
-  } catch (error) {
-    return fail(io, error);
-  } finally {
-    if (cluster && "close" in cluster) cluster.close();
-  }
+  }, { ...options, io, requireCluster: "verify" });
 }
