@@ -42,6 +42,11 @@ export class Discovery {
     this.#lists.clear();
   }
 
+  /** Forgets one group/version's resources, so the next look-up asks the server. */
+  forget(apiVersion: string): void {
+    this.#lists.delete(apiVersion);
+  }
+
   servedApiVersions(): Promise<Set<string>> {
     const load = async () => {
       const core = await this.#get<{ versions: string[] }>("/api");
@@ -75,6 +80,9 @@ export class Discovery {
     const found = resources?.resources.find((r) =>
       r.kind === kind && !r.name.includes("/")
     );
+    // A group/version lists its kinds as their CRDs register: a kind missing from
+    // the list is asked for again next time too.
+    if (!found) this.#lists.delete(apiVersion);
     return found &&
       { apiVersion, kind, resource: found.name, namespaced: found.namespaced };
   }

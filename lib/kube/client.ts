@@ -40,6 +40,11 @@ import { objectFieldDiff, redactObject } from "./diff.ts";
 import { apiPrefix, Discovery } from "./_discovery.ts";
 import { Transport } from "./_transport.ts";
 
+/** Operations that wait (bounded) for a kind to appear in discovery. */
+const WRITES = new Set(["apply", "create", "replace"]);
+/** How long a write waits for a just-Established kind to show in discovery. */
+const DISCOVERY_WAIT_MS = 10_000;
+
 /** The field manager kfplan's server-side applies are recorded under. */
 export const FIELD_MANAGER = "kfplan";
 
@@ -317,7 +322,17 @@ class Client implements ClosableKubeClient {
     },
     operation: string,
   ): Promise<{ path: string; resource: ApiResource; namespace?: string }> {
-    const resource = await this.resourceFor(ref.apiVersion, ref.kind);
+    let resource = await this.resourceFor(ref.apiVersion, ref.kind);
+    if (!resource && WRITES.has(operation)) {
+      // A CRD Established a moment ago can take a little longer to show in
+      // discovery: a write waits for it (bounded) before giving up.
+      const deadline = Date.now() + DISCOVERY_WAIT_MS;
+      while (!resource && Date.now() < deadline) {
+        await sleep(250);
+        this.#discovery.forget(ref.apiVersion);
+        resource = await this.resourceFor(ref.apiVersion, ref.kind);
+      }
+    }
     if (!resource) {
       throw new KubeApiError(
         404,

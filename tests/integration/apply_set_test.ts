@@ -312,10 +312,16 @@ Deno.test("KubeRay's RayJob CRD from Kubeflow v1.10.2 (over 256 KiB) applies and
   spec.group = group;
   crd.metadata = { name: `${spec.names.plural}.${group}` };
   await applyObjects(kube, [crd], { timeoutMs: 120_000 });
-  assertEquals(
-    (await kube.resourceFor(`${group}/v1`, "RayJob"))?.resource,
-    "rayjobs",
-  );
+  // An Established CRD reaches discovery a moment later on a busy machine: wait for
+  // it (bounded) instead of racing it.
+  const deadline = Date.now() + 30_000;
+  let served = await kube.resourceFor(`${group}/v1`, "RayJob");
+  while (!served && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    kube.invalidateDiscovery();
+    served = await kube.resourceFor(`${group}/v1`, "RayJob");
+  }
+  assertEquals(served?.resource, "rayjobs");
   const plan = await planObjects(kube, [crd], {});
   assertEquals([plan.changes[0].action, plan.changes[0].diff], ["no-op", []]);
   await kube.delete({

@@ -90,8 +90,8 @@ Deno.test({
       }),
       playNfsProvisioner(played, {
         storageClass: "nfs-client",
-        provisioner:
-          "cluster.local/nfs-provisioner-nfs-subdir-external-provisioner",
+        // The chart names it after the release (the storage step's default).
+        provisioner: "cluster.local/nfs-subdir-external-provisioner",
         server: "192.168.10.5",
         path: "/srv/nfs/kubeflow",
       }),
