@@ -12,6 +12,7 @@
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { FieldDiff } from "../kube/diff.ts";
 import type { ObjectRef } from "../kube/object_ref.ts";
+import type { KeptObject } from "../kube/prune.ts";
 import type {
   ChangeAction,
   ObservedObject,
@@ -21,6 +22,7 @@ import type {
 export type {
   ChangeAction,
   FieldDiff,
+  KeptObject,
   ObjectRef,
   ObservedObject,
   ResourceChange,
@@ -72,6 +74,12 @@ export interface StepPlan {
    * Secret values), and {@linkcode StepPlan.desiredDigest} stands for them there.
    */
   desired?: KubeObject[];
+  /**
+   * Objects this step owned and no longer renders, that are kept rather than deleted
+   * (they hold data, carry a keep marker, or changed owner), each with its reason.
+   * The deletes themselves are `changes` with action `delete`.
+   */
+  kept?: KeptObject[];
 }
 
 /** A single post-condition checked by `verify`. */
@@ -165,6 +173,12 @@ export interface Step<O = unknown> {
    * the plan that was applied; a standalone `verify` passes none.
    */
   verify(ctx: StepContext, plan?: StepPlan): Promise<VerifyResult>;
+  /**
+   * Optional: removes what the step installed by other means than its inventory
+   * (e.g. `helm uninstall` of its release). `destroy` calls it before deleting the
+   * step's remaining inventory members. Must be idempotent.
+   */
+  uninstall?(ctx: StepContext): Promise<void>;
 }
 
 /** An empty plan, to spread into step plans. */
