@@ -430,7 +430,9 @@ async function takeLock(
     type: "lock",
     action: lock.tookOver ? "took-over" : "acquired",
     detail: lock.tookOver
-      ? `took over the expired lock of ${lock.tookOver.holder}`
+      ? `took over the lock of ${lock.tookOver.holder}: ${
+        lock.tookOver.reason ?? "it expired"
+      }`
       : `lock held by ${lock.holder}`,
   });
   return lock;

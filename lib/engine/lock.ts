@@ -10,8 +10,12 @@
  * ({@linkcode lockTransitions}).
  *
  * A lock whose `renewTime + leaseDurationSeconds` has passed is stale (its holder died
- * without releasing it) and is taken over automatically. To break a live-looking lock
- * by hand: `deno task unlock --force` ({@linkcode breakLock}).
+ * without releasing it) and is taken over automatically. So is, at once, a lock whose
+ * holder is a process of this host that is gone (same hostname, its pid no longer
+ * runs, or runs a process started after the lock was taken): a kill -9 on this machine
+ * does not make the next apply wait for the Lease to expire
+ * ({@linkcode deadLocalHolder}). A live or remote holder still blocks. To break a
+ * live-looking lock by hand: `deno task unlock --force` ({@linkcode breakLock}).
  *
  * @module
  */
@@ -65,6 +69,8 @@ export interface LockInfo {
   expired: boolean;
   /** `leaseTransitions`: how many times the lock was taken. */
   transitions: number;
+  /** Set on a lock that was taken over: why its holder was considered gone. */
+  reason?: string;
 }
 
 /** Thrown when another apply holds the lock. */
@@ -259,12 +265,19 @@ async function tryAcquire(
     if (!existing) return tryAcquire(kube, options); // released in between: try again
     const info = infoOf(existing, now());
     const free = holderOf(existing) === undefined;
-    if (!free && !info.expired) throw new LockHeldError(info, where(options));
+    const reason = free
+      ? undefined
+      : info.expired
+      ? `it expired (last renewed ${
+        info.renewTime ?? info.acquireTime ?? "never"
+      }, lease ${info.leaseDurationSeconds}s)`
+      : deadLocalHolder(info);
+    if (!free && !reason) throw new LockHeldError(info, where(options));
     try {
       current = await kube.replace(
         leaseObject(options, holder, now(), existing),
       );
-      if (!free) tookOver = info;
+      if (!free) tookOver = { ...info, reason };
     } catch (e2) {
       if (!isConflict(e2)) throw e2;
       const again = await kube.get(ref(options));
@@ -347,9 +360,135 @@ function startRenewing(
   };
 }
 
+/** A holder identity `user@host pid N`, parsed. */
+export interface HolderIdentity {
+  /** User name. */
+  user: string;
+  /** Host name. */
+  host: string;
+  /** Process id on that host. */
+  pid: number;
+}
+
+/**
+ * Parses a holder identity as {@linkcode defaultHolder} writes it; `undefined` for any
+ * other form (a holder named by hand or by another tool is never judged dead).
+ *
+ * @example
+ * ```ts
+ * parseHolder("ana@ws1 pid 42"); // { user: "ana", host: "ws1", pid: 42 }
+ * ```
+ */
+export function parseHolder(holder: string): HolderIdentity | undefined {
+  const m = /^(.*)@(\S+) pid (\d+)$/.exec(holder);
+  if (!m) return undefined;
+  const pid = Number(m[3]);
+  return Number.isSafeInteger(pid) && pid > 0
+    ? { user: m[1], host: m[2], pid }
+    : undefined;
+}
+
+/** Options for {@linkcode deadLocalHolder}. */
+export interface DeadHolderOptions {
+  /** This host's name; default `os.hostname()`. */
+  host?: string;
+}
+
+/** Host names several machines share: a pid there says nothing about this machine. */
+const AMBIGUOUS_HOSTS = new Set(["", "localhost", "localhost.localdomain"]);
+
+/**
+ * Why the holder of `info` is known to be dead although its Lease has not expired, or
+ * `undefined` when it may be alive: the holder names this host and a pid that no
+ * longer runs, or that now belongs to a process started after the lock was taken (a
+ * recycled pid). A holder on another host, in another form, or this very process is
+ * never judged dead.
+ *
+ * @example
+ * ```ts
+ * const info = await readLock(kube);
+ * if (info) console.log(deadLocalHolder(info) ?? "holder may be alive");
+ * ```
+ */
+export function deadLocalHolder(
+  info: LockInfo,
+  options: DeadHolderOptions = {},
+): string | undefined {
+  const parsed = parseHolder(info.holder);
+  const host = options.host ?? hostname();
+  if (!parsed || parsed.host !== host || AMBIGUOUS_HOSTS.has(host)) {
+    return undefined;
+  }
+  if (parsed.pid === Deno.pid) return undefined;
+  const proc = processStart(parsed.pid);
+  if (proc === "gone") {
+    return `its process (pid ${parsed.pid} on ${host}) is gone`;
+  }
+  const taken = info.acquireTime ? Date.parse(info.acquireTime) : NaN;
+  // Boot time has a resolution of one second: only a clear "after" counts.
+  if (proc !== undefined && proc > taken + 2000) {
+    return `pid ${parsed.pid} on ${host} now belongs to a process started ${
+      new Date(proc).toISOString()
+    }, after the lock was taken: its holder is gone`;
+  }
+  return undefined;
+}
+
+/**
+ * When process `pid` started (ms since the epoch, from /proc), `"gone"` when it does
+ * not run, `undefined` when it runs but its start is unknown.
+ */
+function processStart(pid: number): number | "gone" | undefined {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return undefined;
+    // No such entry: gone, if this system has /proc at all.
+    try {
+      Deno.statSync("/proc/self/stat");
+      return "gone";
+    } catch {
+      return signalZero(pid);
+    }
+  }
+  // Field 22 (starttime, clock ticks since boot); the command name in field 2 may
+  // hold spaces and parentheses, so count from the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[19]);
+  const btime = /^btime (\d+)$/m.exec(readOrEmpty("/proc/stat"));
+  if (!btime || !Number.isFinite(ticks)) return undefined;
+  // USER_HZ is 100 on every Linux ABI Deno runs on.
+  return Number(btime[1]) * 1000 + ticks * 10;
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Without /proc: `kill -0` (EPERM means it runs under another user). */
+function signalZero(pid: number): "gone" | undefined {
+  try {
+    const out = new Deno.Command("kill", {
+      args: ["-0", String(pid)],
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    if (out.success) return undefined;
+    const err = new TextDecoder().decode(out.stderr);
+    return /not permitted/i.test(err) ? undefined : "gone";
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Breaks the lock: deletes the Lease whoever holds it. Without `force` only an expired
- * lock is broken and a live one throws {@linkcode LockHeldError}. Resolves the broken
+ * lock or one of a dead process of this host is broken and a live one throws {@linkcode LockHeldError}. Resolves the broken
  * lock's info, or `undefined` when there was none.
  *
  * @example
@@ -363,7 +502,7 @@ export async function breakLock(
 ): Promise<LockInfo | undefined> {
   const info = await readLock(kube, options);
   if (!info) return undefined;
-  if (!info.expired && !options.force) {
+  if (!info.expired && !options.force && !deadLocalHolder(info)) {
     throw new LockHeldError(info, where(options));
   }
   await kube.delete(ref(options));
