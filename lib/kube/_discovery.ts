@@ -12,7 +12,12 @@ import { KubeApiError } from "./errors.ts";
 
 interface ResourceList {
   groupVersion: string;
-  resources: { name: string; kind: string; namespaced: boolean }[];
+  resources: {
+    name: string;
+    kind: string;
+    namespaced: boolean;
+    verbs?: string[];
+  }[];
 }
 
 /** The path prefix of a group/version: `/api/v1` or `/apis/apps/v1`. */
@@ -62,6 +67,36 @@ export class Discovery {
     this.#versions ??= load();
     this.#versions.catch(() => this.#versions = undefined);
     return this.#versions;
+  }
+
+  /**
+   * Every top-level resource of every group's preferred version (what `kubectl
+   * api-resources` lists); groups whose discovery fails (an aggregated API that is
+   * down) are left out.
+   */
+  async apiResources(): Promise<ApiResource[]> {
+    const core = await this.#get<{ versions: string[] }>("/api");
+    const groups = await this.#get<{
+      groups: { preferredVersion?: { groupVersion: string } }[];
+    }>("/apis");
+    const versions = [
+      ...core.versions.includes("v1") ? ["v1"] : [],
+      ...groups.groups.flatMap((g) =>
+        g.preferredVersion ? [g.preferredVersion.groupVersion] : []
+      ),
+    ];
+    const lists = await Promise.all(
+      versions.map((v) => this.#resourceList(v).catch(() => undefined)),
+    );
+    return lists.flatMap((list, i) =>
+      (list?.resources ?? []).filter((r) => !r.name.includes("/")).map((r) => ({
+        apiVersion: versions[i],
+        kind: r.kind,
+        resource: r.name,
+        namespaced: r.namespaced,
+        verbs: r.verbs ?? [],
+      }))
+    );
   }
 
   async resourceFor(

@@ -308,6 +308,10 @@ class Client implements ClosableKubeClient {
     return this.#discovery.resourceFor(apiVersion, kind);
   }
 
+  apiResources(): Promise<ApiResource[]> {
+    return this.#discovery.apiResources();
+  }
+
   invalidateDiscovery(): void {
     this.#discovery.invalidate();
   }

@@ -9,9 +9,17 @@
  * @module
  */
 
-import type { KubeClient } from "./types.ts";
-import type { ObjectRef } from "./object_ref.ts";
+import type { ApiResource, KubeClient, KubeObject } from "./types.ts";
+import {
+  compareRefs,
+  formatRef,
+  objectName,
+  type ObjectRef,
+  refOf,
+} from "./object_ref.ts";
 import type { ResourceChange } from "./apply_set.ts";
+import { KubeApiError } from "./errors.ts";
+import { sleep } from "./retry.ts";
 
 /** An object that may be deleted: a member of an inventory the new state lacks. */
 export interface PruneCandidate extends ObjectRef {
@@ -73,27 +81,653 @@ export interface DeleteResult {
   skipped: KeptObject[];
 }
 
+/** The label KEP-3659 members carry. */
+export const PART_OF_LABEL = "applyset.kubernetes.io/part-of";
+
+/** kfplan's own keep marker (label or annotation): `kfplan.dev/prune: disabled`. */
+export const KFPLAN_KEEP_MARKER = "kfplan.dev/prune";
+
+/**
+ * Markers (label or annotation, key and value) by which other tools and kfplan say
+ * "never delete this object"; any one of them keeps the object.
+ */
+export const KEEP_MARKERS: readonly (readonly [string, string])[] = [
+  ["helm.sh/resource-policy", "keep"],
+  ["kapp.k14s.io/delete-strategy", "orphan"],
+  ["kustomize.toolkit.fluxcd.io/prune", "disabled"],
+  [KFPLAN_KEEP_MARKER, "disabled"],
+];
+
+/** Namespaces kfplan never deletes, not even with `allowDataLoss`. */
+export const PROTECTED_NAMESPACES: ReadonlySet<string> = new Set([
+  "default",
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+  "kfplan-system",
+]);
+
+/**
+ * CRDs that are protected like data: deleting `profiles.kubeflow.org` deletes every
+ * Profile and, through their ownerReferences, every user namespace.
+ */
+export const PROTECTED_CRDS: ReadonlySet<string> = new Set([
+  "profiles.kubeflow.org",
+]);
+
+/** The classes of {@linkcode deleteObjects}, in the order they are deleted. */
+export type DeleteClass =
+  | "custom-resources"
+  | "webhooks"
+  | "workloads"
+  | "configuration"
+  | "crds"
+  | "namespaces";
+
+/** The delete classes in deletion order. */
+export const DELETE_CLASSES: readonly DeleteClass[] = [
+  "custom-resources",
+  "webhooks",
+  "workloads",
+  "configuration",
+  "crds",
+  "namespaces",
+];
+
+/** Groups served by Kubernetes itself; kinds in other groups are custom resources. */
+const BUILTIN_GROUPS = new Set([
+  "",
+  "admissionregistration.k8s.io",
+  "apiextensions.k8s.io",
+  "apiregistration.k8s.io",
+  "apps",
+  "autoscaling",
+  "batch",
+  "certificates.k8s.io",
+  "coordination.k8s.io",
+  "discovery.k8s.io",
+  "events.k8s.io",
+  "flowcontrol.apiserver.k8s.io",
+  "internal.apiserver.k8s.io",
+  "networking.k8s.io",
+  "node.k8s.io",
+  "policy",
+  "rbac.authorization.k8s.io",
+  "resource.k8s.io",
+  "scheduling.k8s.io",
+  "storage.k8s.io",
+  "storagemigration.k8s.io",
+]);
+
+const WEBHOOK_KINDS = new Set([
+  "MutatingWebhookConfiguration",
+  "ValidatingWebhookConfiguration",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+  "MutatingAdmissionPolicy",
+  "MutatingAdmissionPolicyBinding",
+  "APIService",
+]);
+
+/** Workloads and what routes traffic to them: they go before their configuration. */
+const WORKLOAD_KINDS = new Set([
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "ReplicationController",
+  "Pod",
+  "Job",
+  "CronJob",
+  "Service",
+  "Ingress",
+  "IngressClass",
+  "NetworkPolicy",
+  "PodDisruptionBudget",
+  "HorizontalPodAutoscaler",
+]);
+
+/**
+ * Kind order inside the configuration class: bindings before the roles they grant,
+ * claims before their volumes (a PV waits for its claim to go), classes last.
+ */
+const CONFIG_KIND_ORDER = [
+  "RoleBinding",
+  "ClusterRoleBinding",
+  "Role",
+  "ClusterRole",
+  "ServiceAccount",
+  "ConfigMap",
+  "Secret",
+  "PersistentVolumeClaim",
+  "PersistentVolume",
+  "StorageClass",
+];
+
+function groupOfVersion(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/**
+ * The class an object is deleted in (see {@linkcode deleteObjects}). Istio's and
+ * other networking custom resources go with the workloads they route to; every
+ * other custom resource goes first, while its controller still runs.
+ *
+ * @example
+ * ```ts
+ * deleteClassOf({ apiVersion: "apps/v1", kind: "Deployment", name: "x" }); // "workloads"
+ * ```
+ */
+export function deleteClassOf(ref: ObjectRef): DeleteClass {
+  const group = groupOfVersion(ref.apiVersion);
+  if (group === "" && ref.kind === "Namespace") return "namespaces";
+  if (ref.kind === "CustomResourceDefinition") return "crds";
+  if (!BUILTIN_GROUPS.has(group)) {
+    return group === "istio.io" || group.endsWith(".istio.io")
+      ? "workloads"
+      : "custom-resources";
+  }
+  if (WEBHOOK_KINDS.has(ref.kind)) return "webhooks";
+  if (WORKLOAD_KINDS.has(ref.kind)) return "workloads";
+  return "configuration";
+}
+
+/**
+ * Sorts references into deletion order: by {@linkcode DELETE_CLASSES}, then by kind
+ * inside the configuration class, then by name, so a plan reads the same each time.
+ */
+export function deletionOrder<T extends ObjectRef>(refs: readonly T[]): T[] {
+  const classRank = (r: ObjectRef) => DELETE_CLASSES.indexOf(deleteClassOf(r));
+  const kindRank = (r: ObjectRef) => {
+    const i = CONFIG_KIND_ORDER.indexOf(r.kind);
+    return i < 0 ? CONFIG_KIND_ORDER.length : i;
+  };
+  return [...refs].sort((a, b) =>
+    classRank(a) - classRank(b) || kindRank(a) - kindRank(b) ||
+    compareRefs(a, b)
+  );
+}
+
+/** Identity across API versions: group, kind, namespace, name. */
+function identityKey(ref: ObjectRef): string {
+  return `${groupOfVersion(ref.apiVersion)}|${ref.kind}|${
+    ref.namespace ?? ""
+  }|${ref.name}`;
+}
+
+/** The keep marker an object carries (label or annotation), if any. */
+export function keepMarkerOf(object: KubeObject): string | undefined {
+  const { labels = {}, annotations = {} } = object.metadata;
+  for (const [key, value] of KEEP_MARKERS) {
+    if (annotations[key] === value || labels[key] === value) {
+      return `${key}: ${value}`;
+    }
+  }
+  return undefined;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; results in input order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  return out;
+}
+
+/** Why a live object no longer belongs to the candidate's set, if it does not. */
+function ownerChange(
+  candidate: PruneCandidate,
+  live: KubeObject,
+  partOf: string | undefined,
+): string | undefined {
+  if (
+    candidate.uid && live.metadata.uid && live.metadata.uid !== candidate.uid
+  ) {
+    return `changed owner: the live object has uid ${live.metadata.uid}, not the recorded ${candidate.uid} (it was re-created by someone else); delete it by hand if it is not needed`;
+  }
+  const label = live.metadata.labels?.[PART_OF_LABEL];
+  if (partOf !== undefined && label !== partOf) {
+    return `changed owner: its ${PART_OF_LABEL} label is ${
+      label === undefined ? "missing" : `"${label}"`
+    }, not "${partOf}"; delete it by hand if it is not needed`;
+  }
+  return undefined;
+}
+
+/**
+ * Objects in a namespace nobody needs to keep: what the API server and controllers
+ * create and re-create themselves, and dependents that go with their owner.
+ */
+function selfCreated(object: KubeObject, serviceNames: Set<string>): boolean {
+  const { kind, metadata } = object;
+  const group = groupOfVersion(object.apiVersion);
+  if (
+    group === "" && kind === "ConfigMap" && metadata.name === "kube-root-ca.crt"
+  ) {
+    return true;
+  }
+  if (
+    group === "" && kind === "ServiceAccount" && metadata.name === "default"
+  ) {
+    return true;
+  }
+  if (kind === "Event") return true;
+  // Leader-election Leases of controllers; re-created when the controller runs again.
+  if (group === "coordination.k8s.io" && kind === "Lease") return true;
+  // The endpoints controller's copy of a Service's endpoints carries no owner.
+  if (group === "" && kind === "Endpoints" && serviceNames.has(metadata.name)) {
+    return true;
+  }
+  const owners = metadata.ownerReferences;
+  return Array.isArray(owners) && owners.length > 0;
+}
+
+/** Cache of discovery-wide reads shared by the checks of one {@linkcode planPrune}. */
+interface Contents {
+  resources?: Promise<ApiResource[]>;
+}
+
+/** Namespaced, listable resources: discovery when the client offers it, else builtins and CRDs. */
+async function namespacedResources(kube: KubeClient): Promise<ApiResource[]> {
+  if (kube.apiResources) {
+    return (await kube.apiResources()).filter((r) =>
+      r.namespaced && (r.verbs === undefined || r.verbs.includes("list"))
+    );
+  }
+  const builtins: [string, string][] = [
+    ["v1", "ConfigMap"],
+    ["v1", "Secret"],
+    ["v1", "ServiceAccount"],
+    ["v1", "Service"],
+    ["v1", "Pod"],
+    ["v1", "PersistentVolumeClaim"],
+    ["apps/v1", "Deployment"],
+    ["apps/v1", "StatefulSet"],
+    ["apps/v1", "DaemonSet"],
+    ["batch/v1", "Job"],
+    ["batch/v1", "CronJob"],
+    ["rbac.authorization.k8s.io/v1", "Role"],
+    ["rbac.authorization.k8s.io/v1", "RoleBinding"],
+    ["networking.k8s.io/v1", "Ingress"],
+    ["networking.k8s.io/v1", "NetworkPolicy"],
+  ];
+  const crds = await kube.list(
+    "apiextensions.k8s.io/v1",
+    "CustomResourceDefinition",
+  );
+  for (const crd of crds) {
+    const spec = crd.spec as CrdFields | undefined;
+    if (spec?.scope !== "Namespaced") continue;
+    const version = storageVersion(spec);
+    if (spec.group && spec.names?.kind && version) {
+      builtins.push([`${spec.group}/${version}`, spec.names.kind]);
+    }
+  }
+  const found = await Promise.all(
+    builtins.map(([v, k]) => kube.resourceFor(v, k)),
+  );
+  return found.filter((r): r is ApiResource => r !== undefined);
+}
+
+/** The fields of a CRD read here. */
+interface CrdFields {
+  group?: string;
+  scope?: string;
+  names?: { kind?: string };
+  versions?: { name?: string; served?: boolean; storage?: boolean }[];
+}
+
+function storageVersion(spec: CrdFields): string | undefined {
+  const versions = spec.versions ?? [];
+  return (versions.find((v) => v.storage && v.served) ??
+    versions.find((v) => v.served))?.name;
+}
+
+/** Up to three names, then a count. */
+function someNames(refs: ObjectRef[]): string {
+  const names = refs.slice(0, 3).map(objectName).join(", ");
+  return refs.length > 3 ? `${names} and ${refs.length - 3} more` : names;
+}
+
+/** Objects in a namespace that kfplan does not own (API-server-made ones aside). */
+async function foreignInNamespace(
+  kube: KubeClient,
+  namespace: string,
+  owned: Set<string>,
+  contents: Contents,
+): Promise<ObjectRef[] | string> {
+  contents.resources ??= namespacedResources(kube);
+  const resources = await contents.resources;
+  const foreign: ObjectRef[] = [];
+  const failures: string[] = [];
+  const listed = await mapLimit(resources, 8, async (r) => {
+    try {
+      return await kube.list(r.apiVersion, r.kind, { namespace });
+    } catch (e) {
+      failures.push(`${r.kind} (${r.apiVersion}): ${(e as Error).message}`);
+      return [];
+    }
+  });
+  if (failures.length > 0) {
+    return `could not list everything in it (${failures[0]})`;
+  }
+  const objects = listed.flat();
+  const services = new Set(
+    objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),
+  );
+  for (const object of objects) {
+    const ref = refOf(object);
+    ref.namespace ??= namespace;
+    if (owned.has(identityKey(ref)) || selfCreated(object, services)) continue;
+    foreign.push(ref);
+  }
+  return foreign.sort(compareRefs);
+}
+
+/** Instances of a CRD's kind that kfplan does not own. */
+async function foreignInstances(
+  kube: KubeClient,
+  crd: KubeObject,
+  owned: Set<string>,
+): Promise<ObjectRef[] | string> {
+  const spec = crd.spec as CrdFields | undefined;
+  const version = spec && storageVersion(spec);
+  if (!spec?.group || !spec.names?.kind || !version) return [];
+  let items: KubeObject[];
+  try {
+    items = await kube.list(`${spec.group}/${version}`, spec.names.kind);
+  } catch (e) {
+    if (e instanceof KubeApiError && e.status === 404) return [];
+    return `could not list its instances (${(e as Error).message})`;
+  }
+  return items.map(refOf).filter((r) => !owned.has(identityKey(r))).sort(
+    compareRefs,
+  );
+}
+
+/** Why a live object holds data and must be kept, if it does. */
+async function dataHeld(
+  kube: KubeClient,
+  live: KubeObject,
+  checks: { owned: Set<string>; contents: Contents },
+): Promise<string | undefined> {
+  const group = groupOfVersion(live.apiVersion);
+  const hint = "--allow-data-loss deletes it";
+  if (
+    group === "" && (live.kind === "PersistentVolumeClaim" ||
+      live.kind === "PersistentVolume")
+  ) {
+    return `holds data (${live.kind}); ${hint}`;
+  }
+  if (group === "" && live.kind === "Namespace") {
+    const foreign = await foreignInNamespace(
+      kube,
+      live.metadata.name,
+      checks.owned,
+      checks.contents,
+    );
+    if (typeof foreign === "string") return `holds data: ${foreign}; ${hint}`;
+    if (foreign.length > 0) {
+      return `holds data: it contains ${foreign.length} object${
+        foreign.length === 1 ? "" : "s"
+      } kfplan does not own (${someNames(foreign)}); ${hint} with them`;
+    }
+    return undefined;
+  }
+  if (live.kind === "CustomResourceDefinition") {
+    if (PROTECTED_CRDS.has(live.metadata.name)) {
+      return `protected: deleting it deletes every Profile and, through them, every user namespace; ${hint}`;
+    }
+    const foreign = await foreignInstances(kube, live, checks.owned);
+    if (typeof foreign === "string") return `holds data: ${foreign}; ${hint}`;
+    if (foreign.length > 0) {
+      return `holds data: ${foreign.length} instance${
+        foreign.length === 1 ? "" : "s"
+      } kfplan does not own (${someNames(foreign)}); ${hint} with them`;
+    }
+  }
+  return undefined;
+}
+
+/** Why a live candidate is kept, or `undefined` when it may be deleted. */
+async function keepReason(
+  kube: KubeClient,
+  candidate: PruneCandidate,
+  live: KubeObject,
+  run: {
+    options: PlanPruneOptions;
+    owned: Set<string>;
+    contents: Contents;
+  },
+): Promise<string | undefined> {
+  const changed = ownerChange(candidate, live, run.options.partOf);
+  if (changed) return changed;
+  if (
+    groupOfVersion(live.apiVersion) === "" && live.kind === "Namespace" &&
+    PROTECTED_NAMESPACES.has(live.metadata.name)
+  ) {
+    return "a system namespace: kfplan never deletes it";
+  }
+  const marker = keepMarkerOf(live);
+  if (marker) {
+    return `carries ${marker}; remove the marker to let kfplan delete it`;
+  }
+  if (run.options.allowDataLoss) return undefined;
+  return await dataHeld(kube, live, run);
+}
+
 /**
  * Splits prune candidates into deletes and kept objects (data protection, foreign
- * keep markers, objects that changed owner).
+ * keep markers, objects that changed owner). Candidates already gone are left out.
+ * Reads only: it GETs each candidate and, for namespaces and CRDs, lists what they
+ * hold.
+ *
+ * @example
+ * ```ts
+ * const plan = await planPrune(kube, [{ apiVersion: "v1", kind: "ConfigMap", namespace: "demo", name: "old", uid }], {
+ *   owned: [],
+ *   partOf: "applyset-abc-v1",
+ * });
+ * for (const k of plan.kept) console.log(`${k.kind} ${k.name}: ${k.reason}`);
+ * ```
  */
-export function planPrune(
-  _kube: KubeClient,
-  _candidates: readonly PruneCandidate[],
-  _options: PlanPruneOptions,
+export async function planPrune(
+  kube: KubeClient,
+  candidates: readonly PruneCandidate[],
+  options: PlanPruneOptions,
 ): Promise<PrunePlan> {
-  return Promise.reject(new Error("planPrune: not implemented yet"));
+  const owned = new Set(options.owned.map(identityKey));
+  const contents: Contents = {};
+  const judged = await mapLimit(candidates, 8, async (candidate) => {
+    const live = await kube.get(candidate);
+    if (!live) return undefined;
+    const reason = await keepReason(kube, candidate, live, {
+      options,
+      owned,
+      contents,
+    });
+    return { candidate, reason };
+  });
+  const deletes: ResourceChange[] = [];
+  const kept: KeptObject[] = [];
+  for (const j of judged) {
+    if (!j) continue;
+    const ref = plainRef(j.candidate);
+    if (j.reason) kept.push({ ...ref, reason: j.reason });
+    else deletes.push({ ...ref, action: "delete", diff: [] });
+  }
+  return { deletes: deletionOrder(deletes), kept: kept.sort(compareRefs) };
+}
+
+function plainRef(ref: ObjectRef): ObjectRef {
+  const out: ObjectRef = {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    name: ref.name,
+  };
+  if (ref.namespace) out.namespace = ref.namespace;
+  return out;
+}
+
+/** Raised when an object does not go within the timeout; names what holds it. */
+export class DeleteTimeoutError extends Error {
+  /** The object still there. */
+  readonly ref: ObjectRef;
+  /** Its finalizers when last seen. */
+  readonly finalizers: string[];
+  /** Names the object, its finalizers and, for a namespace, its conditions. */
+  constructor(
+    ref: ObjectRef,
+    seen: { finalizers: string[]; conditions: string[]; timeoutMs: number },
+  ) {
+    const parts = [
+      `${formatRef(ref)} is still there ${
+        Math.round(seen.timeoutMs / 1000)
+      } s after its delete`,
+    ];
+    parts.push(
+      seen.finalizers.length > 0
+        ? `remaining finalizers: ${seen.finalizers.join(", ")}`
+        : "no finalizers left (its dependents are still being deleted)",
+    );
+    if (seen.conditions.length > 0) {
+      parts.push(`conditions: ${seen.conditions.join("; ")}`);
+    }
+    parts.push(
+      "the controller that owns each finalizer must remove it; kfplan never strips finalizers",
+    );
+    super(parts.join("; "));
+    this.name = "DeleteTimeoutError";
+    this.ref = ref;
+    this.finalizers = seen.finalizers;
+  }
+}
+
+function finalizersOf(object: KubeObject): string[] {
+  const f = object.metadata.finalizers;
+  return Array.isArray(f) ? f.map(String) : [];
+}
+
+function conditionsOf(object: KubeObject): string[] {
+  const status = object.status as
+    | { conditions?: { type?: string; status?: string; message?: string }[] }
+    | undefined;
+  return (status?.conditions ?? [])
+    .filter((c) => c.status === "True")
+    .map((c) => `${c.type}${c.message ? `: ${c.message}` : ""}`);
+}
+
+/**
+ * Foreground, so the wait covers an object's dependents (a Deployment's pods), except
+ * for custom resources: the garbage collector watches a new kind only after its
+ * periodic discovery (30 s), so a Foreground delete of a just-installed kind would
+ * idle that long. Their controllers clean up through finalizers, which are waited for.
+ */
+function propagationOf(ref: ObjectRef): "Foreground" | "Background" {
+  return BUILTIN_GROUPS.has(groupOfVersion(ref.apiVersion))
+    ? "Foreground"
+    : "Background";
+}
+
+/** Deletes one object (if it is still ours) and waits for it to go. */
+async function deleteOne(
+  kube: KubeClient,
+  ref: PruneCandidate,
+  options: DeleteObjectsOptions,
+): Promise<{ deleted: boolean; skipped?: string }> {
+  const target = plainRef(ref);
+  const live = await kube.get(target);
+  if (!live) return { deleted: true };
+  const changed = ownerChange(ref, live, options.partOf);
+  if (changed) {
+    options.onEvent?.({ type: "skipped", ref: target, reason: changed });
+    return { deleted: false, skipped: changed };
+  }
+  const uid = live.metadata.uid;
+  if (!live.metadata.deletionTimestamp) {
+    options.onEvent?.({ type: "deleting", ref: target });
+    await kube.delete(target, { propagationPolicy: propagationOf(target) });
+  }
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  let last: KubeObject | undefined = live;
+  let announced = false;
+  while (true) {
+    last = await kube.get(target);
+    if (!last || (uid && last.metadata.uid !== uid)) break;
+    if (Date.now() >= deadline) {
+      throw new DeleteTimeoutError(target, {
+        finalizers: finalizersOf(last),
+        conditions: target.kind === "Namespace" ? conditionsOf(last) : [],
+        timeoutMs,
+      });
+    }
+    const finalizers = finalizersOf(last);
+    if (!announced && finalizers.length > 0) {
+      announced = true;
+      options.onEvent?.({ type: "waiting", ref: target, finalizers });
+    }
+    await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+  }
+  options.onEvent?.({ type: "deleted", ref: target });
+  return { deleted: true };
 }
 
 /**
  * Deletes objects in reverse dependency order (custom resources, webhooks, workloads,
  * configuration, CRDs, namespaces), waiting (bounded) for each to go; a stuck
- * finalizer is named in the error.
+ * finalizer is named in the error. Objects of one class go concurrently (at most 8
+ * at once); a class starts when the one before it is gone. Before each delete the
+ * object is read again and must still carry the recorded uid (and `partOf`, when
+ * given): otherwise it is skipped. Deletes use Foreground propagation (Background
+ * for custom resources, see `propagationOf`); finalizers are never stripped.
+ *
+ * @example
+ * ```ts
+ * const result = await deleteObjects(kube, plan.deletes, {
+ *   timeoutMs: 60_000,
+ *   onEvent: (e) => console.log(e.type, e.ref.kind, e.ref.name),
+ * });
+ * ```
  */
-export function deleteObjects(
-  _kube: KubeClient,
-  _refs: readonly PruneCandidate[],
-  _options: DeleteObjectsOptions = {},
+export async function deleteObjects(
+  kube: KubeClient,
+  refs: readonly PruneCandidate[],
+  options: DeleteObjectsOptions = {},
 ): Promise<DeleteResult> {
-  return Promise.reject(new Error("deleteObjects: not implemented yet"));
+  const result: DeleteResult = { deleted: [], skipped: [] };
+  const ordered = deletionOrder(refs);
+  for (const cls of DELETE_CLASSES) {
+    const batch = ordered.filter((r) => deleteClassOf(r) === cls);
+    const errors: unknown[] = [];
+    await mapLimit(batch, 8, async (ref) => {
+      if (options.signal?.aborted || errors.length > 0) return;
+      try {
+        const done = await deleteOne(kube, ref, options);
+        if (done.skipped) {
+          result.skipped.push({ ...plainRef(ref), reason: done.skipped });
+        } else result.deleted.push(plainRef(ref));
+      } catch (e) {
+        errors.push(e);
+      }
+    });
+    if (errors.length > 0) throw errors[0];
+    if (options.signal?.aborted) {
+      throw options.signal.reason ?? new Error("deleteObjects aborted");
+    }
+  }
+  return result;
 }

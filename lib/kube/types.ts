@@ -65,6 +65,8 @@ export interface ApiResource {
   resource: string;
   /** True for namespaced kinds; false for cluster-scoped ones such as `Namespace` or `ClusterRole`. */
   namespaced: boolean;
+  /** The verbs the resource supports (`list`, `delete`, ...), when discovery said. */
+  verbs?: string[];
 }
 
 /** Options for reads. */
@@ -157,6 +159,12 @@ export interface KubeClient {
     apiVersion: string,
     kind: string,
   ): Promise<ApiResource | undefined>;
+  /**
+   * Optional: every top-level resource of each group's preferred version, as
+   * `kubectl api-resources` lists them (for discovery-wide reads, e.g. what a
+   * namespace contains before it is deleted).
+   */
+  apiResources?(): Promise<ApiResource[]>;
   /** Forget cached discovery (after CRDs were created). */
   invalidateDiscovery(): void;
   /** The live object, or `undefined` when it does not exist. */
