@@ -21,3 +21,5 @@ export { KubeConfig } from "npm:@kubernetes/client-node@2.0.1";
 export { default as minimist } from "npm:minimist@1.2.8";
 export { parse as parseToml } from "npm:smol-toml@1.9.1";
 export { default as ipaddr } from "npm:ipaddr.js@2.5.0";
+export { default as mysql } from "npm:mysql2@3.24.5/promise";
+export { AwsClient } from "npm:aws4fetch@1.0.20";

@@ -7,6 +7,9 @@
 #   KFPLAN_TEST_ASSETS=/dir   use prebuilt binaries from /dir instead (like envtest's
 #                             KUBEBUILDER_ASSETS); nothing is built, missing ones fail.
 #   KFPLAN_CACHE=/dir         cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/kfplan)
+#
+#   build.sh s3server         builds (or reuses) only the S3-compatible test server
+#                             (go/s3server) and prints its path last.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,39 @@ check_dir() {
     return 1
   fi
 }
+
+# The S3-compatible server of the bucket-check tests, in a directory of its own keyed
+# by its sources (gofakes3 pinned in go/s3server/go.mod), so changing it rebuilds
+# only it. Sets S3SERVER to the binary.
+build_s3server() {
+  local src="$here/go/s3server" sum dir start=$SECONDS
+  sum=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
+  dir="${KFPLAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfplan}/bin/s3server-$sum"
+  S3SERVER="$dir/s3server"
+  [[ -x "$S3SERVER" ]] && return 0
+  command -v go >/dev/null || {
+    echo "kfplan: Go is required to build the S3 test server (https://go.dev/dl, go >= 1.24)" >&2
+    return 1
+  }
+  echo "kfplan: building s3server ..." >&2
+  mkdir -p "$dir.tmp.$$"
+  if ! (cd "$src" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    GOPROXY="file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" \
+    go build -trimpath -ldflags '-s -w' -o "$dir.tmp.$$/s3server" .) >&2; then
+    rm -rf "$dir.tmp.$$"
+    echo "kfplan: building s3server failed" >&2
+    return 1
+  fi
+  rm -rf "$dir"
+  mv "$dir.tmp.$$" "$dir"
+  echo "kfplan: built s3server in $((SECONDS - start))s" >&2
+}
+
+if [[ "${1:-}" == s3server ]]; then
+  build_s3server
+  echo "$S3SERVER"
+  exit 0
+fi
 
 if [[ -n "${KFPLAN_TEST_ASSETS:-}" ]]; then
   check_dir "$KFPLAN_TEST_ASSETS" || {
@@ -41,6 +77,7 @@ command -v go >/dev/null || {
 cache=${KFPLAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfplan}
 key="k8s-$KUBERNETES_VERSION.etcd-$ETCD_VERSION.kwok-$KWOK_VERSION.kustomize-$KUSTOMIZE_VERSION.helm-$HELM_VERSION"
 out="$cache/bin/$key"
+build_s3server
 if check_dir "$out" 2>/dev/null; then
   echo "kfplan: reusing $out" >&2
   echo "$out"
