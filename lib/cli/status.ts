@@ -7,9 +7,8 @@
 
 import {
   type Checkpoint,
-  checkpointPath,
   type CheckpointStep,
-  readCheckpoint,
+  loadCheckpoint,
 } from "../engine/checkpoint.ts";
 import { identifyCluster } from "../engine/cluster.ts";
 import { stepOptionsDigest } from "../engine/planner.ts";
@@ -62,8 +61,11 @@ export async function statusCommand(
     const identity = await identifyCluster(kube);
     const dir = checkpointDirFor(args, composition);
     const { digester } = await loadDigestKey(kube, { stateDir: dir });
-    const path = checkpointPath(dir, identity);
-    const cp = await readCheckpoint(path, identity);
+    const { checkpoint: cp, location: path } = await loadCheckpoint(kube, {
+      dir,
+      cluster: identity,
+      lock: options.lock,
+    });
     const lock = kube ? await readLock(kube).catch(() => undefined) : undefined;
     if (args.json) {
       io.out(

@@ -265,9 +265,14 @@ async function openRun(
   const emitter = createEmitter(scrubber, options);
   const stateDir = options.checkpointDir ?? ".kfplan";
   const key = await loadDigestKey(options.kube, { stateDir });
+  const lock = (options as ApplyStepsOptions).lock;
   const store = await CheckpointStore.open(stateDir, run.cluster, {
+    kube: options.kube,
+    // One lock, one checkpoint: an apply under a Lease of its own has its own.
+    lock: typeof lock === "object" ? lock : undefined,
     scrub: (t) => scrubber.scrub(t),
     now: emitter.now,
+    onLog: (message) => emitter.emit({ type: "log", level: "info", message }),
   });
   const workDir = options.workDir ??
     await Deno.makeTempDir({ prefix: run.prefix });

@@ -16,11 +16,7 @@
 import type { KubeClient } from "../kube/types.ts";
 import { compareRefs } from "../kube/object_ref.ts";
 import { type ObservationStats, observingClient } from "../kube/observe.ts";
-import {
-  type Checkpoint,
-  checkpointPath,
-  readCheckpoint,
-} from "./checkpoint.ts";
+import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
 import { type ClusterIdentity, identifyCluster } from "./cluster.ts";
 import {
   contextFor,
@@ -332,10 +328,10 @@ export async function planSteps(
   const digester = await digesterFor(options);
   let checkpoint = options.checkpoint;
   if (!checkpoint && options.checkpointDir) {
-    checkpoint = await readCheckpoint(
-      checkpointPath(options.checkpointDir, cluster),
+    checkpoint = (await loadCheckpoint(options.kube, {
+      dir: options.checkpointDir,
       cluster,
-    );
+    })).checkpoint;
   }
   const outputs = checkpointedOutputs(order, checkpoint, digester);
   const workDir = options.workDir ??

@@ -6,10 +6,16 @@ import {
   rejects,
 } from "../_assert.ts";
 import {
+  CHECKPOINT_FORMAT_VERSION,
+  CHECKPOINT_LOCATION,
   checkpointPath,
+  checkpointSecret,
   CheckpointStore,
   readCheckpoint,
+  readClusterCheckpoint,
 } from "../../lib/engine/checkpoint.ts";
+import { identifyCluster } from "../../lib/engine/cluster.ts";
+import { useCluster } from "../cluster/harness.ts";
 import { OptionsError } from "../../lib/engine/options.ts";
 import { writeFileAtomic } from "../../lib/engine/_files.ts";
 import { tempDir } from "../_shared.ts";
@@ -106,4 +112,90 @@ Deno.test("temp files a killed writer left behind are cleaned up when old", asyn
   await CheckpointStore.open(dir, prod);
   const names = [...Deno.readDirSync(dir)].map((e) => e.name);
   assertEquals(names, [`.${base}.alive.tmp`]);
+});
+
+Deno.test("a format 2 checkpoint is read as format 3", async () => {
+  await using tmp = await tempDir();
+  const path = checkpointPath(tmp.path, prod);
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      format_version: "2",
+      cluster: prod,
+      steps: { a: { status: "verified", options_digest: "d", attempts: 1 } },
+    }),
+  );
+  const cp = await readCheckpoint(path, prod);
+  assertEquals(cp.format_version, CHECKPOINT_FORMAT_VERSION);
+  assertEquals(cp.steps.a.status, "verified");
+  const store = await CheckpointStore.open(tmp.path, prod, { writer: "w@h" });
+  await store.update("b", { status: "pending", options_digest: "e" });
+  const written = JSON.parse(await Deno.readTextFile(path));
+  assertEquals(written.format_version, "3");
+  assertEquals(written.written_by, "w@h");
+  assertEquals(Object.keys(written.steps).sort(), ["a", "b"]);
+});
+
+Deno.test("a checkpoint too large for one Secret is refused with its size", async () => {
+  const noise = new Uint8Array(800_000);
+  for (let i = 0; i < noise.length; i += 65536) {
+    crypto.getRandomValues(noise.subarray(i, i + 65536));
+  }
+  const text = Array.from(noise, (b) => b.toString(16)).join("");
+  const e = await rejects(() => checkpointSecret(text), Error);
+  assertMatch(
+    e.message,
+    /checkpoint is \d+ bytes gzipped .* Secret kfplan-system\/kfplan-checkpoint/,
+  );
+  const small = await checkpointSecret('{"steps":{}}\n');
+  assertEquals(
+    (small as { type?: string }).type,
+    "kfplan.dev/checkpoint",
+  );
+});
+
+Deno.test("with a cluster the checkpoint is one Secret two checkouts share; concurrent writers merge by step", async () => {
+  const { kube } = await useCluster();
+  const cluster = await identifyCluster(kube);
+  await using a = await tempDir();
+  await using b = await tempDir();
+  const id = (s: string) => `${s}-${crypto.randomUUID().slice(0, 8)}`;
+  const [one, two, three] = [id("one"), id("two"), id("three")];
+  const storeA = await CheckpointStore.open(a.path, cluster, { kube });
+  assertEquals(storeA.location, CHECKPOINT_LOCATION);
+  await storeA.update(one, {
+    status: "verified",
+    options_digest: "d1",
+    attempts: 1,
+  });
+  // Another checkout (another directory, another machine) sees it.
+  const storeB = await CheckpointStore.open(b.path, cluster, { kube });
+  assertEquals(storeB.get(one)?.status, "verified");
+  // Both write after reading the same resourceVersion: the second write conflicts,
+  // takes the other's entry and writes again; nothing is lost.
+  await Promise.all([
+    storeA.update(two, { status: "failed", options_digest: "d2", attempts: 1 }),
+    storeB.update(three, {
+      status: "applying",
+      options_digest: "d3",
+      attempts: 1,
+    }),
+  ]);
+  const remote = await readClusterCheckpoint(kube, cluster);
+  assert(remote);
+  assertEquals(remote.checkpoint.steps[one]?.status, "verified");
+  assertEquals(remote.checkpoint.steps[two]?.status, "failed");
+  assertEquals(remote.checkpoint.steps[three]?.status, "applying");
+  // The local file of each checkout is a cache of what it last wrote or read.
+  const cacheB = await readCheckpoint(storeB.path, cluster);
+  assertEquals(cacheB.steps[three]?.status, "applying");
+  const secret = await kube.get({
+    apiVersion: "v1",
+    kind: "Secret",
+    namespace: "kfplan-system",
+    name: "kfplan-checkpoint",
+  });
+  assertEquals((secret as { type?: string }).type, "kfplan.dev/checkpoint");
+  // The Secret holds gzip, not readable JSON with step ids in clear.
+  assert(!JSON.stringify(secret).includes(one));
 });
