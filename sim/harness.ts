@@ -103,6 +103,12 @@ export interface ClusterHandle extends ClusterState {
   namespace(prefix: string): Promise<string>;
   /** Stops every process (TERM, then KILL after 10 s) and removes the cluster's files. */
   stop(): Promise<void>;
+  /**
+   * Kills kube-apiserver (SIGKILL), waits `downMs` (default 0), starts it again with
+   * the same flags and resolves once `/readyz` answers: a crash and restart in the
+   * middle of whatever the test is doing. etcd and the other components keep running.
+   */
+  restartApiServer(options?: { downMs?: number }): Promise<void>;
 }
 
 /** Options for {@linkcode startCluster}. */
@@ -495,7 +501,9 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       JSON.stringify(state, null, 2) + "\n",
     );
 
+  const argsOf: Partial<Record<Component, string[]>> = {};
   function start(name: Component, args: string[]) {
+    argsOf[name] = args;
     const r = spawnComponent(name, bin, args, {
       logDir: `${dir}/logs`,
       detached,
@@ -639,6 +647,16 @@ async function startOnce(options: StartClusterOptions): Promise<ClusterHandle> {
       ...state,
       kube,
       namespace: (prefix: string) => createNamespace(kube, prefix),
+      async restartApiServer(restart: { downMs?: number } = {}) {
+        for (const r of running) {
+          if (r.name !== "kube-apiserver" || r.exited) continue;
+          r.child.kill("SIGKILL");
+          await r.child.status;
+        }
+        await new Promise((r) => setTimeout(r, restart.downMs ?? 0));
+        const again = start("kube-apiserver", argsOf["kube-apiserver"] ?? []);
+        await waitReadyz(state.server, pki, { timeoutMs, watch: [again] });
+      },
       async stop() {
         if (stopped) return;
         stopped = true;

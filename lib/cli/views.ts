@@ -167,6 +167,11 @@ function humanApplyView(io: CliIO, options: ApplyViewOptions): ApplyView {
       } else {
         io.out("\n" + renderSummary("Apply", result.summary));
         io.out(`Checkpoint: ${result.checkpointPath}\n`);
+        if (!result.ok) {
+          io.out(
+            "To resume once the cause is fixed: deno task apply (verified steps are skipped).\n",
+          );
+        }
       }
     },
     close() {
