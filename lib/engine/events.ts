@@ -8,7 +8,7 @@
 
 import type { PlanDocument } from "./plan_document.ts";
 import type { SecretScrubber } from "./redact.ts";
-import type { Logger, VerifyCheck } from "./types.ts";
+import type { Logger, ObjectRef, VerifyCheck } from "./types.ts";
 
 /** Done / skipped / failed / not started, by step id. */
 export interface RunSummary {
@@ -26,7 +26,7 @@ export interface RunSummary {
 export type RunEvent =
   | {
     type: "run-start";
-    command: "apply" | "verify";
+    command: "apply" | "verify" | "destroy";
     steps: string[];
     at: string;
   }
@@ -46,7 +46,18 @@ export type RunEvent =
   | {
     type: "step-phase";
     id: string;
-    phase: "plan" | "apply" | "verify";
+    /** `uninstall` and `delete` are destroy's phases. */
+    phase: "plan" | "apply" | "verify" | "uninstall" | "delete";
+    at: string;
+  }
+  | {
+    /** Destroy (or prune) of one object: deleting, waiting for finalizers, deleted, skipped. */
+    type: "object-delete";
+    id: string;
+    phase: "deleting" | "waiting" | "deleted" | "skipped";
+    ref: ObjectRef;
+    /** The finalizers waited for, or why the object was skipped. */
+    detail?: string;
     at: string;
   }
   | { type: "step-skipped"; id: string; reason: string; at: string }

@@ -45,6 +45,8 @@ export interface StepDefinition<S extends z.ZodType> {
     options: z.output<S>,
     plan?: StepPlan,
   ): Promise<VerifyResult>;
+  /** Optional, idempotent: see {@linkcode Step.uninstall}. */
+  uninstall?(ctx: StepContext, options: z.output<S>): Promise<void>;
 }
 
 /** Options for {@linkcode defineStep}. */
@@ -99,5 +101,10 @@ export function defineStep<S extends z.ZodType>(
     plan: (ctx) => definition.plan(ctx, parsed),
     apply: (ctx, plan) => definition.apply(ctx, plan, parsed),
     verify: (ctx, plan) => definition.verify(ctx, parsed, plan),
+    ...(definition.uninstall
+      ? {
+        uninstall: (ctx: StepContext) => definition.uninstall!(ctx, parsed),
+      }
+      : {}),
   };
 }

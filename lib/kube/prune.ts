@@ -20,6 +20,7 @@ import {
 import type { ResourceChange } from "./apply_set.ts";
 import { KubeApiError } from "./errors.ts";
 import { sleep } from "./retry.ts";
+import { PART_OF_LABEL } from "./inventory.ts";
 
 /** An object that may be deleted: a member of an inventory the new state lacks. */
 export interface PruneCandidate extends ObjectRef {
@@ -80,9 +81,6 @@ export interface DeleteResult {
   /** Objects left alone (another owner, another uid), with the reason. */
   skipped: KeptObject[];
 }
-
-/** The label KEP-3659 members carry. */
-export const PART_OF_LABEL = "applyset.kubernetes.io/part-of";
 
 /** kfplan's own keep marker (label or annotation): `kfplan.dev/prune: disabled`. */
 export const KFPLAN_KEEP_MARKER = "kfplan.dev/prune";
@@ -325,6 +323,11 @@ function selfCreated(object: KubeObject, serviceNames: Set<string>): boolean {
     return true;
   }
   if (kind === "Event") return true;
+  // Helm's release records: they go with `helm uninstall` of their release, and the
+  // release's objects in the namespace are counted themselves.
+  if (
+    group === "" && kind === "Secret" && object.type === "helm.sh/release.v1"
+  ) return true;
   // Leader-election Leases of controllers; re-created when the controller runs again.
   if (group === "coordination.k8s.io" && kind === "Lease") return true;
   // The endpoints controller's copy of a Service's endpoints carries no owner.

@@ -53,6 +53,7 @@ import {
   planRelease,
   requireKube,
   splitDesired,
+  uninstallRelease,
   verifyRelease,
 } from "./helm_release.ts";
 import {
@@ -733,5 +734,8 @@ export function gpuOperatorStep(
     plan: (ctx, o) => planGpuOperator(ctx, o, stepOptions),
     apply: (ctx, plan, o) => applyGpuOperator(ctx, plan, o, stepOptions),
     verify: (ctx, o, plan) => verifyGpuOperator(ctx, o, plan, stepOptions),
+    uninstall: async (ctx, o) => {
+      await uninstallRelease(ctx, o, stepOptions);
+    },
   }, stepOptions);
 }

@@ -45,6 +45,7 @@ import {
   helmGetManifest,
   helmStatus,
   helmTemplateSources,
+  helmUninstall,
   helmUpgradeInstall,
   isCrdsDirSource,
   isHook,
@@ -539,6 +540,38 @@ export async function applyRelease(
     namespace: spec.namespace,
   });
   return { revision: status?.version, status: status?.status };
+}
+
+/**
+ * Uninstalls the release (`helm uninstall`), for destroy. Idempotent: a release that
+ * is not installed is nothing to do. Resolves whether helm removed one. The
+ * namespace and CRDs from the chart's `crds/` directory are left to destroy's
+ * inventory deletes (helm never deletes `crds/`).
+ *
+ * @example
+ * ```ts
+ * await uninstallRelease(ctx, { release: "metallb", namespace: "metallb-system" });
+ * ```
+ */
+export async function uninstallRelease(
+  ctx: StepContext,
+  spec: Pick<HelmReleaseSpec, "release" | "namespace">,
+  env: HelmReleaseEnv = {},
+): Promise<boolean> {
+  const kube = requireKube(ctx);
+  const helm = env.helm ?? await findHelm();
+  const cluster = assertSameCluster(kube, env);
+  ctx.log.info(`helm uninstall ${spec.release} in ${spec.namespace}`);
+  const removed = await helmUninstall(helm, {
+    ...cluster,
+    release: spec.release,
+    namespace: spec.namespace,
+    signal: ctx.signal,
+  });
+  if (!removed) {
+    ctx.log.info(`release ${spec.namespace}/${spec.release} is not installed`);
+  }
+  return removed;
 }
 
 /** True when a plan would change something (any action but `no-op`). */

@@ -47,6 +47,7 @@ import {
   planRelease,
   requireKube,
   splitDesired,
+  uninstallRelease,
   verifyRelease,
 } from "./helm_release.ts";
 import { contains, type IpRange, overlaps, parseRange } from "./_ip_ranges.ts";
@@ -386,6 +387,7 @@ async function applyMetallb(
   const release = await applyRelease(ctx, releaseSpec(o), {
     ...env,
     desired: parts.release,
+    changes: plan.changes,
   });
   await waitForPoolPrerequisites(ctx, o);
   for (const object of parts.pools) await kube.apply(object);
@@ -458,6 +460,9 @@ export function metallbStep(
     plan: (ctx, o) => planMetallb(ctx, o, env),
     apply: (ctx, plan, o) => applyMetallb(ctx, plan, o, env),
     verify: (ctx, o, plan) => verifyMetallb(ctx, o, plan, env),
+    uninstall: async (ctx, o) => {
+      await uninstallRelease(ctx, releaseSpec(o), env);
+    },
   }, stepOptions);
 }
 

@@ -42,6 +42,7 @@ import {
   renderRelease,
   requireKube,
   splitDesired,
+  uninstallRelease,
   verifyRelease,
 } from "./helm_release.ts";
 
@@ -515,6 +516,9 @@ export function storageStep(
     plan: (ctx, o) => planStorage(ctx, o, env),
     apply: (ctx, plan, o) => applyStorage(ctx, plan, o, env),
     verify: (ctx, o, plan) => verifyStorage(ctx, o, env, plan),
+    uninstall: async (ctx, o) => {
+      await uninstallRelease(ctx, releaseSpec(o), env);
+    },
   }, stepOptions);
 }
 

@@ -11,11 +11,11 @@ import {
   DeleteTimeoutError,
   deletionOrder,
   KEEP_MARKERS,
-  PART_OF_LABEL,
   planPrune,
   type PruneCandidate,
 } from "../../lib/kube/prune.ts";
 import { applyObjects } from "../../lib/kube/apply_set.ts";
+import { PART_OF_LABEL } from "../../lib/kube/inventory.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { type ObjectRef, refOf } from "../../lib/kube/object_ref.ts";
 

@@ -1,0 +1,271 @@
+/**
+ * `destroySteps` on the shared control plane, with inventories written as apply
+ * writes them (a state namespace, lock and checkpoint of the test's own): dependents
+ * go first, every member is deleted, inventories are dropped (or keep only kept
+ * entries), checkpoint entries are reset; a destroy that fails half-way is
+ * continued by running it again.
+ */
+
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { tempDir } from "../_shared.ts";
+import { useCluster } from "../cluster/harness.ts";
+import { destroySteps } from "../../lib/engine/destroy.ts";
+import { CheckpointStore } from "../../lib/engine/checkpoint.ts";
+import { identifyCluster } from "../../lib/engine/cluster.ts";
+import type { RunEvent } from "../../lib/engine/events.ts";
+import { emptyPlan, type Step } from "../../lib/engine/types.ts";
+import {
+  applySetIdOf,
+  listInventories,
+  readInventory,
+  withPartOf,
+  writeInventory,
+} from "../../lib/kube/inventory.ts";
+import { refOf } from "../../lib/kube/object_ref.ts";
+import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+
+/** A step that only has an id, needs and (optionally) an uninstall: destroy reads the rest from the cluster. */
+function step(
+  id: string,
+  needs: string[],
+  uninstall?: () => Promise<void>,
+): Step {
+  const s: Step = {
+    id,
+    title: `step ${id}`,
+    needs,
+    options: {},
+    plan: () => Promise.resolve(emptyPlan()),
+    apply: () => Promise.resolve({}),
+    verify: () => Promise.resolve({ checks: [] }),
+  };
+  if (uninstall) s.uninstall = () => uninstall();
+  return s;
+}
+
+/** Applies the objects as members of the step's set and records its inventory. */
+async function installed(
+  kube: KubeClient,
+  id: string,
+  objects: KubeObject[],
+  stateNamespace: string,
+): Promise<void> {
+  const applySetId = applySetIdOf(id, { namespace: stateNamespace });
+  const entries = [];
+  for (const o of objects) {
+    const live = await kube.apply(withPartOf(o, applySetId));
+    entries.push({
+      ...refOf(o),
+      uid: live.metadata.uid,
+      state: "applied" as const,
+    });
+  }
+  await writeInventory(kube, { step: id, applySetId, entries }, {
+    namespace: stateNamespace,
+  });
+}
+
+function configMap(ns: string, name: string): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: ns },
+    data: { name },
+  };
+}
+
+Deno.test("destroySteps: dependents first, members deleted, inventories dropped, PVC kept, checkpoint reset, resumable", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("destroy-engine");
+  const stateNamespace = `${ns}-state`;
+  await using work = await tempDir();
+  const lock = { name: `kfplan-lock-${ns}` };
+  const base = {
+    kube,
+    stateNamespace,
+    checkpointDir: work.path,
+    lock,
+    timeoutMs: 30_000,
+  };
+  await installed(
+    kube,
+    "base",
+    [configMap(ns, "base-settings")],
+    stateNamespace,
+  );
+  await installed(kube, "app", [
+    configMap(ns, "app-settings"),
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "app-data", namespace: ns },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        resources: { requests: { storage: "1Gi" } },
+        storageClassName: "kfplan-test-none",
+      },
+    },
+  ], stateNamespace);
+  const cluster = await identifyCluster(kube);
+  const store = await CheckpointStore.open(work.path, cluster, {
+    kube,
+    lock,
+    namespace: stateNamespace,
+  });
+  for (const id of ["base", "app"]) {
+    await store.update(id, {
+      status: "verified",
+      options_digest: "sha256:x",
+      attempts: 1,
+    });
+  }
+  try {
+    // A first destroy whose uninstall of `base` dies: `app` is done, `base` is not.
+    const failing = [
+      step("base", [], () => Promise.reject(new Error("killed"))),
+      step("app", ["base"]),
+    ];
+    const first = await destroySteps(failing, base);
+    assertEquals(first.ok, false);
+    assertEquals(first.summary.done, ["app"]);
+    assertEquals(first.summary.failed.map((f) => f.id), ["base"]);
+    assert(
+      await kube.get(refOf(configMap(ns, "base-settings"))),
+      "base's member is still there",
+    );
+    assert(await readInventory(kube, "base", { namespace: stateNamespace }));
+
+    // Run again: it continues from the inventory.
+    let uninstalled = 0;
+    const steps = [
+      step("base", [], () => {
+        uninstalled++;
+        return Promise.resolve();
+      }),
+      step("app", ["base"]),
+    ];
+    const events: RunEvent[] = [];
+    const second = await destroySteps(steps, {
+      ...base,
+      confirm: (plan) => {
+        // The plan lists what is left: base's ConfigMap; app only keeps its PVC.
+        assertEquals(plan.summary.delete, 1);
+        return Promise.resolve(true);
+      },
+      onEvent: (e) => events.push(e),
+    });
+    assert(second.ok, JSON.stringify(second.summary));
+    assertEquals(second.summary.done, ["base"]);
+    assertEquals(uninstalled, 1);
+    assertEquals(
+      await kube.get(refOf(configMap(ns, "base-settings"))),
+      undefined,
+    );
+    assertEquals(
+      await kube.get(refOf(configMap(ns, "app-settings"))),
+      undefined,
+    );
+    assertEquals(second.kept.map((k) => k.name), ["app-data"]);
+    assertMatch(
+      second.kept[0].reason,
+      /PersistentVolumeClaim.*--allow-data-loss/,
+    );
+    assertEquals(
+      (await listInventories(kube, { namespace: stateNamespace })).map((i) => [
+        i.step,
+        i.entries.map((e) => `${e.name} ${e.state}`),
+      ]),
+      [["app", ["app-data kept"]]],
+    );
+    const checkpoint = (await CheckpointStore.open(work.path, cluster, {
+      kube,
+      lock,
+      namespace: stateNamespace,
+    })).snapshot();
+    assertEquals(checkpoint.steps.base.status, "pending");
+    assertEquals(checkpoint.steps.app.status, "pending");
+    assert(
+      events.some((e) =>
+        e.type === "object-delete" && e.phase === "deleted" &&
+        e.ref.name === "base-settings"
+      ),
+    );
+
+    // Dependents first, with data loss allowed: the PVC goes too.
+    const order: string[] = [];
+    const third = await destroySteps(steps, {
+      ...base,
+      allowDataLoss: true,
+      onEvent: (e) => {
+        if (e.type === "step-start") order.push(e.id);
+      },
+    });
+    assert(third.ok);
+    assertEquals(order, ["app"]);
+    assertEquals(third.kept, []);
+    assertEquals(
+      await listInventories(kube, { namespace: stateNamespace }),
+      [],
+    );
+    assertEquals(
+      (await destroySteps(steps, base)).outcome,
+      "nothing-to-do",
+    );
+  } finally {
+    for (const name of [ns, stateNamespace]) {
+      await kube.delete({ apiVersion: "v1", kind: "Namespace", name }).catch(
+        () => false,
+      );
+    }
+  }
+});
+
+Deno.test("destroySteps runs dependents before what they need, from the graph", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("destroy-order");
+  const stateNamespace = `${ns}-state`;
+  await using work = await tempDir();
+  // storage <- kubeflow <- users, and gpu on its own branch.
+  const graph: [string, string[]][] = [
+    ["storage", []],
+    ["kubeflow", ["storage"]],
+    ["users", ["kubeflow"]],
+    ["gpu", []],
+  ];
+  for (const [id] of graph) {
+    await installed(kube, id, [configMap(ns, id)], stateNamespace);
+  }
+  const finished: string[] = [];
+  try {
+    const result = await destroySteps(
+      graph.map(([id, needs]) => step(id, needs)),
+      {
+        kube,
+        stateNamespace,
+        checkpointDir: work.path,
+        lock: { name: `kfplan-lock-${ns}` },
+        parallelism: 1,
+        onEvent: (e) => {
+          if (e.type === "step-done") finished.push(e.id);
+        },
+      },
+    );
+    assert(result.ok);
+    const at = (id: string) => finished.indexOf(id);
+    assert(at("users") < at("kubeflow"), finished.join(","));
+    assert(at("kubeflow") < at("storage"), finished.join(","));
+    assertEquals(finished.length, 4);
+    // The plan lists the steps in the order destroy runs them.
+    assert(
+      result.plan.steps.findIndex((s) => s.id === "users") <
+        result.plan.steps.findIndex((s) => s.id === "storage"),
+    );
+    assertEquals(result.plan.summary.delete, 4);
+  } finally {
+    for (const name of [ns, stateNamespace]) {
+      await kube.delete({ apiVersion: "v1", kind: "Namespace", name }).catch(
+        () => false,
+      );
+    }
+  }
+});
