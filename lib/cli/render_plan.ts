@@ -64,20 +64,32 @@ export function formatValue(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-/** The summary line, Terraform style. */
+/**
+ * The summary line, Terraform style: `Plan: 1 to create, 0 to update, 0 to replace,
+ * 1 to delete.`, with `, 2 kept` before the period when objects no longer rendered
+ * are kept (they hold data).
+ */
 export function summaryLine(doc: PlanDocument): string {
   const s = doc.summary;
+  const kept = s.kept ?? 0;
   if (
     s.create + s.update + s.replace + s.delete === 0 && s.unknown_steps === 0
   ) {
+    const keptNote = kept > 0
+      ? ` ${kept} object${kept === 1 ? "" : "s"} no longer rendered ${
+        kept === 1 ? "is" : "are"
+      } kept (see above).`
+      : "";
     return s.errors > 0
       ? `No changes planned, but ${s.errors} step${
         s.errors === 1 ? "" : "s"
-      } failed to plan.`
-      : "No changes. The cluster matches the configuration.";
+      } failed to plan.${keptNote}`
+      : `No changes. The cluster matches the configuration.${keptNote}`;
   }
   let line =
-    `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete.`;
+    `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete${
+      kept > 0 ? `, ${kept} kept` : ""
+    }.`;
   if (s.unknown_steps > 0) {
     line += ` ${s.unknown_steps} step${
       s.unknown_steps === 1 ? "" : "s"
@@ -168,6 +180,16 @@ function renderStep(
   }
   for (const u of step.unknowns) {
     out.push(`    ${paint(36, "(known after apply)")} ${u}`);
+  }
+  for (const k of step.kept ?? []) {
+    out.push(
+      ...indent(
+        `${paint(33, "kept (holds data):")} ${k.apiVersion} ${
+          objectName(k)
+        } — ${k.reason}`,
+        "    ",
+      ),
+    );
   }
   return out;
 }

@@ -45,6 +45,7 @@ import {
 import { hasChanges, type PlanDocument } from "./plan_document.ts";
 import {
   checkpointedOutputs,
+  claimStepDesired,
   desiredDigest,
   inputsDigestOf,
   planSteps,
@@ -65,7 +66,26 @@ import {
   StalePlanError,
 } from "./saved_plan.ts";
 import { stepStanding } from "./standing.ts";
-import type { Logger, Step, StepPlan, VerifyCheck } from "./types.ts";
+import { refOf } from "../kube/object_ref.ts";
+import { applySetIdOf, parentName, readInventory } from "../kube/inventory.ts";
+import {
+  addPrune,
+  applyLabellingClient,
+  labellingClient,
+  ownedObjects,
+  planStepPrune,
+  pruneAndRecord,
+  recordPending,
+  stepOwnPlan,
+  type StepPrune,
+} from "./_inventory.ts";
+import type {
+  Logger,
+  Step,
+  StepPlan,
+  StepPolicy,
+  VerifyCheck,
+} from "./types.ts";
 
 export type { RunEvent, RunSummary };
 
@@ -123,6 +143,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Clock, for tests. */
   now?: () => Date;
+  /** What the user allowed (`--force-conflicts`, ...), handed to every step. */
+  policy?: StepPolicy;
+  /**
+   * Namespace of the step inventories (ApplySet parents); default `kfplan-system`.
+   * Tests sharing one control plane use one each.
+   */
+  stateNamespace?: string;
 }
 
 /** Options for {@linkcode applySteps}. */
@@ -175,6 +202,7 @@ interface RunState {
   signal: AbortSignal;
   parallelism: number;
   log?: Logger;
+  policy?: StepPolicy;
 }
 
 /**
@@ -288,6 +316,7 @@ async function openRun(
     signal: run.signal,
     parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
     log: options.log,
+    policy: options.policy,
   };
   return { state, key };
 }
@@ -326,6 +355,8 @@ async function planRun(
     workDir: state.workDir,
     signal: state.signal,
     log: state.log,
+    policy: state.policy,
+    stateNamespace: options.stateNamespace,
     now: state.emitter.now,
   });
   state.emitter.emit({ type: "plan", plan: planned.document });
@@ -584,14 +615,50 @@ async function planForApply(
   step: Step,
   run: StepRun,
   inputsDigest: string,
-): Promise<{ plan: StepPlan; replanned: boolean }> {
+): Promise<{ plan: StepPlan; replanned: boolean; prune?: StepPrune }> {
   const made = run.planned.plans.get(step.id);
   if (made && run.planned.inputsDigests.get(step.id) === inputsDigest) {
-    return { plan: made, replanned: false };
+    return {
+      plan: made,
+      replanned: false,
+      prune: run.planned.prunes.get(step.id),
+    };
   }
   run.state.emitter.emit({ type: "step-phase", id: step.id, phase: "plan" });
-  const ctx = stepContextOf(step, run, observedKube(step, run.state));
-  return { plan: await step.plan(ctx), replanned: true };
+  const { state } = run;
+  const settings = run.planned.inventory;
+  const observed = observedKube(step, state);
+  const ctx = stepContextOf(
+    step,
+    run,
+    observed && parentNameOk(step.id)
+      ? labellingClient(observed, applySetIdOf(step.id, settings))
+      : observed,
+  );
+  const plan = await step.plan(ctx);
+  claimStepDesired(step, plan, { kube: state.kube, settings });
+  if (!state.kube || !plan.desired) return { plan, replanned: true };
+  // Planned again with what upstream steps produced: its prune too.
+  const prune = await planStepPrune(state.kube, plan, {
+    stepId: step.id,
+    inventory: await readInventory(state.kube, step.id, settings),
+    owned: [
+      ...run.planned.owned,
+      ...(ownedObjects(plan) ?? []).map((o) => refOf(o)),
+    ],
+    settings,
+  });
+  addPrune(plan, prune);
+  return { plan, replanned: true, prune };
+}
+
+function parentNameOk(stepId: string): boolean {
+  try {
+    parentName(stepId);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
@@ -603,7 +670,7 @@ async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
   });
   const entry = state.store.get(step.id);
   const started = state.emitter.now();
-  const { plan } = await planForApply(step, run, inputsDigest);
+  const { plan, prune } = await planForApply(step, run, inputsDigest);
   const standing = stepStanding({
     entry,
     optionsDigest,
@@ -631,7 +698,7 @@ async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
     attempts: (entry?.attempts ?? 0) + 1,
   });
   try {
-    await applyAndVerify(step, run, plan);
+    await applyAndVerify(step, run, { plan, prune });
     state.emitter.emit({
       type: "step-done",
       id: step.id,
@@ -659,17 +726,34 @@ async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
   }
 }
 
+/**
+ * Applies and verifies one step. A step keeping an inventory (online, with desired
+ * objects) records it around that: old ∪ new as `pending` before the apply (a kill
+ * between create and record leaves no object nobody owns), then, only once verify
+ * passed, the planned deletes and the new set (`applied` with uids, `kept`). A kill
+ * at any point leaves a superset that the next plan resolves.
+ */
 async function applyAndVerify(
   step: Step,
   run: StepRun,
-  plan: StepPlan,
+  planned: { plan: StepPlan; prune?: StepPrune },
 ): Promise<void> {
   const { state } = run;
-  const kube = observedKube(step, state);
+  const { plan, prune } = planned;
+  const settings = run.planned.inventory;
+  const observed = observedKube(step, state);
+  const labelled = observed && prune
+    ? applyLabellingClient(observed, plan, prune.applySetId)
+    : undefined;
+  const kube = labelled ?? observed;
   const ctx = stepContextOf(step, run, kube);
+  const pending = state.kube && prune
+    ? await recordPending(state.kube, plan, { stepId: step.id, settings })
+    : undefined;
   state.emitter.emit({ type: "step-phase", id: step.id, phase: "apply" });
-  const applied = await step.apply(ctx, plan) ?? {};
-  const records = kube?.appliedRecords() ?? {};
+  const applied =
+    await step.apply(ctx, prune ? stepOwnPlan(plan, prune) : plan) ?? {};
+  const records = observed?.appliedRecords() ?? {};
   await state.store.update(step.id, {
     status: "applied",
     desired_digest: desiredDigest(plan, state.digester),
@@ -683,6 +767,18 @@ async function applyAndVerify(
   const failedChecks = verified.checks.filter((c) => !c.ok);
   if (failedChecks.length > 0) {
     throw new VerifyFailedError(step.id, failedChecks);
+  }
+  if (state.kube && prune && pending && labelled) {
+    await pruneAndRecord(state.kube, plan, {
+      stepId: step.id,
+      prune,
+      pending,
+      uids: labelled.appliedUids(),
+      settings,
+      signal: state.signal,
+      log: (level, message) =>
+        state.emitter.emit({ type: "log", id: step.id, level, message }),
+    });
   }
   const all = { ...applied, ...(verified.outputs ?? {}) };
   run.outputs.set(step.id, all);

@@ -83,6 +83,23 @@ const findingSchema = z.object({
   fix: z.string().optional(),
 }).strict();
 
+/** zod schema of an object kept rather than deleted; the single source of {@linkcode PlanKept}. */
+export const planKeptSchema = z.object({
+  /** `group/version` of the object. */
+  apiVersion: z.string().min(1),
+  /** Kind of the object. */
+  kind: z.string().min(1),
+  /** Namespace; absent for cluster-scoped objects. */
+  namespace: z.string().optional(),
+  /** Name of the object. */
+  name: z.string().min(1),
+  /** Why it is kept, e.g. that it holds data and what would delete it. */
+  reason: z.string(),
+}).strict();
+
+/** An object the step owned and no longer renders, kept (not deleted), with why. */
+export type PlanKept = z.infer<typeof planKeptSchema>;
+
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
   message: 'expected "sha256:" followed by 64 hex digits',
 });
@@ -125,6 +142,12 @@ export const planStepSchema = z.object({
   facts: z.record(z.string(), z.unknown()).optional(),
   /** Why planning this step failed (the rest of the plan still comes out). */
   error: z.string().optional(),
+  /**
+   * Objects the step owned (its inventory) and no longer renders that are kept
+   * rather than deleted, each with its reason. Written for every planned step;
+   * optional when read, so plans written before it existed still parse.
+   */
+  kept: z.array(planKeptSchema).optional(),
 }).strict();
 
 /** A step's entry in the plan. */
@@ -144,6 +167,8 @@ export const planSummarySchema = z.object({
   delete: count,
   /** Objects already as desired. */
   no_op: count,
+  /** Objects no longer rendered that are kept (they hold data); see each step's `kept`. */
+  kept: count.optional(),
   /** Steps whose effect is known only after apply (no resource changes to show). */
   unknown_steps: count,
   /** Steps whose plan failed. */
@@ -209,6 +234,7 @@ export function summarize(steps: readonly PlanStep[]): PlanSummary {
     replace: 0,
     delete: 0,
     no_op: 0,
+    kept: 0,
     unknown_steps: 0,
     errors: 0,
     /** One entry per step, in dependency order. */
@@ -217,6 +243,7 @@ export function summarize(steps: readonly PlanStep[]): PlanSummary {
   for (const step of steps) {
     if (step.error !== undefined) s.errors++;
     if (step.action === "unknown") s.unknown_steps++;
+    s.kept = (s.kept ?? 0) + (step.kept?.length ?? 0);
     for (const c of step.changes) {
       if (c.action === "no-op") s.no_op++;
       else s[c.action]++;

@@ -14,7 +14,23 @@
  */
 
 import type { KubeClient } from "../kube/types.ts";
-import { compareRefs } from "../kube/object_ref.ts";
+import { compareRefs, type ObjectRef, refOf } from "../kube/object_ref.ts";
+import {
+  applySetIdOf,
+  type Inventory,
+  listInventories,
+  parentName,
+  readInventory,
+} from "../kube/inventory.ts";
+import {
+  addPrune,
+  claimDesired,
+  type InventorySettings,
+  labellingClient,
+  ownedObjects,
+  planStepPrune,
+  type StepPrune,
+} from "./_inventory.ts";
 import { type ObservationStats, observingClient } from "../kube/observe.ts";
 import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
 import { type ClusterIdentity, identifyCluster } from "./cluster.ts";
@@ -50,6 +66,7 @@ import type {
   Step,
   StepAction,
   StepPlan,
+  StepPolicy,
 } from "./types.ts";
 
 /** Options for {@linkcode planSteps}. */
@@ -87,6 +104,13 @@ export interface PlanStepsOptions {
   now?: () => Date;
   /** Extra secret values to scrub from error messages. */
   secrets?: Iterable<string>;
+  /** What the user allowed (`--force-conflicts`, ...), handed to every step. */
+  policy?: StepPolicy;
+  /**
+   * Namespace of the inventories (one ApplySet parent per step); default
+   * `kfplan-system`. Tests sharing one control plane use one each.
+   */
+  stateNamespace?: string;
 }
 
 /** Result of {@linkcode planSteps}. */
@@ -108,6 +132,12 @@ export interface PlanStepsResult {
   cluster: ClusterIdentity;
   /** Per step, what planning read and how many dry-runs it saved (online only). */
   observation: Map<string, ObservationStats>;
+  /** Per step keeping an inventory (online), its planned prune: apply carries it out. */
+  prunes: Map<string, StepPrune>;
+  /** Every object kfplan owns (all inventories, all desired), for prunes planned again. */
+  owned: ObjectRef[];
+  /** Where the inventories are and whether data may go. */
+  inventory: InventorySettings;
 }
 
 const ACTION_RANK: Record<ChangeAction, number> = {
@@ -215,6 +245,13 @@ export function planStepEntry(
     observed: plan.observed.map((o) => ({ ...o })).sort(compareRefs),
     desired_digest: desiredDigest(plan, digester),
     facts: plan.facts,
+    kept: (plan.kept ?? []).map((k) => ({
+      apiVersion: k.apiVersion,
+      kind: k.kind,
+      namespace: k.namespace,
+      name: k.name,
+      reason: k.reason,
+    })).sort(compareRefs),
   };
 }
 
@@ -342,6 +379,7 @@ export async function planSteps(
   const inputsDigests = new Map<string, string>();
   const entries = new Map<string, PlanStep>();
   const observation = new Map<string, ObservationStats>();
+  const settings = inventorySettingsOf(options);
 
   try {
     await runGraph(order, async (step) => {
@@ -354,7 +392,7 @@ export async function planSteps(
         : undefined;
       try {
         const ctx = contextFor(step, {
-          kube: observed,
+          kube: observed && labelling(observed, step.id, settings),
           log,
           workDir,
           signal,
@@ -367,8 +405,8 @@ export async function planSteps(
           inputsDigestOf(step, outputs, { steps: order, digester }),
         );
         const plan = await step.plan(ctx);
+        claimStepDesired(step, plan, { kube: options.kube, settings });
         plans.set(step.id, plan);
-        entries.set(step.id, planStepEntry(step, plan, digester));
       } catch (error) {
         entries.set(step.id, {
           ...baseEntry(step, digester),
@@ -380,6 +418,25 @@ export async function planSteps(
     }, { parallelism: options.parallelism ?? DEFAULT_PARALLELISM, signal });
   } finally {
     if (!options.workDir) await removeDir(workDir);
+  }
+  const { prunes, owned } = options.kube
+    ? await planPrunes(options.kube, order, {
+      plans,
+      entries,
+      settings,
+      fail: (step, error) =>
+        entries.set(step.id, {
+          ...baseEntry(step, digester),
+          action: "error",
+          error: errorMessage(error, scrubber),
+        }),
+    })
+    : { prunes: new Map<string, StepPrune>(), owned: [] };
+  for (const step of order) {
+    const plan = plans.get(step.id);
+    if (plan && !entries.has(step.id)) {
+      entries.set(step.id, planStepEntry(step, plan, digester));
+    }
   }
 
   const document = planDocumentOf(order.map((s) => entries.get(s.id)!), {
@@ -395,5 +452,129 @@ export async function planSteps(
     digester,
     cluster,
     observation,
+    prunes,
+    owned,
+    inventory: settings,
   };
+}
+
+/** The settings of the inventories from the plan options. */
+export function inventorySettingsOf(
+  options: { stateNamespace?: string; policy?: { allowDataLoss?: boolean } },
+): InventorySettings {
+  return {
+    ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
+    ...(options.policy?.allowDataLoss ? { allowDataLoss: true } : {}),
+  };
+}
+
+/** The client a step plans with: it labels the objects it diffs as members of its set. */
+function labelling(
+  kube: KubeClient,
+  stepId: string,
+  settings: InventorySettings,
+): KubeClient {
+  // A step id that cannot name an inventory only matters for a step that keeps one
+  // (it has desired objects): claimStepDesired reports it then.
+  if (!validStepId(stepId)) return kube;
+  return labellingClient(kube, applySetIdOf(stepId, settings));
+}
+
+function validStepId(stepId: string): boolean {
+  try {
+    parentName(stepId);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Labels a fresh plan's owned desired objects as members of the step's set (online
+ * and offline alike, so the desired digest does not depend on where it was planned).
+ * Throws, online, for a step with desired objects whose id cannot name an inventory.
+ */
+export function claimStepDesired(
+  step: Step,
+  plan: StepPlan,
+  run: { kube?: KubeClient; settings: InventorySettings },
+): void {
+  if (!plan.desired) return;
+  if (!validStepId(step.id)) {
+    if (run.kube) parentName(step.id);
+    return;
+  }
+  claimDesired(plan, applySetIdOf(step.id, run.settings));
+}
+
+/** Every object kfplan owns: all inventories' members and every step's owned desired objects. */
+function ownedRefs(
+  inventories: Iterable<Inventory>,
+  plans: Iterable<StepPlan>,
+): ObjectRef[] {
+  const refs: ObjectRef[] = [];
+  for (const inventory of inventories) refs.push(...inventory.entries);
+  for (const plan of plans) {
+    for (const o of ownedObjects(plan) ?? []) refs.push(refOf(o));
+  }
+  return refs;
+}
+
+/**
+ * The prune of every step that keeps an inventory (its plan has desired objects):
+ * deletes join the step's changes, kept objects its `kept`. A step whose inventory
+ * cannot be read or pruned gets an error entry, like a failed plan.
+ */
+async function planPrunes(
+  kube: KubeClient,
+  order: readonly Step[],
+  run: {
+    plans: Map<string, StepPlan>;
+    entries: Map<string, PlanStep>;
+    settings: InventorySettings;
+    fail: (step: Step, error: unknown) => void;
+  },
+): Promise<{ prunes: Map<string, StepPrune>; owned: ObjectRef[] }> {
+  const keeping = order.filter((s) =>
+    run.plans.get(s.id)?.desired !== undefined && !run.entries.has(s.id)
+  );
+  const prunes = new Map<string, StepPrune>();
+  if (keeping.length === 0) return { prunes, owned: [] };
+  const inventories = new Map<string, Inventory>();
+  let all: Inventory[] | undefined;
+  try {
+    all = await listInventories(kube, run.settings);
+  } catch {
+    // One unreadable parent: each step reads its own below, and only its owner fails.
+  }
+  for (const i of all ?? []) inventories.set(i.step, i);
+  const readable: Step[] = [];
+  for (const step of keeping) {
+    try {
+      if (!all) {
+        const i = await readInventory(kube, step.id, run.settings);
+        if (i) inventories.set(step.id, i);
+      }
+      readable.push(step);
+    } catch (error) {
+      run.fail(step, error);
+    }
+  }
+  const owned = ownedRefs(inventories.values(), run.plans.values());
+  await Promise.all(readable.map(async (step) => {
+    const plan = run.plans.get(step.id)!;
+    try {
+      const prune = await planStepPrune(kube, plan, {
+        stepId: step.id,
+        inventory: inventories.get(step.id),
+        owned,
+        settings: run.settings,
+      });
+      addPrune(plan, prune);
+      prunes.set(step.id, prune);
+    } catch (error) {
+      run.fail(step, error);
+    }
+  }));
+  return { prunes, owned };
 }

@@ -5,7 +5,8 @@
  *
  * The rule: a step is current when the checkpoint records it verified with the same
  * options and upstream outputs, and a fresh plan of it shows no changes (no resource
- * change, nothing known only after apply) and the same desired state. The checkpoint
+ * change, no delete of an object its inventory has and its render lacks, nothing
+ * known only after apply) and the same desired state. The checkpoint
  * lets a resumed run skip work it already did; it never hides work the plan shows
  * (drift, a rotated secret).
  *
@@ -91,6 +92,8 @@ export function stepStanding(inputs: StandingInputs): Standing {
     return outstanding(
       inputs.plan.action === "unknown"
         ? "its plan has values known only after apply"
+        : inputs.plan.action === "delete"
+        ? "its plan deletes objects it no longer renders"
         : "its plan shows changes",
     );
   }

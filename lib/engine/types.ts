@@ -80,6 +80,12 @@ export interface StepPlan {
    * The deletes themselves are `changes` with action `delete`.
    */
   kept?: KeptObject[];
+  /**
+   * Desired objects the step only patches and does not own (e.g. the default-class
+   * annotation on another StorageClass): the engine neither labels them as members of
+   * the step's inventory nor records them, so they are never pruned.
+   */
+  patched?: ObjectRef[];
 }
 
 /** A single post-condition checked by `verify`. */
@@ -135,6 +141,18 @@ export interface StepContext {
    * `lib/tools/render_cache.ts`); derived from the installation's digest key.
    */
   renderCacheKey?: Uint8Array;
+  /** What the user allowed for this run (command-line flags); absent: nothing. */
+  policy?: StepPolicy;
+}
+
+/** What the user allowed for one run, from the command line; every field defaults to false. */
+export interface StepPolicy {
+  /** `--force-conflicts`: take fields other managers own on objects kfplan did not create. */
+  forceConflicts?: boolean;
+  /** `--allow-data-loss`: replace or delete data-holding objects (PVCs, PVs, Namespaces, CRDs). */
+  allowDataLoss?: boolean;
+  /** `--allow-downgrade`: install a lower release over a higher one. */
+  allowDowngrade?: boolean;
 }
 
 /** The outputs a step returns from apply (and optionally verify). Must be JSON-serialisable. */

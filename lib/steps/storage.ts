@@ -371,6 +371,8 @@ async function planStorage(
     ...plan.desired ?? [],
     ...classes.switchOff.map(switchOffPatch),
   ];
+  // Other classes are only patched: never members of this step's inventory.
+  plan.patched = classes.switchOff.map((sc) => classRef(sc.metadata.name));
   return plan;
 }
 

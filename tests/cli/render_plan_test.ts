@@ -155,3 +155,62 @@ Deno.test("useColor honours the terminal and NO_COLOR", () => {
   assertEquals(useColor(false, env()), false);
   assertEquals(useColor(true, env("1")), false);
 });
+
+Deno.test("kept objects are listed per step with their reason and counted in the summary", async () => {
+  const { document } = await planSteps([
+    testStep("users", {
+      plan: {
+        changes: [{
+          apiVersion: "kubeflow.org/v1alpha1",
+          kind: "PodDefault",
+          namespace: "bob",
+          name: "access-ml-pipeline",
+          action: "delete",
+          diff: [],
+          reason: "not rendered by this configuration",
+        }],
+        kept: [{
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          namespace: "bob",
+          name: "workspace",
+          reason:
+            "holds data (PersistentVolumeClaim); --allow-data-loss deletes it",
+        }],
+      },
+    }),
+  ], { offlineReason: "x" });
+  const text = renderPlan(document);
+  assertMatch(
+    text,
+    /- kubeflow\.org\/v1alpha1 PodDefault bob\/access-ml-pipeline\n\s+# not rendered by this configuration/,
+  );
+  assertMatch(
+    text,
+    /kept \(holds data\): v1 PersistentVolumeClaim bob\/workspace — holds data \(PersistentVolumeClaim\); --allow-data-loss deletes it/,
+  );
+  assertEquals(
+    summaryLine(document),
+    "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 1 kept.",
+  );
+  assertEquals(document.summary.kept, 1);
+  assertEquals(document.steps[0].kept?.map((k) => k.name), ["workspace"]);
+
+  const onlyKept = await planSteps([
+    testStep("users", {
+      plan: {
+        kept: [{
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          namespace: "bob",
+          name: "workspace",
+          reason: "holds data",
+        }],
+      },
+    }),
+  ], { offlineReason: "x" });
+  assertEquals(
+    summaryLine(onlyKept.document),
+    "No changes. The cluster matches the configuration. 1 object no longer rendered is kept (see above).",
+  );
+});

@@ -20,7 +20,7 @@ Deno.test("a verified step is current only when its fresh plan shows nothing to 
   });
   assertEquals(s.kind, "current");
   assertMatch(s.reason, /^unchanged, verified at 2026-11-30T09:00:00\.000Z$/);
-  for (const action of ["update", "create", "replace", "delete"] as const) {
+  for (const action of ["update", "create", "replace"] as const) {
     assertEquals(
       stepStanding({
         entry: verified,
@@ -31,6 +31,18 @@ Deno.test("a verified step is current only when its fresh plan shows nothing to 
       action,
     );
   }
+  // A prune (an object its inventory has and its render lacks) is work to do too.
+  assertEquals(
+    stepStanding({
+      entry: verified,
+      optionsDigest: "sha256:o",
+      plan: { action: "delete" },
+    }),
+    {
+      kind: "outstanding",
+      reason: "its plan deletes objects it no longer renders",
+    },
+  );
   assertEquals(
     stepStanding({
       entry: verified,
