@@ -12,8 +12,9 @@
  * - composing: {@linkcode composeFromConfig}, {@linkcode stepsFromConfig}, and each
  *   shipped step's factory, options schema and types;
  * - running: {@linkcode planCommand}, {@linkcode applyCommand},
- *   {@linkcode verifyCommand}, {@linkcode statusCommand}, or the engine's
- *   {@linkcode planSteps}, {@linkcode applySteps} and {@linkcode verifySteps};
+ *   {@linkcode verifyCommand}, {@linkcode statusCommand}, {@linkcode destroyCommand},
+ *   or the engine's {@linkcode planSteps}, {@linkcode applySteps},
+ *   {@linkcode verifySteps} and {@linkcode destroySteps};
  * - the cluster: {@linkcode KubeClient}, {@linkcode connect}, {@linkcode ObjectRef};
  * - the errors worth catching: {@linkcode OptionsError}, {@linkcode StalePlanError},
  *   {@linkcode LockHeldError}, {@linkcode GraphError}, {@linkcode VerifyFailedError}.
@@ -82,6 +83,10 @@ export {
   applySteps,
   type ApplyStepsOptions,
   type ApplyStepsResult,
+  type DestroyOutcome,
+  destroySteps,
+  type DestroyStepsOptions,
+  type DestroyStepsResult,
   GraphError,
   hasChanges,
   LockHeldError,
@@ -116,6 +121,7 @@ export {
   type CliIO,
   composeFromConfig,
   type Composition,
+  destroyCommand,
   planCommand,
   type RenderOptions,
   renderPlan,

@@ -31,6 +31,7 @@
  */
 
 export { APPLY_USAGE, applyCommand } from "./apply.ts";
+export { DESTROY_USAGE, destroyCommand } from "./destroy.ts";
 export { PLAN_USAGE, planCommand } from "./plan.ts";
 export { STATUS_USAGE, statusCommand } from "./status.ts";
 export { UNLOCK_USAGE, unlockCommand } from "./unlock.ts";

@@ -104,6 +104,13 @@ export {
   type VerifyStepsResult,
 } from "./executor.ts";
 export { StalePlanError } from "./saved_plan.ts";
+export {
+  DESTROY_REASON,
+  type DestroyOutcome,
+  destroySteps,
+  type DestroyStepsOptions,
+  type DestroyStepsResult,
+} from "./destroy.ts";
 // Named by the options and results above; their constructors and file formats stay
 // internal.
 export type { ClusterIdentity } from "./cluster.ts";
