@@ -31,6 +31,8 @@ export interface Composition {
   context?: string;
   /** Default parallelism from the config (`cluster.parallelism`). */
   parallelism?: number;
+  /** `cluster.allowDataLoss` from the config: prune may delete data holders. */
+  allowDataLoss?: boolean;
 }
 
 /** Overrides for the commands; all optional. */
@@ -62,6 +64,7 @@ export async function composeFromConfig(
     },
     context: loaded.config.cluster?.context,
     parallelism: loaded.config.cluster?.parallelism,
+    allowDataLoss: loaded.config.cluster?.allowDataLoss,
   };
 }
 

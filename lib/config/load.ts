@@ -63,6 +63,11 @@ export interface ClusterSettings {
   context?: string;
   /** How many independent steps may run at once. */
   parallelism?: number;
+  /**
+   * Let prune delete data-holding objects the configuration no longer renders (PVCs,
+   * PVs, non-empty namespaces, CRDs with instances), as `--allow-data-loss` does.
+   */
+  allowDataLoss?: boolean;
 }
 
 /** A parsed configuration file and where it came from. */
@@ -80,6 +85,7 @@ export interface LoadedConfig {
 const clusterSchema = z.object({
   context: z.string().min(1).optional(),
   parallelism: z.int().min(1, "must be at least 1").max(64).optional(),
+  allowDataLoss: z.boolean().optional(),
 }).strict();
 
 /**

@@ -252,15 +252,18 @@ export function stepOwnPlan(plan: StepPlan, prune: StepPrune): StepPlan {
 
 /**
  * Before apply: the inventory becomes old ∪ new, new members `pending`, so that a
- * kill between create and record leaves no object nobody owns.
+ * kill between create and record leaves no object nobody owns. A step that owns
+ * nothing and never did (host checks, node labels only) gets no inventory:
+ * `undefined`.
  */
 export async function recordPending(
   kube: KubeClient,
   plan: StepPlan,
   run: { stepId: string; settings: InventorySettings },
-): Promise<Inventory> {
+): Promise<Inventory | undefined> {
   const applySetId = applySetIdOf(run.stepId, run.settings);
   const old = await readInventory(kube, run.stepId, run.settings);
+  if (!old && (ownedObjects(plan) ?? []).length === 0) return undefined;
   const entries = new Map<string, InventoryEntry>();
   for (const e of old?.entries ?? []) entries.set(memberKey(e), e);
   for (const o of ownedObjects(plan) ?? []) {
