@@ -261,6 +261,85 @@ export const excludeSchema = z.object({
   reason: z.string().min(1),
 }).strict();
 
+/** TLS to an external database. */
+export const databaseTlsSchema = z.object({
+  /** PEM CA bundle file the plan-time check trusts; default the system's. */
+  ca: z.string().min(1).optional(),
+  /** Do not verify the server's certificate. */
+  skipVerify: z.boolean().default(false),
+}).strict();
+
+const dataHost = z.string().regex(
+  /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/,
+  "a host name or IPv4 address, without scheme or port (e.g. mysql.example.com)",
+);
+const databaseName = z.string().regex(
+  /^[A-Za-z0-9_$-]{1,64}$/,
+  "a database name (letters, digits, _, $, -; at most 64)",
+);
+const databaseFields = {
+  host: dataHost,
+  port: z.int().min(1).max(65535).default(3306),
+  user: z.string().min(1, "the database user"),
+  /** The user's password: `{ env }` or `{ file }`, never inline. */
+  password: secretRefSchema,
+  tls: databaseTlsSchema.optional(),
+};
+
+/** An external MySQL-compatible database for Kubeflow Pipelines. */
+export const pipelinesDatabaseSchema = z.object({
+  ...databaseFields,
+  /** The databases Pipelines uses (defaults: the names the releases render). */
+  databases: z.object({
+    /** The API server's (`pipelineDb`). */
+    pipeline: databaseName.default("mlpipeline"),
+    /** ML Metadata's (`mlmdDb`). */
+    metadata: databaseName.default("metadb"),
+    /** The cache server's (`cacheDb`). */
+    cache: databaseName.default("cachedb"),
+  }).strict().default({
+    pipeline: "mlpipeline",
+    metadata: "metadb",
+    cache: "cachedb",
+  }),
+}).strict();
+
+/** An external MySQL-compatible database for Katib. */
+export const katibDatabaseSchema = z.object({
+  ...databaseFields,
+  /** Katib's database (Katib's default: `katib`). */
+  database: databaseName.default("katib"),
+}).strict();
+
+/** External S3-compatible object storage for Pipelines' artifacts. */
+export const objectStoreSchema = z.object({
+  /** `host[:port]` without a scheme; `secure` chooses https. */
+  endpoint: z.string().regex(
+    /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/,
+    "host[:port] without a scheme (e.g. s3.eu-west-1.amazonaws.com or minio.example.com:9000); secure chooses https",
+  ),
+  region: z.string().min(1).default("us-east-1"),
+  bucket: z.string().regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "an S3 bucket name (3 to 63 lower-case letters, digits, dots and dashes)",
+  ),
+  accessKey: secretRefSchema,
+  secretKey: secretRefSchema,
+  /** https (true, the default) or http. */
+  secure: z.boolean().default(true),
+}).strict();
+
+/** Kubeflow Pipelines' state outside the cluster. */
+export const pipelinesSchema = z.object({
+  database: pipelinesDatabaseSchema.optional(),
+  objectStore: objectStoreSchema.optional(),
+}).strict();
+
+/** Katib's state outside the cluster. */
+export const katibSchema = z.object({
+  database: katibDatabaseSchema.optional(),
+}).strict();
+
 /** Options of the Kubeflow manifests step. */
 export const kubeflowOptionsSchema = z.object({
   /** Path of the kubeflow/manifests checkout (the directory holding `example/`). */
@@ -309,6 +388,10 @@ export const kubeflowOptionsSchema = z.object({
   defaultStorageClassFromPlan: z.boolean().default(false),
   /** Rendered objects to leave out; each is listed in the plan with its reason. */
   exclude: z.array(excludeSchema).default([]),
+  /** Pipelines on an external database and object store (not deployed in the cluster). */
+  pipelines: pipelinesSchema.optional(),
+  /** Katib on an external database (not deployed in the cluster). */
+  katib: katibSchema.optional(),
   /** Bound of each apply/verify wait. */
   timeoutSeconds: z.int().min(1).max(7200).default(600),
 }).strict().superRefine((o, ctx) => {
