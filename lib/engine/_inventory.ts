@@ -24,6 +24,7 @@ import {
   planPrune,
   type PruneCandidate,
 } from "../kube/prune.ts";
+import { KubeApiError } from "../kube/errors.ts";
 import { type ObjectRef, refOf } from "../kube/object_ref.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { ResourceChange, StepPlan } from "./types.ts";
@@ -204,18 +205,11 @@ export async function planStepPrune(
   const dropped = context.inventory.entries.filter((e) =>
     !keep.has(memberKey(e))
   );
-  const present = await mapLimited(dropped, 8, async (e) => {
-    // Members are found under the version they were recorded with; a version the
-    // server no longer serves means the object cannot exist there any more.
-    try {
-      return await kube.get(plainRef(e)) !== undefined;
-    } catch {
-      return true;
-    }
+  const served = await mapLimited(dropped, 8, (e) => servedRef(kube, e));
+  const candidates: PruneCandidate[] = dropped.flatMap((e, i) => {
+    const ref = served[i];
+    return ref ? [{ ...ref, ...(e.uid ? { uid: e.uid } : {}) }] : [];
   });
-  const candidates: PruneCandidate[] = dropped
-    .filter((_, i) => present[i])
-    .map((e) => ({ ...plainRef(e), ...(e.uid ? { uid: e.uid } : {}) }));
   if (candidates.length === 0) return empty;
   const pruned = await planPrune(kube, candidates, {
     allowDataLoss: context.settings.allowDataLoss ?? false,
@@ -235,6 +229,37 @@ export async function planStepPrune(
     candidates: deletes.map((d) => byKey.get(memberKey(d)) ?? plainRef(d)),
     kept: pruned.kept,
   };
+}
+
+/**
+ * The member as the server serves it now, or `undefined` when it is gone. A member
+ * recorded under a version the server no longer serves (an upgrade moved the kind
+ * from `v1beta1` to `v1`) is read under a version that is served; a kind nobody
+ * serves any more (its CRD went) has no objects left.
+ */
+async function servedRef(
+  kube: KubeClient,
+  entry: ObjectRef,
+): Promise<ObjectRef | undefined> {
+  const ref = plainRef(entry);
+  try {
+    return await kube.get(ref) ? ref : undefined;
+  } catch (error) {
+    if (!(error instanceof KubeApiError && error.status === 404)) throw error;
+  }
+  const group = groupOf(ref.apiVersion);
+  const other = (await kube.apiResources?.() ?? []).find((r) =>
+    r.kind === ref.kind && groupOf(r.apiVersion) === group &&
+    r.apiVersion !== ref.apiVersion
+  );
+  if (!other) return undefined;
+  const moved = { ...ref, apiVersion: other.apiVersion };
+  return await kube.get(moved) ? moved : undefined;
+}
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
 }
 
 /** Adds a step prune's deletes and kept objects to its plan (in place). */

@@ -4,10 +4,12 @@ import {
   claimDesired,
   labellingClient,
   ownedObjects,
+  planStepPrune,
   stepOwnPlan,
 } from "../../lib/engine/_inventory.ts";
+import { KubeApiError } from "../../lib/kube/errors.ts";
 import { emptyPlan, type StepPlan } from "../../lib/engine/types.ts";
-import { PART_OF_LABEL } from "../../lib/kube/inventory.ts";
+import { applySetIdOf, PART_OF_LABEL } from "../../lib/kube/inventory.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 
 const ID = "applyset-test-v1";
@@ -122,4 +124,67 @@ Deno.test("the step's own apply does not receive the engine's deletes", () => {
   });
   assertEquals(mine.changes.map((c) => c.name), ["old"]);
   assertEquals(p.changes.length, 2);
+});
+
+Deno.test("a member recorded under a version no longer served is pruned under the served one; a kind nobody serves is dropped", async () => {
+  const live: KubeObject = {
+    apiVersion: "example.org/v1",
+    kind: "Widget",
+    metadata: {
+      name: "w",
+      namespace: "a",
+      uid: "u-w",
+      labels: { [PART_OF_LABEL]: applySetIdOf("s") },
+    },
+  };
+  const kube = {
+    context: "c",
+    server: "s",
+    get(ref: { apiVersion: string; kind: string }) {
+      if (ref.apiVersion !== "example.org/v1") {
+        return Promise.reject(
+          new KubeApiError(404, "the server does not serve it", {
+            operation: "get",
+          }),
+        );
+      }
+      return Promise.resolve(ref.kind === "Widget" ? live : undefined);
+    },
+    apiResources: () =>
+      Promise.resolve([{
+        apiVersion: "example.org/v1",
+        kind: "Widget",
+        resource: "widgets",
+        namespaced: true,
+      }]),
+  } as unknown as KubeClient;
+  const entry = (kind: string) => ({
+    apiVersion: "example.org/v1beta1",
+    kind,
+    namespace: "a",
+    name: "w",
+    uid: "u-w",
+    state: "applied" as const,
+  });
+  const prune = await planStepPrune(kube, { ...emptyPlan(), desired: [] }, {
+    stepId: "s",
+    inventory: {
+      step: "s",
+      applySetId: applySetIdOf("s"),
+      entries: [entry("Widget"), entry("Gadget")],
+    },
+    owned: [],
+    settings: {},
+  });
+  assertEquals(prune.deletes.map((d) => `${d.apiVersion} ${d.kind}`), [
+    "example.org/v1 Widget",
+  ]);
+  assertEquals(prune.candidates, [{
+    apiVersion: "example.org/v1",
+    kind: "Widget",
+    namespace: "a",
+    name: "w",
+    uid: "u-w",
+  }]);
+  assertEquals(prune.deletes[0].reason, "not rendered by this configuration");
 });
