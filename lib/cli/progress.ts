@@ -199,7 +199,11 @@ function liveProgress(io: CliIO, options: ProgressOptions): ProgressDisplay {
                 ? "planning"
                 : e.phase === "apply"
                 ? "applying"
-                : "verifying",
+                : e.phase === "verify"
+                ? "verifying"
+                : e.phase === "uninstall"
+                ? "uninstalling"
+                : "deleting",
               code: 36,
             });
           }
