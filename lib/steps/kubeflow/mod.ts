@@ -55,3 +55,10 @@ export { type Recognition, recognize } from "./recognize.ts";
 export { COMPONENT_IDS, type ComponentId } from "./components.ts";
 export { BCRYPT_COST, DEFAULT_USER_EMAIL, hashPassword } from "./dex.ts";
 export { PreflightError } from "./preflight.ts";
+export {
+  applyExternalData,
+  checkExternalData,
+  EXTERNAL_DATA_DIGEST_ANNOTATION,
+  type ExternalDataResult,
+  withExternalData,
+} from "./external_data.ts";

@@ -41,6 +41,7 @@ import {
 } from "../../kube/wait.ts";
 import { findComponents, missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
+import { type ExternalDataOutcome, withExternalData } from "./external_data.ts";
 import {
   type KubeflowOptions,
   type KubeflowOptionsInput,
@@ -145,7 +146,9 @@ async function renderFor(
   ctx: StepContext,
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
-): Promise<RenderedKubeflow> {
+  // Only the plan checks external databases and buckets from this machine.
+  checkServers = false,
+): Promise<RenderedKubeflow & { externalData?: ExternalDataOutcome }> {
   const rendered = await renderKubeflow(o, {
     kube: ctx.kube,
     env: stepOptions.env,
@@ -158,10 +161,36 @@ async function renderFor(
     onSecret: ctx.addSecret,
     renderCacheKey: ctx.renderCacheKey,
   });
+  const externalData = await withExternalData(rendered.objects, o, {
+    env: stepOptions.env,
+    baseDir: stepOptions.baseDir,
+    source: stepOptions.source,
+    prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
+    placeholders: ctx.offline,
+    onSecret: ctx.addSecret,
+    check: checkServers,
+  });
+  rendered.objects = externalData.objects;
+  rendered.warnings.push(...externalData.warnings);
   if (stepOptions.postRender) {
     rendered.objects = await stepOptions.postRender(rendered.objects);
   }
-  return rendered;
+  return { ...rendered, externalData };
+}
+
+/** What the external data settings changed and left out, for the plan's facts. */
+function externalDataFacts(
+  outcome: ExternalDataOutcome | undefined,
+): Record<string, unknown> {
+  const r = outcome?.result;
+  return r
+    ? {
+      externalData: {
+        changed: r.changed,
+        leftOut: r.removed.map((x) => `${x.setting}: ${objectName(x)}`),
+      },
+    }
+    : {};
 }
 
 /** Preflight against the cluster: errors stop the plan, warnings are repeated for the reader. */
@@ -227,8 +256,9 @@ async function planKubeflow(
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
 ): Promise<StepPlan> {
-  const rendered = await renderFor(ctx, o, stepOptions);
+  const rendered = await renderFor(ctx, o, stepOptions, true);
   const plan = emptyPlan();
+  plan.findings.push(...(rendered.externalData?.findings ?? []));
   // What was recognized, and from what, in the human plan as well as the JSON.
   plan.findings.push(
     ...rendered.recognition.facts.map((seen) => ({
@@ -291,6 +321,7 @@ async function planKubeflow(
     connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
     registrationFlow: o.dashboard.registrationFlow,
     ingressType: o.ingress.type,
+    ...externalDataFacts(rendered.externalData),
   };
   return plan;
 }
