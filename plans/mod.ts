@@ -37,6 +37,7 @@ import type { Step } from "../lib/engine/types.ts";
 import { gpuSteps } from "./gpu.ts";
 import { kubeflowPlatformSteps } from "./platform.ts";
 import { prerequisiteSteps } from "./prerequisites.ts";
+import { stepImages, withImageMirror } from "../lib/steps/image_mirror.ts";
 
 export { type GpuPlanContext, type GpuPlanOptions, gpuSteps } from "./gpu.ts";
 export {
@@ -113,5 +114,13 @@ export function stepsFromConfig(
     ? collect(() => gpuSteps(gpuSection, { ...context, prefix: ["gpu"] }))
     : [];
   issues.throwIfAny(loaded.path);
-  return [...prerequisites, ...platform, ...gpu];
+  const steps = [...prerequisites, ...platform, ...gpu];
+  if (!config.images) return steps;
+  // One mirror for every step, handed over in each phase's context.
+  const images = stepImages(config.images, {
+    baseDir: loaded.dir,
+    env: options.env,
+    source: loaded.path,
+  });
+  return steps.map((step) => withImageMirror(step, images));
 }

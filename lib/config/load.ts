@@ -20,6 +20,7 @@ import type { NvidiaToolkitOptionsInput } from "../steps/nvidia_toolkit.ts";
 import type { StorageOptionsInput } from "../steps/storage.ts";
 import type { TimeSlicingOptionsInput } from "../steps/time_slicing.ts";
 import type { UsersOptionsInput } from "../steps/users.ts";
+import { imagesSchema, type ImagesSettings } from "../steps/image_mirror.ts";
 
 /**
  * The sections a configuration file may have.
@@ -43,6 +44,8 @@ export interface KfplanConfig {
   kubeflow?: KubeflowOptionsInput;
   /** Profiles and per-namespace PodDefaults, for `usersStep`. */
   users?: UsersOptionsInput;
+  /** An image mirror every step's images are rewritten to (`lib/steps/image_mirror.ts`). */
+  images?: ImagesSettings;
 }
 
 /** The `gpu` section: one sub-section per GPU step, each its factory's input. */
@@ -113,6 +116,7 @@ export const configSchema: z.ZodType<KfplanConfig> = z.object({
   }).strict().optional(),
   kubeflow: section<KubeflowOptionsInput>().optional(),
   users: section<UsersOptionsInput>().optional(),
+  images: imagesSchema.optional(),
 }).strict();
 
 /** Thrown when the file cannot be found or is not valid YAML. */

@@ -13,6 +13,7 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { FieldDiff } from "../kube/diff.ts";
 import type { ObjectRef } from "../kube/object_ref.ts";
 import type { KeptObject } from "../kube/prune.ts";
+import type { ImageMirror } from "../kube/images.ts";
 import type {
   ChangeAction,
   ObservedObject,
@@ -141,6 +142,12 @@ export interface StepContext {
    * `lib/tools/render_cache.ts`); derived from the installation's digest key.
    */
   renderCacheKey?: Uint8Array;
+  /**
+   * The image mirror (`images:` in `kfplan.yaml`): steps pass the objects they plan
+   * through `mirrorObjects` (`lib/steps/image_mirror.ts`), which rewrites every
+   * image to it and attaches the pull secret. Absent: images are left as rendered.
+   */
+  images?: StepImages;
   /** What the user allowed for this run (command-line flags); absent: nothing. */
   policy?: StepPolicy;
 }
@@ -153,6 +160,12 @@ export interface StepPolicy {
   allowDataLoss?: boolean;
   /** `--allow-downgrade`: install a lower release over a higher one. */
   allowDowngrade?: boolean;
+}
+
+/** An image mirror as steps see it (see {@linkcode StepContext.images}). */
+export interface StepImages extends ImageMirror {
+  /** The `imagePullSecrets` entry pods get; `read` returns the `.dockerconfigjson` when kfplan creates the Secret. */
+  pullSecret?: { name: string; read?: () => Promise<string> };
 }
 
 /** The outputs a step returns from apply (and optionally verify). Must be JSON-serialisable. */

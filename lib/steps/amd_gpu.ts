@@ -15,6 +15,7 @@ import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import { emptyPlan, type Step, type VerifyCheck } from "../engine/types.ts";
 import type { KubeObject } from "../kube/types.ts";
 import { applyObjects, planObjects } from "../kube/apply_set.ts";
+import { mirrorObjects } from "./image_mirror.ts";
 import { waitForReady } from "../kube/wait.ts";
 import { sleep } from "../kube/retry.ts";
 import { planHasChanges, requireKube } from "./helm_release.ts";
@@ -111,7 +112,9 @@ export function amdGpuStep(
     options,
     plan: async (ctx, o) => {
       const plan = emptyPlan();
-      const desired = [amdGpuDaemonSet(o)];
+      const { objects: desired } = await mirrorObjects(ctx, [
+        amdGpuDaemonSet(o),
+      ]);
       const planned = await planObjects(ctx.kube, desired, {
         signal: ctx.signal,
       });

@@ -34,10 +34,21 @@ import {
 } from "../engine/types.ts";
 import { digestOf } from "../engine/digest.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
-import { planObjects } from "../kube/apply_set.ts";
+import {
+  DATA_HOLDING_KINDS,
+  DataLossError,
+  planObjects,
+  type ResourceChange,
+} from "../kube/apply_set.ts";
 import { objectName, refOf } from "../kube/object_ref.ts";
 import { loadKubeConfig } from "../kube/client.ts";
 import { waitForReady } from "../kube/wait.ts";
+import { findImages, type ImageScan } from "../kube/images.ts";
+import {
+  mirrorChartValues,
+  mirrorObjects,
+  mirrorReport,
+} from "./image_mirror.ts";
 import {
   type ChartRef,
   findHelm,
@@ -247,6 +258,8 @@ export interface RenderedRelease {
   crdsDir: KubeObject[];
   /** The Kubernetes version the chart was rendered for. */
   kubeVersion: string;
+  /** With an image mirror: the images rewritten and those left as they are. */
+  images?: ImageScan;
 }
 
 /**
@@ -272,11 +285,16 @@ export async function renderRelease(
     ? (await ctx.kube.serverVersion()).gitVersion
     : OFFLINE_KUBE_VERSION;
   const apiVersions = ctx.kube ? [...await ctx.kube.servedApiVersions()] : [];
+  const chart = chartRef(spec.chart, env.baseDir);
   const templated = await helmTemplateSources(helm, {
     release: spec.release,
     namespace: spec.namespace,
-    chart: chartRef(spec.chart, env.baseDir),
-    values: spec.values,
+    chart,
+    // With an image mirror, the chart's image values point at it: helm renders
+    // hooks from the values, beyond kfplan's post-renderer.
+    values: await mirrorChartValues(ctx, helm, { chart, values: spec.values }, {
+      signal: ctx.signal,
+    }),
     kubeVersion,
     apiVersions,
     workDir: ctx.workDir,
@@ -296,7 +314,31 @@ export async function renderRelease(
     (isHook(o) ? hooks : objects).push(o);
     if (!isHook(o) && isCrdsDirSource(source)) crdsDir.push(o);
   }
-  return { objects, hooks, crdsDir, kubeVersion };
+  if (!ctx.images) return { objects, hooks, crdsDir, kubeVersion };
+  // Whatever the values did not reach is rewritten after rendering.
+  const mirrored = await mirrorObjects(ctx, objects);
+  const prefix = `${ctx.images.registry}/`;
+  const hookImages = findImages(hooks).images.filter((i) =>
+    !i.source.startsWith(prefix)
+  );
+  return {
+    objects: mirrored.objects,
+    hooks,
+    crdsDir,
+    kubeVersion,
+    images: {
+      images: mirrored.images,
+      notRewritable: [
+        ...mirrored.notRewritable,
+        ...hookImages.map((i) => ({
+          value: i.source,
+          where: i.where,
+          reason:
+            "a helm hook, which helm renders from the chart's values: set the chart's image value for it",
+        })),
+      ],
+    },
+  };
 }
 
 /** Scope (`Namespaced`, `Cluster`) by `group/Kind` of the CRDs among `objects`. */
@@ -393,6 +435,7 @@ export async function planRelease(
     : objects;
   const { changes, observed } = await planObjects(ctx.kube, diffed, {
     signal: ctx.signal,
+    allowDataLoss: ctx.policy?.allowDataLoss,
   });
   const plan: ReleasePlan = {
     ...emptyPlan(),
@@ -412,6 +455,11 @@ export async function planRelease(
     kubeVersion: rendered.kubeVersion,
     helm: helm.version,
   };
+  if (rendered.images) {
+    const report = mirrorReport(ctx, rendered.images);
+    if (report.fact) plan.facts.images = report.fact;
+    plan.warnings.push(...report.warnings);
+  }
   if (!ctx.kube) {
     plan.warnings.push(
       `offline: chart rendered for Kubernetes ${OFFLINE_KUBE_VERSION}; re-plan against the cluster for exact diffs`,
@@ -502,11 +550,46 @@ export interface ApplyReleaseOptions extends HelmReleaseEnv {
    * by hand) the namespace comes from the spec and helm installs the chart's render.
    */
   desired?: DesiredRelease;
+  /**
+   * The planned changes: objects planned as `replace` (an immutable field changes)
+   * are deleted, and waited for (bounded), before helm installs them again.
+   */
+  changes?: readonly ResourceChange[];
 }
 
 /**
- * Applies the release: the namespace with its labels (server-side apply), then
- * `helm upgrade --install`.
+ * Deletes the objects planned as `-/+` and waits (bounded) until they are gone, so
+ * that `helm upgrade` creates them with the new immutable fields: helm itself would
+ * patch them and fail.
+ */
+async function deleteReplaced(
+  ctx: StepContext,
+  kube: KubeClient,
+  changes: readonly ResourceChange[],
+): Promise<void> {
+  for (const c of changes.filter((c) => c.action === "replace")) {
+    const ref = {
+      apiVersion: c.apiVersion,
+      kind: c.kind,
+      namespace: c.namespace,
+      name: c.name,
+    };
+    if (DATA_HOLDING_KINDS.has(c.kind) && !ctx.policy?.allowDataLoss) {
+      throw new DataLossError(ref, c.immutableFields ?? ["(immutable field)"]);
+    }
+    ctx.log.info(`replacing ${objectName(ref)}: ${c.reason ?? "immutable"}`);
+    await kube.delete(ref, { propagationPolicy: "Foreground" });
+    await kube.waitFor(ref, (o) => o ? "still being deleted" : true, {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      signal: ctx.signal,
+    });
+  }
+}
+
+/**
+ * Applies the release: the namespace with its labels (server-side apply), objects
+ * planned as replacements deleted, then `helm upgrade --install`.
  */
 export async function applyRelease(
   ctx: StepContext,
@@ -519,17 +602,22 @@ export async function applyRelease(
   const helm = env.helm ?? await findHelm();
   const cluster = assertSameCluster(kube, env);
   await kube.apply(options.desired?.namespace ?? namespaceObject(spec));
+  await deleteReplaced(ctx, kube, options.changes ?? []);
   ctx.log.info(
     `helm upgrade --install ${spec.release} (${
       describeChart(spec.chart)
     }) in ${spec.namespace}`,
   );
+  const chart = chartRef(spec.chart, env.baseDir);
   await helmUpgradeInstall(helm, {
     ...cluster,
     release: spec.release,
     namespace: spec.namespace,
-    chart: chartRef(spec.chart, env.baseDir),
-    values: spec.values,
+    chart,
+    // The values the plan rendered with (hooks come from them).
+    values: await mirrorChartValues(ctx, helm, { chart, values: spec.values }, {
+      signal: ctx.signal,
+    }),
     workDir: ctx.workDir,
     signal: ctx.signal,
     manifest: options.desired?.manifest,

@@ -32,6 +32,7 @@ import type {
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { pvcBound } from "../kube/wait.ts";
+import { mirrorObjects } from "./image_mirror.ts";
 import {
   applyRelease,
   chartSourceSchema,
@@ -448,6 +449,7 @@ async function applyStorage(
   const release = await applyRelease(ctx, releaseSpec(o), {
     ...env,
     desired: work.release,
+    changes: plan.changes,
   });
   for (const patch of work.switchOff) {
     ctx.log.info(`StorageClass ${patch.metadata.name}: no longer the default`);
@@ -654,7 +656,11 @@ async function probeVolume(
         return checks;
       }
     }
-    await kube.apply(writerJob(o, name, labels));
+    // On a mirror, the probe pulls from it too (its pull Secret applied first).
+    const { objects: writer } = await mirrorObjects(ctx, [
+      writerJob(o, name, labels),
+    ]);
+    for (const object of writer.reverse()) await kube.apply(object);
     const written = "a pod writes /mnt/SUCCESS to the volume";
     try {
       await kube.waitFor(jobRef, jobComplete, waits);
