@@ -269,3 +269,96 @@ Deno.test("destroySteps runs dependents before what they need, from the graph", 
     }
   }
 });
+
+/** Kill points, chosen from the child's progress events. */
+const KILL_POINTS: [string, (e: RunEvent) => boolean][] = [
+  ["the lock taken", (e) => e.type === "lock" && e.action === "acquired"],
+  [
+    "the first delete sent",
+    (e) => e.type === "object-delete" && e.phase === "deleting",
+  ],
+  ["the first step done", (e) => e.type === "step-done"],
+];
+
+Deno.test("a destroy killed with SIGKILL is continued by the next one (the inventory is the truth)", async () => {
+  const { kube, kubeconfig, namespace } = await useCluster();
+  const graph: [string, string[]][] = [["a", []], ["b", ["a"]]];
+  for (const [point, hit] of KILL_POINTS) {
+    const ns = await namespace("destroy-kill");
+    const stateNamespace = `${ns}-state`;
+    await using work = await tempDir();
+    for (const [id] of graph) {
+      await installed(
+        kube,
+        id,
+        [configMap(ns, `${id}-1`), configMap(ns, `${id}-2`)],
+        stateNamespace,
+      );
+    }
+    const settings = {
+      kubeconfig,
+      stateNamespace,
+      checkpointDir: work.path,
+      lock: `kfplan-lock-${ns}`,
+      graph,
+    };
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--no-check",
+          new URL("./_destroy_child.ts", import.meta.url).pathname,
+          JSON.stringify(settings),
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      let killed = false;
+      let buffer = "";
+      for await (
+        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+      ) {
+        buffer += chunk;
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        if (!killed && lines.some((l) => hit(JSON.parse(l) as RunEvent))) {
+          child.kill("SIGKILL");
+          killed = true;
+        }
+      }
+      const status = await child.status;
+      assert(killed, `the child reached ${point}`);
+      assertEquals(status.signal, "SIGKILL", point);
+      const again = await destroySteps(
+        graph.map(([id, needs]) => step(id, needs)),
+        {
+          kube,
+          stateNamespace,
+          checkpointDir: work.path,
+          lock: { name: settings.lock },
+        },
+      );
+      assert(again.ok, `${point}: ${JSON.stringify(again.summary)}`);
+      for (const [id] of graph) {
+        for (const n of [1, 2]) {
+          assertEquals(
+            await kube.get(refOf(configMap(ns, `${id}-${n}`))),
+            undefined,
+            `${point}: ${id}-${n} deleted`,
+          );
+        }
+      }
+      assertEquals(
+        await listInventories(kube, { namespace: stateNamespace }),
+        [],
+        point,
+      );
+    } finally {
+      for (const name of [ns, stateNamespace]) {
+        await kube.delete({ apiVersion: "v1", kind: "Namespace", name })
+          .catch(() => false);
+      }
+    }
+  }
+});
