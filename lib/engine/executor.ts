@@ -298,6 +298,8 @@ async function openRun(
     kube: options.kube,
     // One lock, one checkpoint: an apply under a Lease of its own has its own.
     lock: typeof lock === "object" ? lock : undefined,
+    // Beside the inventories.
+    ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
     scrub: (t) => scrubber.scrub(t),
     now: emitter.now,
     onLog: (message) => emitter.emit({ type: "log", level: "info", message }),

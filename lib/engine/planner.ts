@@ -368,6 +368,7 @@ export async function planSteps(
     checkpoint = (await loadCheckpoint(options.kube, {
       dir: options.checkpointDir,
       cluster,
+      ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
     })).checkpoint;
   }
   const outputs = checkpointedOutputs(order, checkpoint, digester);
