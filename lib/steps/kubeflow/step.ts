@@ -19,19 +19,13 @@ import { digestOf } from "../../engine/digest.ts";
 import { defineStep, type DefineStepOptions } from "../../engine/step.ts";
 import {
   emptyPlan,
-  type Finding,
   type Step,
   type StepContext,
   type StepPlan,
   type VerifyCheck,
   type VerifyResult,
 } from "../../engine/types.ts";
-import {
-  applyObjects,
-  conflictWarnings,
-  planObjects,
-  refuseBlockedConflicts,
-} from "../../kube/apply_set.ts";
+import { applyObjects, planObjects } from "../../kube/apply_set.ts";
 import {
   compareRefs,
   objectName,
@@ -47,8 +41,7 @@ import {
 } from "../../kube/wait.ts";
 import { findComponents, missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
-import { type ExternalDataResult, withExternalData } from "./external_data.ts";
-import { identityIssuer, planIdentity } from "./identity.ts";
+import { type ExternalDataOutcome, withExternalData } from "./external_data.ts";
 import {
   type KubeflowOptions,
   type KubeflowOptionsInput,
@@ -57,9 +50,7 @@ import {
 import { preflight, PreflightError } from "./preflight.ts";
 import { recognize } from "./recognize.ts";
 import { type RenderedKubeflow, renderKubeflow } from "./render.ts";
-import { verifyStepTls } from "./tls.ts";
 import { mirrorObjects, mirrorReport } from "../image_mirror.ts";
-import { checkDowngrade } from "./version.ts";
 
 /** Default id of the step. */
 export const KUBEFLOW_STEP_ID = "kubeflow";
@@ -151,27 +142,17 @@ async function ingressOutputs(
   return out;
 }
 
-/** Renders the platform for this step (and runs its `postRender`, then the image mirror). */
+/** Renders the platform for this step (and runs its `postRender`). */
 async function renderFor(
   ctx: StepContext,
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
-  // An external identity provider is discovered first (bounded; offline plans
-  // skip it); what was found goes to the plan through `findings`.
-  findings: Finding[] = [],
   // Only the plan checks external databases and buckets from this machine.
   checkServers = false,
 ): Promise<
-  RenderedKubeflow & { mirror?: string; externalData?: ExternalDataResult }
+  RenderedKubeflow & { mirror?: string; externalData?: ExternalDataOutcome }
 > {
-  const identity = await planIdentity(o, {
-    offline: ctx.offline || !ctx.kube,
-    signal: ctx.signal,
-    prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
-  });
-  findings.push(...identity.findings);
   const rendered = await renderKubeflow(o, {
-    identityDiscovery: identity.discovery,
     kube: ctx.kube,
     env: stepOptions.env,
     baseDir: stepOptions.baseDir,
@@ -183,7 +164,7 @@ async function renderFor(
     onSecret: ctx.addSecret,
     renderCacheKey: ctx.renderCacheKey,
   });
-  const external = await withExternalData(rendered.objects, o, {
+  const externalData = await withExternalData(rendered.objects, o, {
     env: stepOptions.env,
     baseDir: stepOptions.baseDir,
     source: stepOptions.source,
@@ -192,18 +173,32 @@ async function renderFor(
     onSecret: ctx.addSecret,
     check: checkServers,
   });
-  rendered.objects = external.objects;
-  rendered.warnings.push(...external.warnings);
-  findings.push(...external.findings);
-  const withData = { ...rendered, externalData: external.result };
+  rendered.objects = externalData.objects;
+  rendered.warnings.push(...externalData.warnings);
   if (stepOptions.postRender) {
-    withData.objects = await stepOptions.postRender(withData.objects);
+    rendered.objects = await stepOptions.postRender(rendered.objects);
   }
+  const withData = { ...rendered, externalData };
   if (!ctx.images) return withData;
   const mirrored = await mirrorObjects(ctx, withData.objects);
   const report = mirrorReport(ctx, mirrored);
   withData.warnings.push(...report.warnings);
   return { ...withData, objects: mirrored.objects, mirror: report.fact };
+}
+
+/** What the external data settings changed and left out, for the plan's facts. */
+function externalDataFacts(
+  outcome: ExternalDataOutcome | undefined,
+): Record<string, unknown> {
+  const r = outcome?.result;
+  return r
+    ? {
+      externalData: {
+        changed: r.changed,
+        leftOut: r.removed.map((x) => `${x.setting}: ${objectName(x)}`),
+      },
+    }
+    : {};
 }
 
 /** Preflight against the cluster: errors stop the plan, warnings are repeated for the reader. */
@@ -269,21 +264,9 @@ async function planKubeflow(
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
 ): Promise<StepPlan> {
-  const identityFindings: Finding[] = [];
-  const rendered = await renderFor(
-    ctx,
-    o,
-    stepOptions,
-    identityFindings,
-    true,
-  );
+  const rendered = await renderFor(ctx, o, stepOptions, true);
   const plan = emptyPlan();
-  plan.findings.push(...identityFindings);
-  plan.warnings.push(
-    ...identityFindings.filter((f) => f.severity === "warning").map((f) =>
-      `${f.seen}${f.fix ? ` (${f.fix})` : ""}`
-    ),
-  );
+  plan.findings.push(...(rendered.externalData?.findings ?? []));
   // What was recognized, and from what, in the human plan as well as the JSON.
   plan.findings.push(
     ...rendered.recognition.facts.map((seen) => ({
@@ -308,20 +291,9 @@ async function planKubeflow(
     );
   }
   if (ctx.kube) await addPreflight(ctx.kube, o, rendered, plan);
-  if (ctx.kube) {
-    const downgrade = await checkDowngrade(ctx.kube, rendered.objects, {
-      planned: rendered.recognition.kubeflow?.version,
-      allow: o.allowDowngrade || ctx.policy?.allowDowngrade,
-    });
-    if (downgrade) plan.warnings.push(downgrade);
-  }
   const objects = await planObjects(ctx.kube, rendered.objects, {
     signal: ctx.signal,
-    allowDataLoss: ctx.policy?.allowDataLoss,
-    checkConflicts: true,
-    forceConflicts: ctx.policy?.forceConflicts,
   });
-  plan.warnings.push(...conflictWarnings(objects.changes));
   plan.changes = objects.changes;
   plan.observed = objects.observed;
   plan.desired = rendered.objects;
@@ -353,29 +325,12 @@ async function planKubeflow(
         fromVendor: rendered.fromVendor,
       }
       : {}),
-    identity: o.identity.provider === "oidc"
-      ? `oidc ${o.identity.issuer}`
-      : "dex",
-    ...(rendered.droppedDex.length > 0
-      ? { dexLeftOut: rendered.droppedDex.length }
-      : {}),
     staticUsers: rendered.dex.users,
     connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
     registrationFlow: o.dashboard.registrationFlow,
     ingressType: o.ingress.type,
-    ...(o.ingress.domain ? { domain: o.ingress.domain } : {}),
-    ...(o.ingress.tls ? { tls: o.ingress.tls.mode } : {}),
+    ...externalDataFacts(rendered.externalData),
     ...(rendered.mirror ? { images: rendered.mirror } : {}),
-    ...(rendered.externalData
-      ? {
-        externalData: {
-          changed: rendered.externalData.changed,
-          leftOut: rendered.externalData.removed.map((r) =>
-            `${r.setting}: ${objectName(r)}`
-          ),
-        },
-      }
-      : {}),
   };
   return plan;
 }
@@ -419,14 +374,10 @@ async function applyKubeflow(
 ): Promise<Record<string, unknown>> {
   if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
   const { objects, version } = await planned(ctx, plan, o, stepOptions);
-  refuseBlockedConflicts(plan.changes);
   const start = Date.now();
   const result = await applyObjects(ctx.kube, objects, {
     timeoutMs: o.timeoutSeconds * 1000,
     signal: ctx.signal,
-    // Immutable-field changes were planned as `-/+`: delete and create again.
-    replaceImmutable: true,
-    allowDataLoss: ctx.policy?.allowDataLoss,
     onProgress: (e) => {
       if (e.type === "phase") {
         ctx.log.info(`phase ${e.phase}: ${e.count} objects`);
@@ -532,53 +483,6 @@ async function dexCheck(
   };
 }
 
-/**
- * With an external provider: the live auth proxy's config names its issuer (and so
- * does RequestAuthentication on oauth2-proxy releases), and no Dex Deployment runs
- * where the render had one.
- */
-async function externalIdentityCheck(
-  kube: KubeClient,
-  o: KubeflowOptions,
-  objects: KubeObject[],
-): Promise<VerifyCheck> {
-  const issuer = identityIssuer(o);
-  const seen: string[] = [];
-  let ok = true;
-  const r = recognize(objects);
-  const live = async (t: ObjectRef | undefined) =>
-    t ? await kube.get({ ...t }) : undefined;
-  if (r.auth?.kind === "oauth2-proxy") {
-    const cm = await live(r.auth.config);
-    const cfg = (cm?.data as Record<string, string> | undefined)
-      ?.["oauth2_proxy.cfg"] ?? "";
-    const proxyIssuer = cfg.match(/^oidc_issuer_url\s*=\s*"?([^"\n]*)"?/m)
-      ?.[1];
-    ok &&= proxyIssuer === issuer;
-    seen.push(`oauth2-proxy issuer ${proxyIssuer}`);
-    const ra = await live(r.auth.requestAuthentication);
-    const rules = (ra?.spec as { jwtRules?: { issuer?: string }[] } | undefined)
-      ?.jwtRules ?? [];
-    ok &&= rules.some((x) => x.issuer === issuer);
-    seen.push(
-      `RequestAuthentication issuers ${
-        rules.map((x) => x.issuer).join(", ") || "none"
-      }`,
-    );
-  } else if (r.auth?.kind === "oidc-authservice") {
-    const cm = await live(r.auth.parameters);
-    const provider = (cm?.data as Record<string, string> | undefined)
-      ?.OIDC_PROVIDER;
-    ok &&= provider === issuer;
-    seen.push(`authservice OIDC_PROVIDER ${provider}`);
-  }
-  return {
-    name: `auth proxy trusts the external issuer ${issuer}`,
-    ok,
-    detail: seen.join("; "),
-  };
-}
-
 /** The ingress Service has the type asked for and, for LoadBalancer, an address (bounded wait). */
 async function ingressChecks(
   ctx: StepContext,
@@ -631,19 +535,12 @@ async function verifyKubeflow(
   const { objects } = await planned(ctx, plan, o, stepOptions);
   const checks = [
     ...await readinessChecks(ctx, kube, objects, o.timeoutSeconds * 1000),
-    o.identity.provider === "oidc"
-      ? await externalIdentityCheck(kube, o, objects)
-      : await dexCheck(kube, o, objects),
+    await dexCheck(kube, o, objects),
     ...await ingressChecks(ctx, kube, o, ingressService(objects)),
   ];
-  const tls = await verifyStepTls(kube, o, { objects, signal: ctx.signal });
-  checks.push(...tls.checks);
   return {
     checks,
-    outputs: {
-      ...await ingressOutputs(kube, ingressService(objects)),
-      ...tls.outputs,
-    },
+    outputs: await ingressOutputs(kube, ingressService(objects)),
   };
 }
 
