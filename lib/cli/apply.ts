@@ -40,6 +40,7 @@ import {
   type SessionOptions,
 } from "./session.ts";
 import { applyView } from "./views.ts";
+import { dataLossPolicy } from "./plan.ts";
 
 /** Usage text of `apply`. */
 export const APPLY_USAGE = `Usage: deno task apply [PLAN.json] [options]
@@ -60,6 +61,9 @@ Options:
   --parallelism N     steps applied at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
   --lock-timeout SEC  wait up to SEC seconds for another apply's lock (default: refuse)
+  --allow-data-loss   delete data-holding objects no longer rendered (PVCs, PVs,
+                      non-empty namespaces, CRDs with instances) instead of keeping
+                      them (also: cluster.allowDataLoss in the config)
   --help              this text
 
 The lock is the Lease kube-system/kfplan-lock. A stale lock (its holder died) expires
@@ -92,7 +96,7 @@ export async function applyCommand(
         "checkpoint",
         "lock-timeout",
       ],
-      booleans: ["json", "yes"],
+      booleans: ["json", "yes", "allow-data-loss"],
       maxPositional: 1,
     },
     APPLY_USAGE,
@@ -258,6 +262,7 @@ async function runApply(io: CliIO, run: ApplyRun): Promise<number> {
         ? { path: composition.config.path, digest: composition.config.digest }
         : undefined,
       lock: run.lock,
+      ...dataLossPolicy(args, composition),
       confirm: (plan) => view.confirm(plan),
       onEvent: (e) => view.onEvent(e),
     });

@@ -33,6 +33,8 @@ export interface CliArgs {
   help: boolean;
   /** `--force`. */
   force: boolean;
+  /** `--allow-data-loss`: prune (and replace) data-holding objects too. */
+  allowDataLoss: boolean;
 }
 
 /** Which flags a command accepts. */
@@ -141,5 +143,6 @@ export function parseArgs(argv: string[], spec: ArgSpec): CliArgs {
     yes: parsed.yes === true,
     help: parsed.help === true,
     force: parsed.force === true,
+    allowDataLoss: parsed["allow-data-loss"] === true,
   };
 }

@@ -32,6 +32,9 @@ Options:
   --json              print the JSON plan document instead of the human plan
   --parallelism N     steps planned at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
+  --allow-data-loss   plan deletes of data-holding objects no longer rendered (PVCs,
+                      PVs, non-empty namespaces, CRDs with instances) instead of
+                      keeping them (also: cluster.allowDataLoss in the config)
   --help              this text
 
 Exit status: 0 no changes, 2 changes planned, 1 error.
@@ -61,7 +64,7 @@ export async function planCommand(
         "parallelism",
         "checkpoint",
       ],
-      booleans: ["json"],
+      booleans: ["json", "allow-data-loss"],
     },
     PLAN_USAGE,
     io,
@@ -81,6 +84,7 @@ export async function planCommand(
         : undefined,
       checkpointDir: checkpointDirFor(args, composition),
       parallelism: parallelismFor(args, composition),
+      ...dataLossPolicy(args, composition),
       // Warnings go to stderr so that `--json` output stays a single document.
       log: { info() {}, debug() {}, warn: (m) => view.warn(m) },
     });
@@ -103,4 +107,14 @@ export async function planCommand(
     }
     return hasChanges(document) ? 2 : 0;
   }, { ...options, io });
+}
+
+/** `--allow-data-loss` or `cluster.allowDataLoss`, as the engine's policy. */
+export function dataLossPolicy(
+  args: { allowDataLoss?: boolean },
+  composition: { allowDataLoss?: boolean },
+): { policy?: { allowDataLoss: true } } {
+  return args.allowDataLoss || composition.allowDataLoss
+    ? { policy: { allowDataLoss: true } }
+    : {};
 }

@@ -4,7 +4,7 @@ import {
   assertMatch,
   assertNotMatch,
 } from "../_assert.ts";
-import { planCommand } from "../../lib/cli/plan.ts";
+import { dataLossPolicy, PLAN_USAGE, planCommand } from "../../lib/cli/plan.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import type { Composition } from "../../lib/cli/session.ts";
 import { parsePlanDocument } from "../../lib/engine/plan_document.ts";
@@ -146,4 +146,15 @@ Deno.test("plan output never shows sensitive option values", async () => {
     assertNotMatch(text, new RegExp(secret));
   }
   assert(j.io.stdout().includes("(sensitive"));
+});
+
+Deno.test("--allow-data-loss or cluster.allowDataLoss let prune delete data holders", () => {
+  assertEquals(dataLossPolicy({ allowDataLoss: true }, {}), {
+    policy: { allowDataLoss: true },
+  });
+  assertEquals(dataLossPolicy({}, { allowDataLoss: true }), {
+    policy: { allowDataLoss: true },
+  });
+  assertEquals(dataLossPolicy({ allowDataLoss: false }, {}), {});
+  assertMatch(PLAN_USAGE, /--allow-data-loss/);
 });
