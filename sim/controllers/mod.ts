@@ -10,6 +10,7 @@
  * | device plugin         | node capacity from `devicePlugin.config` and time-slicing         |
  * | profile controller    | namespace, ServiceAccounts, RoleBindings, quota per Profile      |
  * | admission backends    | serves every webhook configuration's backend on this machine      |
+ * | cert-manager          | issuers Ready, Certificates signed into `kubernetes.io/tls` Secrets |
  *
  * Everything they create carries the label `kfplan.dev/simulated: "true"`, and each
  * action is logged with "(simulated)".
@@ -36,6 +37,7 @@ import { metallbRound } from "./metallb.ts";
 import { profileRound } from "./profiles.ts";
 import { provisionerRound } from "./storage.ts";
 import { startAdmissionBackends } from "./webhooks.ts";
+import { certManagerRound, type CertManagerState } from "./cert_manager.ts";
 
 export {
   type Played,
@@ -49,6 +51,17 @@ export * from "./metallb.ts";
 export * from "./profiles.ts";
 export * from "./storage.ts";
 export * from "./webhooks.ts";
+export {
+  certManagerRound,
+  type CertManagerRoundOptions,
+  type CertManagerState,
+  mintCertificate,
+  type Minted,
+  type MintOptions,
+  playCertManager,
+  type PlayCertManagerOptions,
+  PLAYED_ACME_CA,
+} from "./cert_manager.ts";
 
 /** The simulated controllers, by name, as `cluster status` lists them. */
 export const SIMULATED_CONTROLLERS = [
@@ -58,6 +71,7 @@ export const SIMULATED_CONTROLLERS = [
   "device-plugin",
   "profile-controller",
   "admission-backends",
+  "cert-manager",
 ] as const;
 
 /** Options of {@linkcode startSimulation}. */
@@ -86,10 +100,11 @@ export async function startSimulation(
   // Each controller has a client of its own so that one's slow round does not hold
   // up the others' requests.
   const clients: ClosableKubeClient[] = Array.from(
-    { length: 5 },
+    { length: 6 },
     () => simClient(kubeconfig),
   );
-  const [storage, metallb, gpu, profiles, webhooks] = clients;
+  const [storage, metallb, gpu, profiles, webhooks, certs] = clients;
+  const certState: CertManagerState = { history: [] };
   const history: string[] = [];
   const stops = [
     loop(async () => {
@@ -112,6 +127,9 @@ export async function startSimulation(
         log(`profile controller: namespace ${ns} created (simulated)`);
       }
     }, { intervalMs, onLog: log, name: "profile-controller" }),
+    loop(async () => {
+      await certManagerRound(certs, certState, { onLog: log });
+    }, { intervalMs, onLog: log, name: "cert-manager" }),
   ];
   const backends = await startAdmissionBackends(webhooks, {
     hostIp: options.hostIp,

@@ -56,6 +56,12 @@ export { COMPONENT_IDS, type ComponentId } from "./components.ts";
 export { BCRYPT_COST, DEFAULT_USER_EMAIL, hashPassword } from "./dex.ts";
 export { PreflightError } from "./preflight.ts";
 export {
+  type DomainUrlOptions,
+  type DomainUrls,
+  domainUrls,
+} from "./domain.ts";
+export { GATEWAY_TLS_SECRET } from "./tls.ts";
+export {
   applyExternalData,
   checkExternalData,
   EXTERNAL_DATA_DIGEST_ANNOTATION,

@@ -9,6 +9,12 @@
 
 import { z } from "../../deps.ts";
 import { COMPONENT_IDS, EXTERNAL_COMPONENT_IDS } from "./components.ts";
+import {
+  dnsNameProblem,
+  type DomainField,
+  domainIssues,
+  domainUrls,
+} from "./domain.ts";
 
 /** Where a secret comes from: an environment variable or a file (trailing newline trimmed). */
 export const secretRefSchema = z.union([
@@ -241,6 +247,42 @@ export const authserviceSchema = z.object({
   clientSecret: secretRefSchema.optional(),
 }).strict();
 
+/** Let's Encrypt's ACME directories, by the names `ingress.tls.server` accepts. */
+export const ACME_SERVERS = {
+  staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+  production: "https://acme-v02.api.letsencrypt.org/directory",
+} as const;
+
+/** Where the gateway's certificate comes from (`ingress.tls`). */
+export const tlsSchema = z.discriminatedUnion("mode", [
+  z.object({
+    /** cert-manager issues a CA and the gateway certificate from it. */
+    mode: z.literal("selfSigned"),
+  }).strict(),
+  z.object({
+    /** cert-manager obtains the certificate over ACME HTTP-01. */
+    mode: z.literal("acme"),
+    email: z.email({ error: "an email address for the ACME account" }),
+    /** `staging`, `production` or an ACME directory URL. */
+    server: z.union([
+      z.enum(["staging", "production"]),
+      z.url({ protocol: /^https$/ }),
+    ], {
+      error: "server is staging, production or an https ACME directory URL",
+    }).default("staging"),
+  }).strict(),
+  z.object({
+    /** The user's certificate and key become a `kubernetes.io/tls` Secret. */
+    mode: z.literal("secret"),
+    /** PEM certificate (chain, leaf first). */
+    certificate: secretRefSchema,
+    /** PEM private key (sensitive: only in the cluster's Secret). */
+    key: secretRefSchema,
+  }).strict(),
+], {
+  error: 'tls.mode is one of "selfSigned", "acme", "secret"',
+});
+
 /** How the `istio-ingressgateway` Service is exposed. */
 export const ingressSchema = z.object({
   type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"], {
@@ -250,6 +292,18 @@ export const ingressSchema = z.object({
   waitForAddress: z.boolean().optional(),
   /** Bound of that wait. */
   timeoutSeconds: z.int().min(1).max(3600).default(300),
+  /** The host users reach Kubeflow on, e.g. `kubeflow.example.com` (see `domain.ts`). */
+  domain: z.string().superRefine((value, ctx) => {
+    const problem = dnsNameProblem(value);
+    if (problem) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${value}" is not a DNS name: it ${problem}`,
+      });
+    }
+  }).optional(),
+  /** HTTPS on the gateway for `domain`. */
+  tls: tlsSchema.optional(),
 }).strict();
 
 /** Selects rendered objects to leave out, e.g. `{ kind: MutatingWebhookConfiguration }`. */
@@ -394,7 +448,8 @@ export const kubeflowOptionsSchema = z.object({
   katib: katibSchema.optional(),
   /** Bound of each apply/verify wait. */
   timeoutSeconds: z.int().min(1).max(7200).default(600),
-}).strict().superRefine((o, ctx) => {
+}).strict().overwrite(withDomainDefaults).superRefine((o, ctx) => {
+  for (const issue of domainOptionIssues(o)) ctx.addIssue(issue);
   const issuer = o.dex.issuer;
   if (o.oauth2Proxy?.issuer !== undefined && o.oauth2Proxy.issuer !== issuer) {
     ctx.addIssue({
@@ -435,6 +490,63 @@ export const kubeflowOptionsSchema = z.object({
     }
   });
 });
+
+/** The options' shape the domain defaults and checks read. */
+interface DomainShaped {
+  ingress: z.output<typeof ingressSchema>;
+  dex: z.output<typeof dexSchema>;
+  authservice?: z.output<typeof authserviceSchema>;
+  identity?: { provider: string };
+}
+
+/**
+ * With `ingress.domain`, an issuer left out (or left at the in-cluster default,
+ * which no browser reaches) becomes `https://<domain>/dex` (`http` without TLS).
+ */
+function withDomainDefaults<T extends DomainShaped>(o: T): T {
+  const domain = o.ingress.domain;
+  if (!domain || dnsNameProblem(domain) || o.dex.issuer !== DEFAULT_ISSUER) {
+    return o;
+  }
+  const { issuer } = domainUrls(domain, { tls: o.ingress.tls !== undefined });
+  return { ...o, dex: { ...o.dex, issuer } };
+}
+
+/** `ingress.tls` needs the domain; URLs on another host, or plain http with TLS on. */
+function domainOptionIssues(
+  o: DomainShaped,
+): { code: "custom"; path: (string | number)[]; message: string }[] {
+  const tls = o.ingress.tls !== undefined;
+  if (tls && !o.ingress.domain) {
+    return [{
+      code: "custom",
+      path: ["ingress", "tls"],
+      message:
+        "needs ingress.domain: the certificate and the Gateway's HTTPS server are for that host",
+    }];
+  }
+  // A bad domain has its own issue; comparing hosts with it would only add noise.
+  if (!o.ingress.domain || dnsNameProblem(o.ingress.domain)) return [];
+  // An external provider's issuer lives on its own host; Dex's fields then go unused.
+  const dex = (o.identity?.provider ?? "dex") === "dex";
+  const fields: DomainField[] = [
+    ...(dex ? [{ path: ["dex", "issuer"], url: o.dex.issuer }] : []),
+    ...(dex ? o.dex.connectors : []).map((c, i) => ({
+      path: ["dex", "connectors", i, "config", "redirectURI"],
+      url: c.config.redirectURI,
+    })),
+    ...(o.authservice?.redirectUrl
+      ? [{
+        path: ["authservice", "redirectUrl"],
+        url: o.authservice.redirectUrl,
+      }]
+      : []),
+  ];
+  return domainIssues({ domain: o.ingress.domain, tls, fields }).map((i) => ({
+    code: "custom" as const,
+    ...i,
+  }));
+}
 
 /** Validated options of the Kubeflow manifests step. */
 export type KubeflowOptions = z.output<typeof kubeflowOptionsSchema>;

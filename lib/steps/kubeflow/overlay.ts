@@ -23,8 +23,10 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import { CONNECTOR_SECRET_NAME } from "./dex.ts";
+import { authCallback } from "./domain.ts";
 import type { KubeflowOptions } from "./options.ts";
 import type { Recognition, Target } from "./recognize.ts";
+import { type TlsFiles, tlsOverlay } from "./tls.ts";
 
 /** Annotation on Dex's pod template: changes exactly when Dex's config or secrets do. */
 export const DEX_CONFIG_DIGEST_ANNOTATION = "kfplan.dev/dex-config-digest";
@@ -41,6 +43,8 @@ export interface OverlaySecrets {
   cookieSecret?: string;
   /** Env var -> value for connector client secrets. */
   connectorEnv: Record<string, string>;
+  /** The gateway's certificate and key (`ingress.tls.mode: secret`). */
+  tls?: TlsFiles;
 }
 
 /** Input of {@linkcode buildOverlay}. */
@@ -112,6 +116,8 @@ interface OverlayParts {
   configMapGenerator: Record<string, unknown>[];
   secretGenerator: Record<string, unknown>[];
   patches: Record<string, unknown>[];
+  /** Files of new objects (`ingress.tls`), listed after the entry in `resources`. */
+  resources: string[];
 }
 
 const NO_HASH = { disableNameSuffixHash: true };
@@ -219,6 +225,7 @@ export function buildOverlay(input: OverlayInput): Overlay {
     configMapGenerator: [],
     secretGenerator: [],
     patches: [],
+    resources: [],
   };
   addDashboard(parts, input);
   addDex(parts, input);
@@ -226,6 +233,7 @@ export function buildOverlay(input: OverlayInput): Overlay {
   if (auth?.kind === "oauth2-proxy") addOauth2Proxy(parts, input);
   else if (auth?.kind === "oidc-authservice") addAuthservice(parts, input);
   addIngress(parts, input);
+  addTls(parts, input);
   if (input.excludePatches) addExcludePatches(parts, input.options);
   const { files, secretFiles, ...generators } = parts;
   return {
@@ -234,7 +242,7 @@ export function buildOverlay(input: OverlayInput): Overlay {
     kustomization: {
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
-      resources: [],
+      resources: generators.resources,
       configMapGenerator: generators.configMapGenerator,
       secretGenerator: generators.secretGenerator,
       patches: generators.patches,
@@ -353,7 +361,12 @@ function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
       parts,
       "patches/oauth2-proxy-parameters.yaml",
       stack.parameters,
-      { FORCE_HTTPS: String(proxy.forceHttps) },
+      {
+        // HTTPS on the gateway: oauth2-proxy's cookies must be Secure too.
+        FORCE_HTTPS: String(
+          proxy.forceHttps || input.options.ingress.tls !== undefined,
+        ),
+      },
     );
   }
   if (stack.config && input.oauth2ProxyConfig !== undefined) {
@@ -390,8 +403,14 @@ function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
       OIDC_SCOPES: (auth?.scopes ?? ["profile", "email", "groups"]).join(" "),
     };
     if (stack.parameterKeys.includes("REDIRECT_URL")) {
-      values.REDIRECT_URL = auth?.redirectUrl ??
-        input.recognition.dex?.redirectURIs[0] ?? "/login/oidc";
+      // The same callback Dex's client gets (render.ts), absolute on the domain.
+      values.REDIRECT_URL = authCallback({
+        domain: input.options.ingress.domain,
+        tls: input.options.ingress.tls !== undefined,
+        auth: "oidc-authservice",
+        configured: auth?.redirectUrl,
+        treeCallback: input.recognition.dex?.redirectURIs[0],
+      });
     }
     setConfigMapData(
       parts,
@@ -423,6 +442,34 @@ function addIngress(parts: OverlayParts, input: OverlayInput): void {
     metadata: { name: ingress.service.name },
     spec: { type: input.options.ingress.type },
   }, ingress.service);
+}
+
+/**
+ * HTTPS for `ingress.domain` (see `tls.ts`): new objects as resource files, patches of
+ * the Gateway and auth policies, and the `secret` mode's Secret from `secrets/`.
+ */
+function addTls(parts: OverlayParts, input: OverlayInput): void {
+  const tls = tlsOverlay(input.options, input.recognition);
+  if (!tls) return;
+  tls.resources.forEach((object, i) => {
+    const path = `resources/tls-${i}-${object.kind.toLowerCase()}.yaml`;
+    parts.files[path] = stringify(object, { lineWidth: 0 });
+    parts.resources.push(path);
+  });
+  for (const p of tls.patches) {
+    addPatch(parts, `patches/tls-${p.name}.yaml`, p.ops, p.target);
+  }
+  if (tls.secret && input.secrets.tls) {
+    parts.secretFiles["secrets/tls.crt"] = input.secrets.tls.certificate + "\n";
+    parts.secretFiles["secrets/tls.key"] = input.secrets.tls.key + "\n";
+    parts.secretGenerator.push({
+      name: tls.secret.name,
+      namespace: tls.secret.namespace,
+      type: "kubernetes.io/tls",
+      files: ["tls.crt=secrets/tls.crt", "tls.key=secrets/tls.key"],
+      options: NO_HASH,
+    });
+  }
 }
 
 /** `$patch: delete` for each `exclude` entry (exported overlays). */
@@ -469,7 +516,10 @@ function physicalDir(dir: string): string {
 export function renderKustomization(overlay: Overlay, dir: string): string {
   const k = {
     ...overlay.kustomization,
-    resources: [relative(physicalDir(dir), overlay.entry)],
+    resources: [
+      relative(physicalDir(dir), overlay.entry),
+      ...(overlay.kustomization.resources as string[] | undefined ?? []),
+    ],
   };
   return "# Generated by kfplan: settings on top of the kubeflow/manifests checkout.\n" +
     "# Build with: kustomize build --load-restrictor LoadRestrictionsNone .\n" +

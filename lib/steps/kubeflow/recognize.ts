@@ -113,6 +113,26 @@ export interface IngressRecognition {
   type: string;
   /** Gateways whose selector matches the Service's pods. */
   gateways: Target[];
+  /** Kubeflow's Gateway among them: the one most VirtualServices bind to. */
+  kubeflowGateway?: Target;
+  /** The gateway pods' labels (the Service's selector). */
+  selector: Record<string, string>;
+  /**
+   * AuthorizationPolicies on the gateway pods whose rules exempt paths from auth
+   * (`to[].operation.notPaths`, oauth2-proxy releases), with the JSON pointers of
+   * those lists.
+   */
+  authExemptions: { policy: Target; notPaths: string[] }[];
+  /** EnvoyFilters that put `ext_authz` in front of the gateway (oidc-authservice releases). */
+  authFilters: Target[];
+}
+
+/** cert-manager as rendered. */
+export interface CertManagerRecognition {
+  /** The controller Deployment (found by its image). */
+  deployment: Target;
+  /** Where ClusterIssuers read their Secrets (`--cluster-resource-namespace`). */
+  clusterResourceNamespace: string;
 }
 
 /** A version read from images, with the images it came from. */
@@ -133,6 +153,8 @@ export interface Recognition {
   dashboard?: DashboardRecognition;
   /** The ingress gateway, when deployed. */
   ingress?: IngressRecognition;
+  /** cert-manager, when the render deploys it. */
+  certManager?: CertManagerRecognition;
   /** The Istio release, from istiod's and the proxies' images. */
   istio?: ImageVersion;
   /** The Kubeflow release, from the tags of Kubeflow's own component images. */
@@ -534,17 +556,121 @@ function recognizeIngress(
       selector,
     )
   ).map(targetOf);
+  const kubeflowGateway = mostBound(objects, gateways);
   const ingress: IngressRecognition = {
     service: targetOf(service),
     type: (service.spec as { type?: string }).type ?? "ClusterIP",
     gateways,
+    kubeflowGateway,
+    selector,
+    ...gatewayAuth(objects, service.metadata.namespace, selector),
   };
   facts.push(
     `ingress: ${describe(ingress.service)} (${ingress.type}), gateways ${
       gateways.map(describe).join(", ") || "none"
-    }`,
+    }${kubeflowGateway ? `; Kubeflow's: ${describe(kubeflowGateway)}` : ""}`,
   );
   return ingress;
+}
+
+/** The Gateway most VirtualServices bind to (`ns/name`, or `name` in the VS's namespace). */
+function mostBound(
+  objects: KubeObject[],
+  gateways: Target[],
+): Target | undefined {
+  const counts = new Map<string, number>();
+  for (const vs of objects) {
+    if (vs.kind !== "VirtualService") continue;
+    const ns = vs.metadata.namespace ?? "default";
+    for (
+      const g of (vs.spec as { gateways?: string[] } | undefined)?.gateways ??
+        []
+    ) {
+      const key = g.includes("/") ? g : `${ns}/${g}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  let best: Target | undefined;
+  let bestCount = 0;
+  for (const g of gateways) {
+    const n = counts.get(`${g.namespace}/${g.name}`) ?? 0;
+    if (n > bestCount) [best, bestCount] = [g, n];
+  }
+  return best;
+}
+
+interface AuthorizationPolicySpec {
+  action?: string;
+  selector?: { matchLabels?: Record<string, string> };
+  rules?: { to?: { operation?: { notPaths?: string[] } }[] }[];
+}
+
+/** Auth policies and filters in front of the gateway pods. */
+function gatewayAuth(
+  objects: KubeObject[],
+  namespace: string | undefined,
+  podLabels: Record<string, string>,
+): Pick<IngressRecognition, "authExemptions" | "authFilters"> {
+  const authExemptions: IngressRecognition["authExemptions"] = [];
+  const authFilters: Target[] = [];
+  for (const o of objects) {
+    if (o.metadata.namespace !== namespace) continue;
+    if (o.kind === "AuthorizationPolicy") {
+      const spec = o.spec as AuthorizationPolicySpec | undefined;
+      if (
+        !spec?.action || spec.action === "ALLOW" ||
+        !selectorMatches(spec.selector?.matchLabels, podLabels)
+      ) continue;
+      const notPaths: string[] = [];
+      (spec.rules ?? []).forEach((rule, r) =>
+        (rule.to ?? []).forEach((to, t) => {
+          if (to.operation?.notPaths) {
+            notPaths.push(`/spec/rules/${r}/to/${t}/operation/notPaths`);
+          }
+        })
+      );
+      if (notPaths.length > 0) {
+        authExemptions.push({ policy: targetOf(o), notPaths });
+      }
+    } else if (
+      o.kind === "EnvoyFilter" && /ext_authz/.test(JSON.stringify(o.spec))
+    ) {
+      const patches = (o.spec as {
+        configPatches?: { match?: { context?: string } }[];
+      }).configPatches ?? [];
+      if (patches.some((p) => p.match?.context === "GATEWAY")) {
+        authFilters.push(targetOf(o));
+      }
+    }
+  }
+  return { authExemptions, authFilters };
+}
+
+function recognizeCertManager(
+  objects: KubeObject[],
+  facts: string[],
+): CertManagerRecognition | undefined {
+  const deployment = byImage(
+    objects,
+    "Deployment",
+    (s) => s === "cert-manager-controller",
+  );
+  if (!deployment) return undefined;
+  const args = containers(deployment).flatMap((c) =>
+    (c as { args?: string[] }).args ?? []
+  );
+  const flag = args.find((a) => a.startsWith("--cluster-resource-namespace="))
+    ?.split("=")[1];
+  // The manifests pass $(POD_NAMESPACE): the controller's own namespace.
+  const clusterResourceNamespace = !flag || flag.startsWith("$(")
+    ? deployment.metadata.namespace ?? "cert-manager"
+    : flag;
+  facts.push(
+    `cert-manager: ${
+      describe(targetOf(deployment))
+    }, ClusterIssuer secrets in ${clusterResourceNamespace}`,
+  );
+  return { deployment: targetOf(deployment), clusterResourceNamespace };
 }
 
 function mostCommon(values: string[]): string | undefined {
@@ -636,6 +762,7 @@ export function recognize(objects: KubeObject[]): Recognition {
   const auth = recognizeAuth(objects, dex, facts);
   const dashboard = recognizeDashboard(objects, facts);
   const ingress = recognizeIngress(objects, facts);
+  const certManager = recognizeCertManager(objects, facts);
   const istio = recognizeIstio(objects, facts);
   const kubeflow = recognizeKubeflow(objects, facts);
   // Auth first in the plan: it decides which settings apply.
@@ -643,5 +770,14 @@ export function recognize(objects: KubeObject[]): Recognition {
     (a.startsWith("auth proxy") ? -1 : 0) -
     (b.startsWith("auth proxy") ? -1 : 0)
   );
-  return { auth, dex, dashboard, ingress, istio, kubeflow, facts };
+  return {
+    auth,
+    dex,
+    dashboard,
+    ingress,
+    certManager,
+    istio,
+    kubeflow,
+    facts,
+  };
 }

@@ -36,7 +36,9 @@ import {
   renderDexConfig,
   type ResolvedUser,
 } from "./dex.ts";
+import { authCallback, domainUrls, oauth2ProxyDomainConfig } from "./domain.ts";
 import type { KubeflowOptions, SecretRef } from "./options.ts";
+import { domainWarnings, readTlsFiles, tlsProblems } from "./tls.ts";
 import {
   buildOverlay,
   type Overlay,
@@ -533,8 +535,16 @@ async function prepare(
     warnings,
   );
   checkCarried(options, recognition);
+  const tlsIssues = tlsProblems(options, recognition);
+  if (tlsIssues.length > 0) throw new OptionsError(tlsIssues);
   const reader = secretReader(base, ro);
   const auth = await readAuthSecrets(options, reader);
+  const tls = await readTlsFiles(
+    options,
+    reader.read,
+    (v) => v.startsWith("kfplan-placeholder-"),
+  );
+  warnings.push(...tls.warnings, ...domainWarnings(options, recognition));
   const dex = await renderDex(options, recognition, reader, ro.kube);
   if (dex.keptDefaultUser) {
     warnings.push(
@@ -547,17 +557,25 @@ async function prepare(
       stack.configText !== undefined
     ? renderOauth2ProxyConfig(stack.configText, options.dex.issuer)
     : undefined;
+  const domain = options.ingress.domain;
+  const oauth2ProxyDomain = oauth2ProxyConfig !== undefined && domain
+    ? oauth2ProxyDomainConfig(
+      oauth2ProxyConfig,
+      domainUrls(domain, { tls: options.ingress.tls !== undefined }),
+    )
+    : oauth2ProxyConfig;
   const overlay = buildOverlay({
     recognition,
     entry: first.buildEntry,
     options,
     dexConfig: dex.config,
     dexDigest: await dexConfigDigest(options, dex, auth.clientSecret),
-    oauth2ProxyConfig,
+    oauth2ProxyConfig: oauth2ProxyDomain,
     secrets: {
       clientId: options.oidcClient.id,
       ...auth,
       connectorEnv: dex.connectorEnv,
+      ...(tls.files ? { tls: tls.files } : {}),
     },
     excludePatches: ro.excludePatches,
   });
@@ -711,7 +729,21 @@ async function renderDex(
     dex: options.dex,
     users,
     connectorSecrets,
-    redirectURIs: [options.authservice?.redirectUrl ?? treeRedirect],
+    // Absolute on ingress.domain when set: the proxy's callback (overlay.ts) is too.
+    redirectURIs: [
+      authCallback({
+        domain: options.ingress.domain,
+        tls: options.ingress.tls !== undefined,
+        auth: recognition.auth?.kind,
+        configured: options.authservice?.redirectUrl,
+        treeCallback: treeRedirect,
+      }),
+      // authservice may send the tree's relative callback: Dex keeps accepting it.
+      ...(options.ingress.domain &&
+          recognition.auth?.kind === "oidc-authservice"
+        ? [treeRedirect]
+        : []),
+    ],
     liveHashes: liveHashesFromConfig(await liveDexConfig(kube, recognition)),
     field: "dex",
   });

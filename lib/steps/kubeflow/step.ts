@@ -50,6 +50,7 @@ import {
 import { preflight, PreflightError } from "./preflight.ts";
 import { recognize } from "./recognize.ts";
 import { type RenderedKubeflow, renderKubeflow } from "./render.ts";
+import { verifyStepTls } from "./tls.ts";
 import { mirrorObjects, mirrorReport } from "../image_mirror.ts";
 
 /** Default id of the step. */
@@ -329,6 +330,8 @@ async function planKubeflow(
     connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
     registrationFlow: o.dashboard.registrationFlow,
     ingressType: o.ingress.type,
+    ...(o.ingress.domain ? { domain: o.ingress.domain } : {}),
+    ...(o.ingress.tls ? { tls: o.ingress.tls.mode } : {}),
     ...externalDataFacts(rendered.externalData),
     ...(rendered.mirror ? { images: rendered.mirror } : {}),
   };
@@ -538,9 +541,14 @@ async function verifyKubeflow(
     await dexCheck(kube, o, objects),
     ...await ingressChecks(ctx, kube, o, ingressService(objects)),
   ];
+  const tls = await verifyStepTls(kube, o, { objects, signal: ctx.signal });
+  checks.push(...tls.checks);
   return {
     checks,
-    outputs: await ingressOutputs(kube, ingressService(objects)),
+    outputs: {
+      ...await ingressOutputs(kube, ingressService(objects)),
+      ...tls.outputs,
+    },
   };
 }
 
