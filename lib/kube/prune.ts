@@ -552,7 +552,14 @@ export async function planPrune(
   candidates: readonly PruneCandidate[],
   options: PlanPruneOptions,
 ): Promise<PrunePlan> {
-  const owned = new Set(options.owned.map(identityKey));
+  // A cluster-scoped object may be recorded with a namespace (kustomize sets one on
+  // kinds it does not know are cluster-scoped); the server drops it, so match both.
+  const owned = new Set(
+    options.owned.flatMap((r) => [
+      identityKey(r),
+      identityKey({ ...r, namespace: undefined }),
+    ]),
+  );
   const contents: Contents = {};
   const judged = await mapLimit(candidates, 8, async (candidate) => {
     const live = await kube.get(candidate);

@@ -460,3 +460,30 @@ Deno.test("the Profile CRD is kept unless data loss is allowed, whatever its ins
   });
   assertEquals(loss.deletes.map((d) => d.name), ["profiles.kubeflow.org"]);
 });
+
+Deno.test("a cluster-scoped instance recorded with a namespace (as kustomize renders it) still counts as owned", async () => {
+  const { kube } = await useCluster();
+  const group = uniqueGroup();
+  const crd = widgetCrd(group);
+  (crd.spec as { scope: string }).scope = "Cluster";
+  const instance: KubeObject = {
+    apiVersion: `${group}/v1`,
+    kind: "Widget",
+    metadata: { name: "cluster-wide" },
+    spec: { size: 1 },
+  };
+  const [crdRef, live] = await create(kube, [crd, instance]);
+  try {
+    // The inventory names the instance in the namespace the render gave it.
+    const recorded = { ...live, namespace: "kubeflow" };
+    const plan = await planPrune(kube, [crdRef], {
+      owned: [crdRef, recorded],
+    });
+    assertEquals(plan.kept, []);
+    assertEquals(plan.deletes.map((d) => d.name), [`widgets.${group}`]);
+    const foreign = await planPrune(kube, [crdRef], { owned: [crdRef] });
+    assertMatch(foreign.kept[0]?.reason ?? "", /Widget cluster-wide/);
+  } finally {
+    await deleteObjects(kube, [live, crdRef], { timeoutMs: 60_000 });
+  }
+});
