@@ -9,6 +9,7 @@ import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_LOCATION,
   checkpointPath,
+  checkpointRef,
   checkpointSecret,
   CheckpointStore,
   readCheckpoint,
@@ -198,4 +199,34 @@ Deno.test("with a cluster the checkpoint is one Secret two checkouts share; conc
   assertEquals((secret as { type?: string }).type, "kfplan.dev/checkpoint");
   // The Secret holds gzip, not readable JSON with step ids in clear.
   assert(!JSON.stringify(secret).includes(one));
+});
+
+Deno.test("one checkpoint Secret per lock and state namespace", () => {
+  assertEquals(checkpointRef({}), {
+    apiVersion: "v1",
+    kind: "Secret",
+    namespace: "kfplan-system",
+    name: "kfplan-checkpoint",
+  });
+  assertEquals(
+    checkpointRef({ lock: { namespace: "kube-system", name: "kfplan-lock" } })
+      .name,
+    "kfplan-checkpoint",
+  );
+  assertEquals(
+    checkpointRef({ lock: { name: "team-a" } }).name,
+    "kfplan-checkpoint.team-a",
+  );
+  assertEquals(
+    checkpointRef({
+      namespace: "state-b",
+      lock: { namespace: "ops", name: "kf" },
+    }),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      namespace: "state-b",
+      name: "kfplan-checkpoint.ops.kf",
+    },
+  );
 });
