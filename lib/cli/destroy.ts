@@ -45,7 +45,8 @@ Options:
   --context NAME      kubeconfig context
   --kubeconfig FILE   kubeconfig (default $KUBECONFIG, else ~/.kube/config)
   --yes               do not ask for confirmation (needed when stdin is not a terminal)
-  --allow-data-loss   delete data-holding objects too (never kube-system, default, ...)
+  --allow-data-loss   delete data-holding objects too (never kube-system, default, ...);
+                      cluster.allowDataLoss in the config does not apply to destroy
   --json              the plan, then progress, as JSON lines (needs --yes)
   --parallelism N     steps destroyed at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
@@ -78,8 +79,6 @@ export async function destroyCommand(
     io,
   );
   if (typeof args === "number") return args;
-  // Read here rather than from CliArgs: only destroy takes it on its own.
-  const allowDataLoss = argv.includes("--allow-data-loss");
   return await runSession(args, async ({ composition, kube }) => {
     if (args.json && !args.yes) {
       throw new Error(
@@ -90,7 +89,9 @@ export async function destroyCommand(
     try {
       const result = await destroySteps(composition.steps, {
         kube: kube!,
-        allowDataLoss,
+        // Only the flag: `cluster.allowDataLoss` lets prune delete data, and a
+        // destroy deletes far more than a prune.
+        allowDataLoss: args.allowDataLoss,
         checkpointDir: checkpointDirFor(args, composition),
         parallelism: parallelismFor(args, composition),
         config: composition.config
