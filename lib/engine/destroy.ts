@@ -28,6 +28,7 @@ import {
   type DeleteEvent,
   deleteObjects,
   type KeptObject,
+  liveObject,
   planPrune,
   type PrunePlan,
 } from "../kube/prune.ts";
@@ -525,7 +526,7 @@ async function remainingObjects(
     const entries = (d.inventory?.entries ?? []).filter((e) =>
       !kept.has(objectKey(e))
     );
-    const live = await Promise.all(entries.map((e) => kube.get(e)));
+    const live = await Promise.all(entries.map((e) => liveObject(kube, e)));
     entries.forEach((e, i) => {
       const o = live[i];
       // Still ours: the recorded uid (when known) and the set's label.

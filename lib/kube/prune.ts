@@ -338,6 +338,31 @@ function selfCreated(object: KubeObject, serviceNames: Set<string>): boolean {
   return Array.isArray(owners) && owners.length > 0;
 }
 
+/**
+ * The live object, or `undefined` when it is gone, also when its kind is no longer
+ * served: once a CRD is gone, so are all its instances (a destroy killed after
+ * deleting a CRD reads its custom resources again).
+ *
+ * @example
+ * ```ts
+ * const live = await liveObject(kube, { apiVersion: "example.com/v1", kind: "Widget", name: "w" });
+ * ```
+ */
+export async function liveObject(
+  kube: KubeClient,
+  ref: ObjectRef,
+): Promise<KubeObject | undefined> {
+  try {
+    return await kube.get(ref);
+  } catch (e) {
+    if (
+      e instanceof KubeApiError && e.status === 404 &&
+      e.apiStatus?.reason === "KindNotServed"
+    ) return undefined;
+    throw e;
+  }
+}
+
 /** Cache of discovery-wide reads shared by the checks of one {@linkcode planPrune}. */
 interface Contents {
   resources?: Promise<ApiResource[]>;
@@ -562,7 +587,7 @@ export async function planPrune(
   );
   const contents: Contents = {};
   const judged = await mapLimit(candidates, 8, async (candidate) => {
-    const live = await kube.get(candidate);
+    const live = await liveObject(kube, candidate);
     if (!live) return undefined;
     const reason = await keepReason(kube, candidate, live, {
       options,
@@ -659,7 +684,7 @@ async function deleteOne(
   options: DeleteObjectsOptions,
 ): Promise<{ deleted: boolean; skipped?: string }> {
   const target = plainRef(ref);
-  const live = await kube.get(target);
+  const live = await liveObject(kube, target);
   if (!live) return { deleted: true };
   const changed = ownerChange(ref, live, options.partOf);
   if (changed) {
@@ -676,7 +701,7 @@ async function deleteOne(
   let last: KubeObject | undefined = live;
   let announced = false;
   while (true) {
-    last = await kube.get(target);
+    last = await liveObject(kube, target);
     if (!last || (uid && last.metadata.uid !== uid)) break;
     if (Date.now() >= deadline) {
       throw new DeleteTimeoutError(target, {

@@ -487,3 +487,21 @@ Deno.test("a cluster-scoped instance recorded with a namespace (as kustomize ren
     await deleteObjects(kube, [live, crdRef], { timeoutMs: 60_000 });
   }
 });
+
+Deno.test("a candidate whose kind is no longer served (its CRD is gone) is gone", async () => {
+  const { kube } = await useCluster();
+  const gone: PruneCandidate = {
+    apiVersion: `${uniqueGroup()}/v1`,
+    kind: "Widget",
+    namespace: "default",
+    name: "w",
+    uid: crypto.randomUUID(),
+  };
+  assertEquals(await planPrune(kube, [gone], { owned: [gone] }), {
+    deletes: [],
+    kept: [],
+  });
+  const result = await deleteObjects(kube, [gone], { timeoutMs: 5_000 });
+  assertEquals(result.deleted.map((r) => r.kind), ["Widget"]);
+  assertEquals(result.skipped, []);
+});
