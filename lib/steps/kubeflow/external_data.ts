@@ -338,8 +338,11 @@ class Edit {
   }
 
   result(): ExternalDataResult {
+    const gone = new Set(this.removed.map((r) => describe(r)));
     for (const [key, whats] of this.changes) {
       const [setting, object] = key.split("\0");
+      // An object that was set and then left out (the store's own pods) is no change.
+      if (gone.has(object)) continue;
       (this.changed[setting] ??= []).push(
         `${object}: ${[...whats].join(", ")}`,
       );
@@ -885,6 +888,8 @@ function applyObjectStore(
     for (const c of containersOf(o)) {
       const names = new Set((c.env ?? []).map((e) => e.name));
       if (!names.has("MINIO_ACCESS_KEY") && !names.has("MINIO_HOST")) continue;
+      // The store itself reads its keys from the same variables.
+      if (STORE_IMAGE.test(c.image ?? "")) continue;
       if (codes.some((cm) => podMounts(o).includes(cm.metadata.name))) continue;
       edit.setEnv(setting, o, c, "MINIO_HOST", host);
       edit.setEnv(setting, o, c, "MINIO_PORT", port);
@@ -1165,7 +1170,8 @@ function report(
       check: `kubeflow.${field}`,
       severity: "warning",
       target,
-      seen: `not reachable from this machine (${r.detail}); not checked`,
+      seen:
+        `${field} (${target}) is not reachable from this machine (${r.detail}); not checked`,
       fix:
         "plan from a machine that reaches it to check the credentials, or make sure the cluster reaches it",
     });
@@ -1379,11 +1385,6 @@ export async function withExternalData(
       );
     }
     findings.push(...checked.findings);
-    for (const f of checked.findings) {
-      if (f.severity === "warning") {
-        warnings.push(`${f.check} ${f.target}: ${f.seen} (${f.fix})`);
-      }
-    }
   }
   return { objects: result.objects, result, findings, warnings };
 }
