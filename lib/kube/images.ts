@@ -310,6 +310,10 @@ export function looksLikeImage(text: string): boolean {
 const TEXT_IMAGE_RE =
   /(?<![\w./:@-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?\/[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)/g;
 
+// `image: busybox:1.28` lines of templates (Istio's injection templates).
+const TEXT_IMAGE_ENTRY_RE =
+  /^[ \t-]*"?image"?\s*:\s*"?([a-z0-9][\w./:@-]*)"?\s*$/gm;
+
 /** Keys whose values are never images themselves, though their names say image. */
 function isImageKey(key: string): boolean {
   return /image/i.test(key) &&
@@ -440,17 +444,24 @@ class Walker {
     return value;
   }
 
-  /** Free text: every strongly image-shaped token is reported. */
+  /** Free text: every strongly image-shaped token and `image:` entry is reported. */
   text(value: string, path: Path): void {
+    const reason =
+      "inside text that is neither JSON nor YAML (a script or template): not rewritten, as its syntax is unknown";
     for (const m of value.matchAll(TEXT_IMAGE_RE)) {
-      if (looksLikeImage(m[1])) {
-        this.skip(
-          m[1],
-          path,
-          "inside text that is neither JSON nor YAML (a script or template): not rewritten, as its syntax is unknown",
-        );
+      if (looksLikeImage(m[1]) && !this.onMirror(m[1])) {
+        this.skip(m[1], path, reason);
       }
     }
+    for (const m of value.matchAll(TEXT_IMAGE_ENTRY_RE)) {
+      if (parseImageReference(m[1]) && !this.onMirror(m[1])) {
+        this.skip(m[1], path, reason);
+      }
+    }
+  }
+
+  private onMirror(text: string): boolean {
+    return this.mirror !== undefined && onMirror(text, this.mirror);
   }
 
   /**

@@ -239,6 +239,21 @@ function registerSecret(ctx: StepContext, value: string): void {
       const v = entry?.[key];
       if (typeof v === "string" && v.length >= 4) ctx.addSecret(v);
     }
+    // `auth` is base64 of user:password: the password alone is secret too.
+    const password = decodedPassword(entry?.auth);
+    if (password) ctx.addSecret(password);
+  }
+}
+
+function decodedPassword(auth: unknown): string | undefined {
+  if (typeof auth !== "string") return undefined;
+  try {
+    const text = atob(auth);
+    const colon = text.indexOf(":");
+    const password = colon >= 0 ? text.slice(colon + 1) : "";
+    return password.length >= 4 ? password : undefined;
+  } catch {
+    return undefined;
   }
 }
 
