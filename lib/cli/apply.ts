@@ -28,7 +28,7 @@ import {
   readLock,
 } from "../engine/lock.ts";
 import type { KubeClient } from "../kube/types.ts";
-import type { CliArgs } from "./args.ts";
+import { type CliArgs, policyOf } from "./args.ts";
 import { compose, fail, ioOf, start } from "./_common.ts";
 import type { CliIO } from "./io.ts";
 import {
@@ -61,6 +61,9 @@ Options:
   --parallelism N     steps applied at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
   --lock-timeout SEC  wait up to SEC seconds for another apply's lock (default: refuse)
+  --force-conflicts   take fields other field managers own on objects kfplan did not
+                      create (otherwise such conflicts refuse the apply)
+  --allow-downgrade   install a lower Kubeflow release over the installed one
   --allow-data-loss   delete data-holding objects no longer rendered (PVCs, PVs,
                       non-empty namespaces, CRDs with instances) instead of keeping
                       them (also: cluster.allowDataLoss in the config)
@@ -96,7 +99,13 @@ export async function applyCommand(
         "checkpoint",
         "lock-timeout",
       ],
-      booleans: ["json", "yes", "allow-data-loss"],
+      booleans: [
+        "json",
+        "yes",
+        "force-conflicts",
+        "allow-downgrade",
+        "allow-data-loss",
+      ],
       maxPositional: 1,
     },
     APPLY_USAGE,
@@ -262,7 +271,10 @@ async function runApply(io: CliIO, run: ApplyRun): Promise<number> {
         ? { path: composition.config.path, digest: composition.config.digest }
         : undefined,
       lock: run.lock,
-      ...dataLossPolicy(args, composition),
+      policy: {
+        ...policyOf(args),
+        ...dataLossPolicy(args, composition).policy,
+      },
       confirm: (plan) => view.confirm(plan),
       onEvent: (e) => view.onEvent(e),
     });

@@ -6,6 +6,7 @@
  */
 
 import { minimist } from "../deps.ts";
+import type { StepPolicy } from "../engine/types.ts";
 
 /** The flags every kfplan command understands (each command uses a subset). */
 export interface CliArgs {
@@ -33,6 +34,12 @@ export interface CliArgs {
   help: boolean;
   /** `--force`. */
   force: boolean;
+  /** `--force-conflicts`: take fields other managers own (see {@linkcode StepPolicy}). */
+  forceConflicts: boolean;
+  /** `--allow-downgrade`: install a lower Kubeflow release over a higher one. */
+  allowDowngrade: boolean;
+  /** `--refresh-only`: report drift only (plan). */
+  refreshOnly: boolean;
   /** `--allow-data-loss`: prune (and replace) data-holding objects too. */
   allowDataLoss: boolean;
 }
@@ -143,6 +150,26 @@ export function parseArgs(argv: string[], spec: ArgSpec): CliArgs {
     yes: parsed.yes === true,
     help: parsed.help === true,
     force: parsed.force === true,
+    forceConflicts: parsed["force-conflicts"] === true,
+    allowDowngrade: parsed["allow-downgrade"] === true,
+    refreshOnly: parsed["refresh-only"] === true,
     allowDataLoss: parsed["allow-data-loss"] === true,
+  };
+}
+
+/**
+ * What the flags allow, for the engine to hand to every step.
+ *
+ * @example
+ * ```ts
+ * policyOf(parseArgs(["--force-conflicts"], { strings: [], booleans: ["force-conflicts"] }));
+ * // { forceConflicts: true }
+ * ```
+ */
+export function policyOf(args: CliArgs): StepPolicy {
+  return {
+    ...(args.forceConflicts ? { forceConflicts: true } : {}),
+    ...(args.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(args.allowDataLoss ? { allowDataLoss: true } : {}),
   };
 }

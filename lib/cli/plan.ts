@@ -16,6 +16,8 @@ import {
   type SessionOptions,
 } from "./session.ts";
 import { planView } from "./views.ts";
+import { policyOf } from "./args.ts";
+import { driftReport, renderDrift } from "../engine/drift.ts";
 import { describeTools } from "../tools/describe_tools.ts";
 
 /** Usage text of `plan`. */
@@ -32,12 +34,17 @@ Options:
   --json              print the JSON plan document instead of the human plan
   --parallelism N     steps planned at once (default 4)
   --checkpoint DIR    checkpoint directory (default .kfplan/ next to the config)
+  --refresh-only      report drift only: objects kfplan applied that changed out of
+                      band (not configuration changes); exit 2 when there is drift
+  --force-conflicts   take fields other field managers own on objects kfplan did not
+                      create (otherwise such conflicts block apply)
+  --allow-downgrade   plan a lower Kubeflow release over the installed one
   --allow-data-loss   plan deletes of data-holding objects no longer rendered (PVCs,
                       PVs, non-empty namespaces, CRDs with instances) instead of
                       keeping them (also: cluster.allowDataLoss in the config)
   --help              this text
 
-Exit status: 0 no changes, 2 changes planned, 1 error.
+Exit status: 0 no changes (no drift), 2 changes planned (drift found), 1 error.
 `;
 
 /**
@@ -64,7 +71,13 @@ export async function planCommand(
         "parallelism",
         "checkpoint",
       ],
-      booleans: ["json", "allow-data-loss"],
+      booleans: [
+        "json",
+        "refresh-only",
+        "force-conflicts",
+        "allow-downgrade",
+        "allow-data-loss",
+      ],
     },
     PLAN_USAGE,
     io,
@@ -76,7 +89,7 @@ export async function planCommand(
     // from each providing them.
     const tools = await describeTools();
     if (!args.json) io.err(`Tools: ${tools.join(", ")}\n`);
-    const { document, scrubber } = await planSteps(composition.steps, {
+    const planned = await planSteps(composition.steps, {
       kube,
       offlineReason: offline,
       config: composition.config
@@ -84,10 +97,23 @@ export async function planCommand(
         : undefined,
       checkpointDir: checkpointDirFor(args, composition),
       parallelism: parallelismFor(args, composition),
-      ...dataLossPolicy(args, composition),
+      policy: {
+        ...policyOf(args),
+        ...dataLossPolicy(args, composition).policy,
+      },
       // Warnings go to stderr so that `--json` output stays a single document.
       log: { info() {}, debug() {}, warn: (m) => view.warn(m) },
     });
+    const { document, scrubber } = planned;
+    if (args.refreshOnly) {
+      const report = driftReport(document, planned.observation);
+      io.out(scrubber.scrub(
+        args.json
+          ? JSON.stringify(report, null, 2) + "\n"
+          : renderDrift(report),
+      ));
+      return report.errors.length > 0 ? 1 : report.drifted > 0 ? 2 : 0;
+    }
     // Scrubbing the serialised text is defence in depth: the document is redacted already.
     view = planView(io, { json: args.json, scrub: (t) => scrubber.scrub(t) });
     if (args.out) {

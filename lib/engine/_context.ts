@@ -7,7 +7,7 @@
 
 import type { KubeClient } from "../kube/types.ts";
 import { redactOptions, scrubbingLogger, SecretScrubber } from "./redact.ts";
-import type { Logger, Step, StepContext } from "./types.ts";
+import type { Logger, Step, StepContext, StepPolicy } from "./types.ts";
 
 /** A scrubber knowing every sensitive option value of `steps`. */
 export function scrubberFor(
@@ -58,6 +58,8 @@ export interface ContextInputs {
   outputs: Map<string, Record<string, unknown>>;
   /** Key for sealed render caches (see {@linkcode StepContext.renderCacheKey}). */
   renderCacheKey?: Uint8Array;
+  /** What the user allowed (see {@linkcode StepContext.policy}). */
+  policy?: StepPolicy;
 }
 
 /** The context of one step: only the outputs of the steps it needs. */
@@ -76,6 +78,7 @@ export function contextFor(step: Step, inputs: ContextInputs): StepContext {
     signal: inputs.signal,
     addSecret: (value) => inputs.scrubber.add(value),
     renderCacheKey: inputs.renderCacheKey,
+    ...(inputs.policy ? { policy: inputs.policy } : {}),
   };
 }
 

@@ -605,6 +605,7 @@ function stepContextOf(
     scrubber: state.scrubber,
     outputs: run.outputs,
     renderCacheKey: state.digester.derive("render-cache"),
+    policy: state.policy,
   });
 }
 

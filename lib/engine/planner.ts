@@ -104,13 +104,13 @@ export interface PlanStepsOptions {
   now?: () => Date;
   /** Extra secret values to scrub from error messages. */
   secrets?: Iterable<string>;
-  /** What the user allowed (`--force-conflicts`, ...), handed to every step. */
-  policy?: StepPolicy;
   /**
    * Namespace of the inventories (one ApplySet parent per step); default
    * `kfplan-system`. Tests sharing one control plane use one each.
    */
   stateNamespace?: string;
+  /** What the user allowed (`--force-conflicts`, ...), handed to every step. */
+  policy?: StepPolicy;
 }
 
 /** Result of {@linkcode planSteps}. */
@@ -400,6 +400,7 @@ export async function planSteps(
           scrubber,
           outputs,
           renderCacheKey: digester.derive("render-cache"),
+          policy: options.policy,
         });
         inputsDigests.set(
           step.id,

@@ -24,10 +24,10 @@
  */
 
 import { sleep } from "./retry.ts";
-import type { FieldDiff } from "./diff.ts";
+import { diffValues, type FieldDiff } from "./diff.ts";
 import type { KubeClient, KubeObject } from "./types.ts";
 import { KubeApiError } from "./errors.ts";
-import { formatRef, type ObjectRef, refOf } from "./object_ref.ts";
+import { formatRef, objectKey, type ObjectRef, refOf } from "./object_ref.ts";
 
 export { refOf };
 import {
@@ -282,6 +282,190 @@ export interface ResourceChange extends ObjectRef {
    * the server could not dry-run it at plan time.
    */
   knownAfterApply?: boolean;
+  /** For `replace`: the immutable fields the server refused to change in place. */
+  immutableFields?: string[];
+  /**
+   * Fields of the desired state another field manager owns with another value (the
+   * server's answer to a dry-run apply without force), by manager.
+   */
+  conflicts?: FieldConflict[];
+  /**
+   * True when those conflicts block apply: kfplan never applied this object (it was
+   * adopted or pre-existing) and taking its fields was not asked for
+   * (`forceConflicts`).
+   */
+  blocked?: boolean;
+}
+
+/** Fields of an object another field manager owns, as a dry-run apply reports them. */
+export interface FieldConflict {
+  /** The other field manager, e.g. `kubectl` or `helm`. */
+  manager: string;
+  /** The fields, e.g. `spec.replicas`. */
+  fields: string[];
+}
+
+/**
+ * Kinds that are never deleted and re-created implicitly: deleting them deletes data
+ * (a PVC's volume, a PV, every object in a Namespace, every instance of a CRD).
+ */
+export const DATA_HOLDING_KINDS: ReadonlySet<string> = new Set([
+  "PersistentVolumeClaim",
+  "PersistentVolume",
+  "Namespace",
+  "CustomResourceDefinition",
+]);
+
+/** The server's ways of saying a field cannot change in place. */
+const IMMUTABLE_MESSAGE =
+  /immutable|may not change once set|cannot be changed|are forbidden|may not be changed/i;
+
+/**
+ * The fields a 422 from apply names as immutable (from the `Status`'s causes, else its
+ * message), or `undefined` when the error is not about immutable fields.
+ *
+ * @example
+ * ```ts
+ * immutableFieldsOf(error); // ["spec.selector"]
+ * ```
+ */
+export function immutableFieldsOf(error: unknown): string[] | undefined {
+  if (!(error instanceof KubeApiError) || error.status !== 422) {
+    return undefined;
+  }
+  const message = error.apiStatus?.message ?? error.message;
+  if (!IMMUTABLE_MESSAGE.test(message)) return undefined;
+  const fields = (error.apiStatus?.details?.causes ?? [])
+    .filter((c) => IMMUTABLE_MESSAGE.test(c.message ?? "") && c.field)
+    .map((c) => c.field!.replace(/^\./, ""));
+  return fields.length > 0 ? [...new Set(fields)] : [message];
+}
+
+/**
+ * The managers and fields of a 409 from a server-side apply without force, or
+ * `undefined` when the error is not such a conflict.
+ */
+export function fieldConflictsOf(error: unknown): FieldConflict[] | undefined {
+  if (!(error instanceof KubeApiError) || error.status !== 409) {
+    return undefined;
+  }
+  const causes = (error.apiStatus?.details?.causes ?? []).filter((c) =>
+    c.reason === "FieldManagerConflict" || /conflict with/.test(c.message ?? "")
+  );
+  if (causes.length === 0) return undefined;
+  const byManager = new Map<string, string[]>();
+  for (const c of causes) {
+    const manager = /conflict with "([^"]*)"/.exec(c.message ?? "")?.[1] ??
+      "unknown";
+    const field = (c.field ?? "").replace(/^\./, "");
+    byManager.set(manager, [...(byManager.get(manager) ?? []), field]);
+  }
+  return [...byManager].map(([manager, fields]) => ({ manager, fields }));
+}
+
+/** `spec.replicas (manager "kubectl"), data.x (manager "helm")`. */
+export function describeConflicts(conflicts: readonly FieldConflict[]): string {
+  return conflicts.map((c) =>
+    `${c.fields.join(", ")} (field manager "${c.manager}")`
+  ).join("; ");
+}
+
+/** Whether `manager` has server-side applied `live` before (its `Apply` entry). */
+export function appliedBy(
+  live: KubeObject | undefined,
+  manager: string,
+): boolean {
+  const entries = (live?.metadata?.managedFields ?? []) as {
+    manager?: string;
+    operation?: string;
+  }[];
+  return entries.some((e) => e.manager === manager && e.operation === "Apply");
+}
+
+/** Raised before apply when planned conflicts on objects kfplan did not create block it. */
+export class ConflictError extends Error {
+  /** The blocked changes. */
+  readonly changes: ResourceChange[];
+
+  /** Creates the error naming every blocked object, its fields and managers. */
+  constructor(changes: ResourceChange[]) {
+    super(
+      `apply refused: ${changes.length} object(s) kfplan did not create have fields ` +
+        `other field managers own: ${
+          changes.map((c) =>
+            `${formatRef(c)}: ${describeConflicts(c.conflicts ?? [])}`
+          ).join("; ")
+        }; plan and apply with --force-conflicts to take them`,
+    );
+    this.name = "ConflictError";
+    this.changes = changes;
+  }
+}
+
+/**
+ * Throws a {@linkcode ConflictError} when any planned change is `blocked`; nothing
+ * in the cluster has changed yet when it does.
+ */
+export function refuseBlockedConflicts(
+  changes: readonly ResourceChange[],
+): void {
+  const blocked = changes.filter((c) => c.blocked);
+  if (blocked.length > 0) throw new ConflictError(blocked);
+}
+
+/** One plan warning per blocked change, saying how to proceed; empty when none. */
+export function conflictWarnings(
+  changes: readonly ResourceChange[],
+): string[] {
+  return changes.filter((c) => c.blocked).map((c) =>
+    `${formatRef(c)}: ${
+      describeConflicts(c.conflicts ?? [])
+    }: kfplan did not create it, so apply refuses; ` +
+    "plan and apply with --force-conflicts to take these fields"
+  );
+}
+
+/** The label that makes an object a member of an ApplySet (kfplan's inventories). */
+const PART_OF = "applyset.kubernetes.io/part-of";
+
+/**
+ * Whether kfplan applied `live` before: it is a member of an inventory (the ApplySet
+ * `part-of` label), the client recorded applying it (an observing client's
+ * `recorded`), or `manager` has an `Apply` entry. The last alone is not enough: a
+ * manager whose every field another one took loses its entry.
+ */
+function ownedByKfplan(
+  kube: KubeClient,
+  live: KubeObject | undefined,
+  manager: string,
+): boolean {
+  if (!live) return false;
+  if (live.metadata.labels?.[PART_OF]) return true;
+  const recorded = (kube as { recorded?: (ref: ObjectRef) => boolean })
+    .recorded;
+  if (recorded?.(refOf(live))) return true;
+  return appliedBy(live, manager);
+}
+
+/** Raised when replacing an object would delete data that was not allowed to go. */
+export class DataLossError extends Error {
+  /** The object. */
+  readonly ref: ObjectRef;
+  /** The immutable fields that changed. */
+  readonly fields: string[];
+
+  /** Creates the error naming the object, the fields and how to proceed. */
+  constructor(ref: ObjectRef, fields: string[]) {
+    super(
+      `${formatRef(ref)}: ${
+        fields.join(", ")
+      } cannot change in place (immutable), and replacing a ${ref.kind} deletes ` +
+        `its data; keep the field as it is, or allow data loss (--allow-data-loss) to delete and re-create it`,
+    );
+    this.name = "DataLossError";
+    this.ref = ref;
+    this.fields = fields;
+  }
 }
 
 /** An object the planner read, with the version it saw: stale-plan detection compares these. */
@@ -300,6 +484,93 @@ export interface PlanObjectsOptions {
   concurrency?: number;
   /** Cancels planning. */
   signal?: AbortSignal;
+  /**
+   * Plan replacements of data-holding kinds ({@linkcode DATA_HOLDING_KINDS}) too.
+   * Default false: such a replacement is an error naming the object and the field.
+   */
+  allowDataLoss?: boolean;
+  /**
+   * Name the fields of each update that other field managers own (one more dry-run,
+   * without force, per updated object). For objects kfplan server-side applies
+   * itself; not for objects another tool (helm) applies, whose own manager owns them.
+   * Default false.
+   */
+  checkConflicts?: boolean;
+  /**
+   * With `checkConflicts`: take fields other managers own on objects kfplan never
+   * applied (adopted or pre-existing). Default false: their conflicts block apply.
+   */
+  forceConflicts?: boolean;
+  /**
+   * Whether kfplan owns the object (applied it before), so that taking its fields
+   * back is drift repair. Default: the live object has an `Apply` entry of
+   * `fieldManager`.
+   */
+  owned?: (ref: ObjectRef, live: KubeObject | undefined) => boolean;
+  /** kfplan's field manager; default `kfplan`. */
+  fieldManager?: string;
+}
+
+/**
+ * The fields the desired object changes under the ones the server named (it may name
+ * only `spec`): e.g. `spec.storageClassName`. The server's names when none is found.
+ */
+function changedUnder(
+  reported: string[],
+  live: KubeObject | undefined,
+  desired: KubeObject,
+): string[] {
+  if (!live) return reported;
+  const changed = diffValues(live, desired)
+    .filter((d) => d.after !== undefined)
+    .map((d) => d.path)
+    .filter((path) =>
+      reported.some((r) =>
+        path === r || path.startsWith(`${r}.`) || path.startsWith(`${r}[`)
+      )
+    );
+  return changed.length > 0 ? changed : reported;
+}
+
+/** Names the conflicts of an update: drift repair, forced, or blocked. */
+async function conflictsOf(
+  kube: KubeClient,
+  object: KubeObject,
+  live: KubeObject | undefined,
+  options: PlanObjectsOptions,
+): Promise<Partial<ResourceChange>> {
+  try {
+    await kube.apply(object, { dryRun: true, force: false });
+    return {};
+  } catch (e) {
+    const conflicts = fieldConflictsOf(e);
+    if (!conflicts) throw e;
+    const ref = refOf(object);
+    const owned = options.owned?.(ref, live) ??
+      ownedByKfplan(kube, live, options.fieldManager ?? "kfplan");
+    const what = describeConflicts(conflicts);
+    if (owned) {
+      return {
+        conflicts,
+        reason:
+          `drift repair: kfplan applied this object; apply takes back ${what}`,
+      };
+    }
+    if (options.forceConflicts) {
+      return {
+        conflicts,
+        reason: `conflict taken by --force-conflicts: ${what}`,
+      };
+    }
+    return {
+      conflicts,
+      blocked: true,
+      reason:
+        `conflict: ${what}; kfplan did not create this object, so apply refuses to take ` +
+        `these fields: plan and apply with --force-conflicts to take them, or change the ` +
+        `configuration to agree with the live values`,
+    };
+  }
 }
 
 /** What {@linkcode planObjects} found. */
@@ -400,30 +671,39 @@ export async function planObjects(
           action: d.action,
           diff: d.diff,
         };
+        if (d.action === "update" && options.checkConflicts) {
+          Object.assign(
+            change,
+            await conflictsOf(kube, object, d.live, options),
+          );
+        }
         return { change, observed };
       } catch (e) {
-        if (
-          e instanceof KubeApiError && e.status === 422 &&
-          /immutable/i.test(e.message)
-        ) {
-          const live = await kube.get(ref);
-          const change: ResourceChange = {
-            ...ref,
-            action: "replace",
-            diff: [],
-            reason: `an immutable field changes: ${
-              e.apiStatus?.message ?? e.message
-            }`,
-          };
-          const observed: ObservedObject = {
-            ...ref,
-            resourceVersion: live?.metadata.resourceVersion,
-            uid: live?.metadata.uid,
-            generation: live?.metadata.generation,
-          };
-          return { change, observed };
+        const reported = immutableFieldsOf(e);
+        if (!reported) throw e;
+        const live = await kube.get(ref);
+        const fields = changedUnder(reported, live, object);
+        if (DATA_HOLDING_KINDS.has(ref.kind) && !options.allowDataLoss) {
+          throw new DataLossError(ref, fields);
         }
-        throw e;
+        const change: ResourceChange = {
+          ...ref,
+          action: "replace",
+          diff: [],
+          immutableFields: fields,
+          reason: `immutable field${fields.length > 1 ? "s" : ""} ${
+            fields.join(", ")
+          } change${
+            fields.length > 1 ? "" : "s"
+          }: apply deletes the object and creates it again`,
+        };
+        const observed: ObservedObject = {
+          ...ref,
+          resourceVersion: live?.metadata.resourceVersion,
+          uid: live?.metadata.uid,
+          generation: live?.metadata.generation,
+        };
+        return { change, observed };
       }
     },
   );
@@ -468,6 +748,16 @@ export interface ApplyObjectsOptions {
    * (a plan shows them as `replace`). Default false: the apply fails naming the object.
    */
   replaceImmutable?: boolean;
+  /**
+   * Replace data-holding kinds ({@linkcode DATA_HOLDING_KINDS}) too. Default false:
+   * their immutable changes fail with a {@linkcode DataLossError}.
+   */
+  allowDataLoss?: boolean;
+  /**
+   * Objects ({@linkcode objectKey}s) applied without force: a field another manager
+   * owns then fails the apply naming the manager instead of being taken.
+   */
+  withoutForce?: ReadonlySet<string>;
   /** Parallel applies inside one phase; default 4. */
   concurrency?: number;
   /** Cancels the apply between objects and during waits. */
@@ -552,11 +842,18 @@ async function applyOne(
   let result: KubeObject;
   try {
     try {
-      result = await run.kube.apply(object);
+      result = await run.kube.apply(
+        object,
+        run.options.withoutForce?.has(objectKey(ref))
+          ? { force: false }
+          : undefined,
+      );
     } catch (e) {
-      const immutable = e instanceof KubeApiError && e.status === 422 &&
-        /immutable/i.test(e.message);
-      if (!immutable || !run.options.replaceImmutable) throw e;
+      const fields = immutableFieldsOf(e);
+      if (!fields || !run.options.replaceImmutable) throw e;
+      if (DATA_HOLDING_KINDS.has(ref.kind) && !run.options.allowDataLoss) {
+        throw new DataLossError(ref, fields);
+      }
       result = await replace(run, object, phase);
     }
   } catch (cause) {
@@ -584,10 +881,21 @@ async function replace(
 ): Promise<KubeObject> {
   const ref = refOf(object);
   await run.kube.delete(ref, { propagationPolicy: "Foreground" });
+  // Bounded: a finalizer nobody removes is named by the wait's timeout error.
   await run.kube.waitFor(
     ref,
-    (o) => o ? "still being deleted" : true,
-    run.waitOptions,
+    (o) =>
+      o
+        ? `still being deleted (finalizers: ${
+          ((o.metadata.finalizers as string[] | undefined) ?? []).join(", ") ||
+          "none"
+        })`
+        : true,
+    {
+      ...run.waitOptions,
+      timeoutMs: Math.min(run.timeoutMs, 120_000),
+      intervalMs: 200,
+    },
   );
   run.emit({ type: "replaced", phase, ref });
   return await run.kube.apply(object);

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { objectKey, refOf } from "./object_ref.ts";
+import { objectKey, type ObjectRef, refOf } from "./object_ref.ts";
 import { redactObject } from "./diff.ts";
 import type { KubeClient, KubeObject, ObjectDiff } from "./types.ts";
 
@@ -55,6 +55,12 @@ export interface ObservationStats {
   dryRuns: number;
   /** Objects found unchanged since kfplan applied them, without a dry-run. */
   unchanged: number;
+  /**
+   * Drift: {@linkcode objectKey}s of objects kfplan applied whose desired state is
+   * the same as then (same digest) but that the server would change (edited or
+   * deleted out of band). Config changes are not drift.
+   */
+  drifted: string[];
 }
 
 /** A {@linkcode KubeClient} that observes in bulk and records what it applied. */
@@ -63,6 +69,8 @@ export interface ObservingClient extends KubeClient {
   appliedRecords(): Record<string, AppliedRecord>;
   /** What this client read and saved so far. */
   stats(): ObservationStats;
+  /** Whether the last apply recorded applying this object (kfplan owns it). */
+  recorded(ref: ObjectRef): boolean;
 }
 
 /**
@@ -81,7 +89,12 @@ export function observingClient(
 ): ObservingClient {
   const lists = new Map<string, Promise<Map<string, KubeObject> | undefined>>();
   const applied: Record<string, AppliedRecord> = {};
-  const stats: ObservationStats = { lists: 0, dryRuns: 0, unchanged: 0 };
+  const stats: ObservationStats = {
+    lists: 0,
+    dryRuns: 0,
+    unchanged: 0,
+    drifted: [],
+  };
   const gate = limiter(options.concurrency ?? 8);
 
   function listed(
@@ -121,7 +134,14 @@ export function observingClient(
       }
     }
     stats.dryRuns++;
-    return await kube.diff(object);
+    const result = await kube.diff(object);
+    if (
+      record && result.action !== "no-op" &&
+      options.digest(object) === record.digest
+    ) {
+      stats.drifted.push(objectKey(refOf(object)));
+    }
+    return result;
   }
 
   async function liveOf(object: KubeObject): Promise<KubeObject | undefined> {
@@ -169,7 +189,8 @@ export function observingClient(
     diff,
     waitFor: (ref, check, waitOptions) => kube.waitFor(ref, check, waitOptions),
     appliedRecords: () => ({ ...applied }),
-    stats: () => ({ ...stats }),
+    recorded: (ref) => options.lastApplied?.[objectKey(ref)] !== undefined,
+    stats: () => ({ ...stats, drifted: [...stats.drifted] }),
   };
 }
 

@@ -566,7 +566,11 @@ async function applyGpuOperator(
       await kube.apply(object);
     }
   }
-  const release = await applyRelease(ctx, spec, { ...env, desired });
+  const release = await applyRelease(ctx, spec, {
+    ...env,
+    desired,
+    changes: plan.changes,
+  });
   return {
     namespace: o.namespace,
     release: o.release,

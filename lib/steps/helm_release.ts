@@ -34,7 +34,12 @@ import {
 } from "../engine/types.ts";
 import { digestOf } from "../engine/digest.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
-import { planObjects } from "../kube/apply_set.ts";
+import {
+  DATA_HOLDING_KINDS,
+  DataLossError,
+  planObjects,
+  type ResourceChange,
+} from "../kube/apply_set.ts";
 import { objectName, refOf } from "../kube/object_ref.ts";
 import { loadKubeConfig } from "../kube/client.ts";
 import { waitForReady } from "../kube/wait.ts";
@@ -430,6 +435,7 @@ export async function planRelease(
     : objects;
   const { changes, observed } = await planObjects(ctx.kube, diffed, {
     signal: ctx.signal,
+    allowDataLoss: ctx.policy?.allowDataLoss,
   });
   const plan: ReleasePlan = {
     ...emptyPlan(),
@@ -544,11 +550,46 @@ export interface ApplyReleaseOptions extends HelmReleaseEnv {
    * by hand) the namespace comes from the spec and helm installs the chart's render.
    */
   desired?: DesiredRelease;
+  /**
+   * The planned changes: objects planned as `replace` (an immutable field changes)
+   * are deleted, and waited for (bounded), before helm installs them again.
+   */
+  changes?: readonly ResourceChange[];
 }
 
 /**
- * Applies the release: the namespace with its labels (server-side apply), then
- * `helm upgrade --install`.
+ * Deletes the objects planned as `-/+` and waits (bounded) until they are gone, so
+ * that `helm upgrade` creates them with the new immutable fields: helm itself would
+ * patch them and fail.
+ */
+async function deleteReplaced(
+  ctx: StepContext,
+  kube: KubeClient,
+  changes: readonly ResourceChange[],
+): Promise<void> {
+  for (const c of changes.filter((c) => c.action === "replace")) {
+    const ref = {
+      apiVersion: c.apiVersion,
+      kind: c.kind,
+      namespace: c.namespace,
+      name: c.name,
+    };
+    if (DATA_HOLDING_KINDS.has(c.kind) && !ctx.policy?.allowDataLoss) {
+      throw new DataLossError(ref, c.immutableFields ?? ["(immutable field)"]);
+    }
+    ctx.log.info(`replacing ${objectName(ref)}: ${c.reason ?? "immutable"}`);
+    await kube.delete(ref, { propagationPolicy: "Foreground" });
+    await kube.waitFor(ref, (o) => o ? "still being deleted" : true, {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      signal: ctx.signal,
+    });
+  }
+}
+
+/**
+ * Applies the release: the namespace with its labels (server-side apply), objects
+ * planned as replacements deleted, then `helm upgrade --install`.
  */
 export async function applyRelease(
   ctx: StepContext,
@@ -561,6 +602,7 @@ export async function applyRelease(
   const helm = env.helm ?? await findHelm();
   const cluster = assertSameCluster(kube, env);
   await kube.apply(options.desired?.namespace ?? namespaceObject(spec));
+  await deleteReplaced(ctx, kube, options.changes ?? []);
   ctx.log.info(
     `helm upgrade --install ${spec.release} (${
       describeChart(spec.chart)

@@ -387,6 +387,7 @@ async function applyMetallb(
   const release = await applyRelease(ctx, releaseSpec(o), {
     ...env,
     desired: parts.release,
+    changes: plan.changes,
   });
   await waitForPoolPrerequisites(ctx, o);
   for (const object of parts.pools) await kube.apply(object);

@@ -449,6 +449,7 @@ async function applyStorage(
   const release = await applyRelease(ctx, releaseSpec(o), {
     ...env,
     desired: work.release,
+    changes: plan.changes,
   });
   for (const patch of work.switchOff) {
     ctx.log.info(`StorageClass ${patch.metadata.name}: no longer the default`);

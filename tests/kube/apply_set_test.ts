@@ -1,13 +1,21 @@
-import { assertEquals, assertMatch } from "../_assert.ts";
+import { assertEquals, assertMatch, assertThrows } from "../_assert.ts";
 import {
+  appliedBy,
+  ConflictError,
+  conflictWarnings,
   crdDefinedKinds,
+  describeConflicts,
+  fieldConflictsOf,
   groupOf,
+  immutableFieldsOf,
   orderObjects,
   phaseOf,
   planObjects,
+  refuseBlockedConflicts,
   webhookBackends,
 } from "../../lib/kube/apply_set.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
+import { KubeApiError } from "../../lib/kube/errors.ts";
 
 function obj(
   apiVersion: string,
@@ -176,4 +184,103 @@ Deno.test("planObjects offline plans every object as a create, in apply order", 
   ]);
   assertEquals(plan.observed, []);
   assertMatch(JSON.stringify(plan), /^\{"changes"/);
+});
+
+Deno.test("immutableFieldsOf reads the fields of a 422 'field is immutable', nothing else", () => {
+  const selector = new KubeApiError(422, "invalid", {
+    operation: "apply",
+    apiStatus: {
+      message:
+        'Deployment.apps "web" is invalid: spec.selector: Invalid value: ...: field is immutable',
+      details: {
+        causes: [{
+          reason: "FieldValueInvalid",
+          message: "Invalid value: ...: field is immutable",
+          field: "spec.selector",
+        }],
+      },
+    },
+  });
+  assertEquals(immutableFieldsOf(selector), ["spec.selector"]);
+  const other = new KubeApiError(422, "invalid", {
+    operation: "apply",
+    apiStatus: { message: "spec.replicas: must be greater than or equal to 0" },
+  });
+  assertEquals(immutableFieldsOf(other), undefined);
+  assertEquals(immutableFieldsOf(new Error("field is immutable")), undefined);
+});
+
+Deno.test("fieldConflictsOf groups a 409's fields by manager", () => {
+  const conflict = new KubeApiError(409, "conflict", {
+    operation: "apply",
+    apiStatus: {
+      reason: "Conflict",
+      message: "Apply failed with 2 conflicts",
+      details: {
+        causes: [
+          {
+            reason: "FieldManagerConflict",
+            message: 'conflict with "kubectl" using apps/v1',
+            field: ".spec.replicas",
+          },
+          {
+            reason: "FieldManagerConflict",
+            message: 'conflict with "helm" using apps/v1',
+            field: ".metadata.labels.tier",
+          },
+        ],
+      },
+    },
+  });
+  const conflicts = fieldConflictsOf(conflict)!;
+  assertEquals(conflicts, [
+    { manager: "kubectl", fields: ["spec.replicas"] },
+    { manager: "helm", fields: ["metadata.labels.tier"] },
+  ]);
+  assertEquals(
+    describeConflicts(conflicts),
+    'spec.replicas (field manager "kubectl"); metadata.labels.tier (field manager "helm")',
+  );
+  assertEquals(
+    fieldConflictsOf(
+      new KubeApiError(409, "exists", {
+        operation: "create",
+        apiStatus: { reason: "AlreadyExists" },
+      }),
+    ),
+    undefined,
+  );
+});
+
+Deno.test("appliedBy needs an Apply entry of the manager; blocked conflicts refuse apply and warn", () => {
+  const live = obj("v1", "ConfigMap", "cm", {});
+  live.metadata.managedFields = [
+    { manager: "kfplan", operation: "Update" },
+    { manager: "helm", operation: "Apply" },
+  ];
+  assertEquals(appliedBy(live, "kfplan"), false);
+  assertEquals(appliedBy(live, "helm"), true);
+  assertEquals(appliedBy(undefined, "kfplan"), false);
+
+  const blocked = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    namespace: "ns",
+    name: "cm",
+    action: "update" as const,
+    diff: [],
+    conflicts: [{ manager: "helm", fields: ["data.mode"] }],
+    blocked: true,
+  };
+  refuseBlockedConflicts([{ ...blocked, blocked: false }]);
+  assertEquals(conflictWarnings([{ ...blocked, blocked: false }]), []);
+  const e = assertThrows(
+    () => refuseBlockedConflicts([blocked]),
+    ConflictError,
+  );
+  assertMatch(
+    e.message,
+    /ConfigMap ns\/cm.*data\.mode.*"helm".*--force-conflicts/,
+  );
+  assertMatch(conflictWarnings([blocked])[0], /--force-conflicts/);
 });

@@ -448,6 +448,11 @@ export const kubeflowOptionsSchema = z.object({
   katib: katibSchema.optional(),
   /** Bound of each apply/verify wait. */
   timeoutSeconds: z.int().min(1).max(7200).default(600),
+  /**
+   * Install a lower release over a higher one (refused at plan time otherwise);
+   * `--allow-downgrade` does the same for one run.
+   */
+  allowDowngrade: z.boolean().default(false),
 }).strict().overwrite(withDomainDefaults).superRefine((o, ctx) => {
   for (const issue of domainOptionIssues(o)) ctx.addIssue(issue);
   const issuer = o.dex.issuer;

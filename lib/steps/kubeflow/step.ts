@@ -25,7 +25,12 @@ import {
   type VerifyCheck,
   type VerifyResult,
 } from "../../engine/types.ts";
-import { applyObjects, planObjects } from "../../kube/apply_set.ts";
+import {
+  applyObjects,
+  conflictWarnings,
+  planObjects,
+  refuseBlockedConflicts,
+} from "../../kube/apply_set.ts";
 import {
   compareRefs,
   objectName,
@@ -50,6 +55,7 @@ import {
 import { preflight, PreflightError } from "./preflight.ts";
 import { recognize } from "./recognize.ts";
 import { type RenderedKubeflow, renderKubeflow } from "./render.ts";
+import { checkDowngrade } from "./version.ts";
 import { verifyStepTls } from "./tls.ts";
 import { mirrorObjects, mirrorReport } from "../image_mirror.ts";
 
@@ -292,9 +298,20 @@ async function planKubeflow(
     );
   }
   if (ctx.kube) await addPreflight(ctx.kube, o, rendered, plan);
+  if (ctx.kube) {
+    const downgrade = await checkDowngrade(ctx.kube, rendered.objects, {
+      planned: rendered.recognition.kubeflow?.version,
+      allow: o.allowDowngrade || ctx.policy?.allowDowngrade,
+    });
+    if (downgrade) plan.warnings.push(downgrade);
+  }
   const objects = await planObjects(ctx.kube, rendered.objects, {
     signal: ctx.signal,
+    allowDataLoss: ctx.policy?.allowDataLoss,
+    checkConflicts: true,
+    forceConflicts: ctx.policy?.forceConflicts,
   });
+  plan.warnings.push(...conflictWarnings(objects.changes));
   plan.changes = objects.changes;
   plan.observed = objects.observed;
   plan.desired = rendered.objects;
@@ -377,10 +394,14 @@ async function applyKubeflow(
 ): Promise<Record<string, unknown>> {
   if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
   const { objects, version } = await planned(ctx, plan, o, stepOptions);
+  refuseBlockedConflicts(plan.changes);
   const start = Date.now();
   const result = await applyObjects(ctx.kube, objects, {
     timeoutMs: o.timeoutSeconds * 1000,
     signal: ctx.signal,
+    // Immutable-field changes were planned as `-/+`: delete and create again.
+    replaceImmutable: true,
+    allowDataLoss: ctx.policy?.allowDataLoss,
     onProgress: (e) => {
       if (e.type === "phase") {
         ctx.log.info(`phase ${e.phase}: ${e.count} objects`);

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { releaseLine } from "./recognize.ts";
+import type { KubeClient, KubeObject } from "../../kube/types.ts";
+import { recognize, releaseLine } from "./recognize.ts";
 
 /** The kubeflow/manifests releases kfplan's tests install or plan (`../shared`). */
 export const KUBEFLOW_VERSIONS = [
@@ -131,4 +132,137 @@ export interface DetectedVersion {
  */
 export function kubernetesMinor(minor: number | string): number {
   return Number(String(minor).replace(/\D+$/, ""));
+}
+
+/** Numeric parts and pre-release of `vX.Y[.Z][-pre]`, or `undefined` for another string. */
+function parseVersion(
+  version: string,
+): { parts: number[]; pre?: string } | undefined {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?/.exec(version);
+  if (!m) return undefined;
+  return {
+    parts: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)],
+    ...(m[4] ? { pre: m[4] } : {}),
+  };
+}
+
+/**
+ * Orders two release versions (`v1.9.1` < `v1.10.0-rc.1` < `v1.10.0`): negative when
+ * `a` is lower, 0 when equal, positive when higher; `undefined` when either is not a
+ * version.
+ *
+ * @example
+ * ```ts
+ * compareVersions("v1.9.1", "v1.10.2"); // < 0
+ * ```
+ */
+export function compareVersions(a: string, b: string): number | undefined {
+  const x = parseVersion(a);
+  const y = parseVersion(b);
+  if (!x || !y) return undefined;
+  for (let i = 0; i < 3; i++) {
+    if (x.parts[i] !== y.parts[i]) return x.parts[i] - y.parts[i];
+  }
+  if (x.pre === y.pre) return 0;
+  if (x.pre === undefined) return 1;
+  if (y.pre === undefined) return -1;
+  return x.pre < y.pre ? -1 : 1;
+}
+
+/** The Kubeflow release the cluster runs, as its component images say. */
+export interface InstalledVersion {
+  /** The component images' tag, e.g. `v1.10.0`. */
+  version: string;
+  /** The live workloads' images that said so. */
+  images: string[];
+}
+
+/**
+ * The Kubeflow release running in the cluster, recognized from the live workloads of
+ * the namespaces where `desired` runs Kubeflow's own components (the same recognition
+ * as a render's), or `undefined` when none runs yet. A few LISTs.
+ */
+export async function installedVersion(
+  kube: KubeClient,
+  desired: readonly KubeObject[],
+): Promise<InstalledVersion | undefined> {
+  const wanted = new Set(recognize([...desired]).kubeflow?.images ?? []);
+  const namespaces = new Set(
+    desired.filter((o) =>
+      ["Deployment", "StatefulSet"].includes(o.kind) &&
+      podImages(o).some((i) => wanted.has(i))
+    ).map((o) => o.metadata.namespace ?? "default"),
+  );
+  const live: KubeObject[] = [];
+  for (const namespace of namespaces) {
+    for (const kind of ["Deployment", "StatefulSet"]) {
+      live.push(...await kube.list("apps/v1", kind, { namespace }));
+    }
+  }
+  const found = recognize(live).kubeflow;
+  return found ? { version: found.version, images: found.images } : undefined;
+}
+
+/** The images of a workload's containers and init containers. */
+function podImages(o: KubeObject): string[] {
+  const pod = (o.spec as {
+    template?: {
+      spec?: {
+        containers?: { image?: string }[];
+        initContainers?: { image?: string }[];
+      };
+    };
+  } | undefined)?.template?.spec;
+  return [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]
+    .flatMap((c) => c.image ? [c.image] : []);
+}
+
+/** Raised at plan time for a lower release over a higher one. */
+export class DowngradeError extends Error {
+  /** The release the cluster runs (component image tag). */
+  readonly installed: string;
+  /** The release the plan would install (component image tag). */
+  readonly planned: string;
+
+  /** Creates the error naming both versions and how to proceed. */
+  constructor(installed: string, planned: string) {
+    super(
+      `downgrade refused: the cluster runs Kubeflow ${installed} and this plan installs ` +
+        `${planned}, a lower release (its CRDs, stored objects and databases may not ` +
+        `read back); point kubeflow.manifests at ${installed} or newer, or set ` +
+        `kubeflow.allowDowngrade: true (or pass --allow-downgrade) to install it anyway`,
+    );
+    this.name = "DowngradeError";
+    this.installed = installed;
+    this.planned = planned;
+  }
+}
+
+/** Options for {@linkcode checkDowngrade}. */
+export interface CheckDowngradeOptions {
+  /** The component image tag the new render carries (its recognized version). */
+  planned?: string;
+  /** Install anyway (config `allowDowngrade`, or `--allow-downgrade`). */
+  allow?: boolean;
+}
+
+/**
+ * Compares the release the cluster runs with the one `desired` installs. A lower one
+ * throws {@linkcode DowngradeError}, unless allowed: then the warning for the plan is
+ * returned. Same or higher (an upgrade), or nothing installed yet: `undefined`.
+ */
+export async function checkDowngrade(
+  kube: KubeClient,
+  desired: readonly KubeObject[],
+  options: CheckDowngradeOptions,
+): Promise<string | undefined> {
+  if (!options.planned) return undefined;
+  const installed = await installedVersion(kube, desired);
+  if (!installed) return undefined;
+  const order = compareVersions(options.planned, installed.version);
+  if (order === undefined || order >= 0) return undefined;
+  if (!options.allow) {
+    throw new DowngradeError(installed.version, options.planned);
+  }
+  return `downgrade allowed: the cluster runs Kubeflow ${installed.version} and this plan installs ${options.planned}`;
 }

@@ -1,5 +1,7 @@
-import { assertEquals } from "../../_assert.ts";
+import { assert, assertEquals, assertMatch } from "../../_assert.ts";
 import {
+  compareVersions,
+  DowngradeError,
   kubernetesMinor,
   RELEASE_FACTS,
   releaseInfo,
@@ -22,4 +24,19 @@ Deno.test("an unlisted release line has no Kubernetes range (the plan warns, it 
     assertEquals(/^v1\.\d+$/.test(line), true, line);
     assertEquals(facts.source.length > 10, true, `${line} names its source`);
   }
+});
+
+Deno.test("compareVersions orders releases numerically, a pre-release before its release", () => {
+  assert(compareVersions("v1.9.1", "v1.10.2")! < 0);
+  assert(compareVersions("v1.10.0", "v1.9.1")! > 0);
+  assertEquals(compareVersions("v1.10.0", "1.10.0"), 0);
+  assert(compareVersions("v1.10.0-rc.1", "v1.10.0")! < 0);
+  assert(compareVersions("v1.10", "v1.10.1")! < 0);
+  assertEquals(compareVersions("latest", "v1.10.0"), undefined);
+});
+
+Deno.test("DowngradeError names both versions and how to proceed", () => {
+  const e = new DowngradeError("v1.10.0", "v1.9.1");
+  assertMatch(e.message, /runs Kubeflow v1\.10\.0 .* installs v1\.9\.1/);
+  assertMatch(e.message, /allowDowngrade: true.*--allow-downgrade/);
 });
