@@ -983,4 +983,25 @@ export const CASES: CorpusCase[] = [
     exit: 1,
     files: { "tls.crt/": null },
   },
+  {
+    file: "140_kubeflow_identity_no_client_secret.yaml",
+    command: "plan",
+    path: "kubeflow.identity.clientSecret",
+    words: ["required", "{ env: NAME } or { file: PATH }"],
+    exit: 1,
+  },
+  {
+    file: "141_kubeflow_identity_http_issuer.yaml",
+    command: "plan",
+    path: "kubeflow.identity.issuer",
+    words: ["is not an https URL", "loopback"],
+    exit: 1,
+  },
+  {
+    file: "142_kubeflow_identity_unknown_provider.yaml",
+    command: "plan",
+    path: "kubeflow.identity.provider",
+    words: ['"dex" (the default) or "oidc"'],
+    exit: 1,
+  },
 ];

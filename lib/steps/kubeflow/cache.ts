@@ -20,7 +20,7 @@ import { kfplanCacheDir } from "../../tools/find_binary.ts";
 import type { Recognition } from "./recognize.ts";
 
 /** Bumped whenever {@linkcode Recognition}'s shape or the rules behind it change. */
-export const RECOGNITION_FORMAT = "3";
+export const RECOGNITION_FORMAT = "4";
 
 async function fingerprint(
   root: string,

@@ -57,6 +57,17 @@ function cfgValue(cfg: string, key: string): string | undefined {
   return m?.[1];
 }
 
+/** Options for {@linkcode crossCheckAuth}. */
+export interface CrossCheckOptions {
+  /** The issuer the options ask for (`identity.issuer`, or `dex.issuer`). */
+  issuer?: string;
+  /**
+   * An external identity provider replaces Dex: the proxy and RequestAuthentication
+   * are checked against `issuer` and this client id instead of Dex's config.
+   */
+  external?: { clientId: string };
+}
+
 /**
  * Returns one message per inconsistency; empty when the auth settings agree.
  *
@@ -69,8 +80,15 @@ function cfgValue(cfg: string, key: string): string | undefined {
 export function crossCheckAuth(
   objects: KubeObject[],
   auth: AuthStack,
+  options: CrossCheckOptions = {},
 ): string[] {
   const recognized = recognize(objects);
+  if (options.external && options.issuer) {
+    return checkExternal(objects, auth, recognized, {
+      issuer: options.issuer,
+      clientId: options.external.clientId,
+    });
+  }
   const dexRef = recognized.dex;
   const dexConfigText = dexRef?.configText;
   if (!dexConfigText) return ["the rendered tree has no Dex config"];
@@ -98,6 +116,115 @@ export function crossCheckAuth(
   return auth === "oauth2-proxy"
     ? checkOauth2Proxy(objects, client, recognized.auth)
     : checkAuthservice(objects, client);
+}
+
+/**
+ * The proxy and RequestAuthentication against an external provider: its issuer and
+ * client id, and no setting left pointing at Dex (whose objects are not deployed).
+ */
+function checkExternal(
+  objects: KubeObject[],
+  auth: AuthStack,
+  recognized: Recognition,
+  want: { issuer: string; clientId: string },
+): string[] {
+  const problems: string[] = [];
+  const issuer = JSON.stringify(want.issuer);
+  const dexUrl = (value: string | undefined) =>
+    value !== undefined && value !== "" && !value.startsWith(
+      new URL(want.issuer).origin,
+    );
+  if (auth === "oauth2-proxy") {
+    const proxy = recognized.auth?.kind === "oauth2-proxy"
+      ? recognized.auth
+      : undefined;
+    const ns = proxy?.deployment.namespace ?? "oauth2-proxy";
+    const cm = find(
+      objects,
+      "ConfigMap",
+      ns,
+      (o) =>
+        typeof (o.data as Record<string, string> | undefined)
+          ?.["oauth2_proxy.cfg"] === "string",
+    );
+    const cfg =
+      (cm?.data as Record<string, string> | undefined)?.["oauth2_proxy.cfg"] ??
+        "";
+    const where = `ConfigMap ${ns}/${cm?.metadata.name ?? "oauth2-proxy"}`;
+    const proxyIssuer = cfgValue(cfg, "oidc_issuer_url");
+    if (proxyIssuer !== want.issuer) {
+      problems.push(
+        `issuer mismatch: ${where} oidc_issuer_url is ${
+          JSON.stringify(proxyIssuer)
+        } but identity.issuer is ${issuer}`,
+      );
+    }
+    for (const key of ["login_url", "redeem_url", "oidc_jwks_url"]) {
+      const value = cfgValue(cfg, key);
+      if (dexUrl(value) && cfgValue(cfg, "skip_oidc_discovery") === "true") {
+        problems.push(
+          `${where} ${key} is ${
+            JSON.stringify(value)
+          }, not on the provider ${issuer}, with discovery skipped`,
+        );
+      }
+    }
+    const ra = objects.find((o) =>
+      o.kind === "RequestAuthentication" && jwtIssuers(o).length > 0 &&
+      o.metadata.namespace === "istio-system" && /jwt/.test(o.metadata.name)
+    );
+    if (ra && !jwtIssuers(ra).includes(want.issuer)) {
+      problems.push(
+        `issuer mismatch: RequestAuthentication istio-system/${ra.metadata.name} jwtRules issuers ${
+          JSON.stringify(jwtIssuers(ra))
+        } do not include identity.issuer ${issuer}`,
+      );
+    }
+    const secret = find(
+      objects,
+      "Secret",
+      ns,
+      (o) => decodeSecret(o, "client-secret") !== undefined,
+    );
+    if (decodeSecret(secret, "client-id") !== want.clientId) {
+      problems.push(
+        `client id mismatch: Secret ${ns}/${
+          secret?.metadata.name ?? "oauth2-proxy"
+        } client-id differs from identity.clientId`,
+      );
+    }
+    return problems;
+  }
+  const params = objects.find((o) =>
+    o.kind === "ConfigMap" &&
+    "OIDC_PROVIDER" in ((o.data as Record<string, string>) ?? {})
+  );
+  const data = (params?.data ?? {}) as Record<string, string>;
+  const where =
+    `ConfigMap ${params?.metadata.namespace}/${params?.metadata.name}`;
+  if (data.OIDC_PROVIDER !== want.issuer) {
+    problems.push(
+      `issuer mismatch: ${where} OIDC_PROVIDER is ${
+        JSON.stringify(data.OIDC_PROVIDER)
+      } but identity.issuer is ${issuer}`,
+    );
+  }
+  if (data.OIDC_AUTH_URL !== undefined && dexUrl(data.OIDC_AUTH_URL)) {
+    problems.push(
+      `${where} OIDC_AUTH_URL is ${
+        JSON.stringify(data.OIDC_AUTH_URL)
+      }, not on the provider ${issuer}`,
+    );
+  }
+  const secret = objects.find((o) =>
+    o.kind === "Secret" && decodeSecret(o, "CLIENT_SECRET") !== undefined
+  );
+  if (decodeSecret(secret, "CLIENT_ID") !== want.clientId) {
+    problems.push(
+      `client id mismatch: Secret ${secret?.metadata.namespace}/${secret?.metadata.name} CLIENT_ID differs from identity.clientId`,
+    );
+  }
+  return problems;
 }
 
 /** What Dex says about the OAuth2 client, for the proxy's settings to agree with. */

@@ -33,6 +33,8 @@ export {
 } from "./step.ts";
 export {
   DEFAULT_ISSUER,
+  type IdentityOptions,
+  identitySchema,
   type KubeflowOptions,
   type KubeflowOptionsInput,
   kubeflowOptionsSchema,
@@ -52,6 +54,12 @@ export {
 } from "./version.ts";
 export { detectVersion } from "./render.ts";
 export { type Recognition, recognize } from "./recognize.ts";
+export { dexObjects, planIdentity } from "./identity.ts";
+export {
+  discoverIssuer,
+  type DiscoveryResult,
+  type OidcProviderMetadata,
+} from "./oidc_discovery.ts";
 export { COMPONENT_IDS, type ComponentId } from "./components.ts";
 export { BCRYPT_COST, DEFAULT_USER_EMAIL, hashPassword } from "./dex.ts";
 export { PreflightError } from "./preflight.ts";

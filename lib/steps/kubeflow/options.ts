@@ -283,6 +283,71 @@ export const tlsSchema = z.discriminatedUnion("mode", [
   error: 'tls.mode is one of "selfSigned", "acme", "secret"',
 });
 
+/** Hosts an `http:` issuer is allowed on (a discovery server in tests, a port-forward). */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The issuer of an external provider: https, or http on a loopback host only (the
+ * browser and the proxy would otherwise send codes and tokens in clear). Kept byte for
+ * byte: it must equal the `iss` claim, trailing slash included.
+ */
+export const externalIssuerSchema = z.url({
+  error: "an https URL such as https://login.example.com/realms/kubeflow",
+}).superRefine((value, ctx) => {
+  const url = new URL(value);
+  if (url.protocol === "https:") return;
+  if (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)) return;
+  ctx.addIssue({
+    code: "custom",
+    message:
+      `${value} is not an https URL: an external issuer is served over https ` +
+      "(http only on a loopback host: 127.0.0.1, localhost, [::1])",
+  });
+});
+
+/** The default `scope`s asked of an external provider. */
+export const DEFAULT_IDENTITY_SCOPES = ["openid", "profile", "email", "groups"];
+
+/**
+ * Who logs users in: Dex in the cluster (the default) or an external OpenID Connect
+ * provider (Keycloak, Azure AD, Google, Okta, another cluster's Dex) that the auth
+ * proxy talks to directly, with Dex not deployed.
+ */
+export const identitySchema = z.discriminatedUnion("provider", [
+  z.object({ provider: z.literal("dex") }).strict(),
+  z.object({
+    provider: z.literal("oidc"),
+    /** Exactly the provider's `issuer` (its discovery document's). */
+    issuer: externalIssuerSchema,
+    /** The client registered at the provider for this Kubeflow. */
+    clientId: z.string().min(1, "the client id registered at the provider"),
+    /** That client's secret; required (checked below so the error says so). */
+    clientSecret: secretRefSchema.optional(),
+    scopes: z.array(z.string().min(1)).min(1).default(DEFAULT_IDENTITY_SCOPES),
+    /** The claim holding the user's email (`kubeflow-userid`). */
+    emailClaim: z.string().min(1).default("email"),
+    /** The claim holding the user's groups (`kubeflow-groups`). */
+    groupsClaim: z.string().min(1).default("groups"),
+  }).strict().superRefine((i, ctx) => {
+    if (!i.clientSecret) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["clientSecret"],
+        message:
+          "required: an external provider needs the secret of clientId, as { env: NAME } or { file: PATH }",
+      });
+    }
+  }),
+], { error: 'identity.provider is "dex" (the default) or "oidc"' });
+
+/** Dex options when none are given (only valid with an external provider). */
+const NO_DEX = {
+  issuer: DEFAULT_ISSUER,
+  staticUsers: [],
+  keepDefaultUser: false,
+  connectors: [],
+};
+
 /** How the `istio-ingressgateway` Service is exposed. */
 export const ingressSchema = z.object({
   type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"], {
@@ -426,8 +491,12 @@ export const kubeflowOptionsSchema = z.object({
       error: `external is one of ${EXTERNAL_COMPONENT_IDS.join(", ")}`,
     })).default([]),
   }).strict().default({ exclude: [], external: [] }),
-  oidcClient: oidcClientSchema,
-  dex: dexSchema,
+  /** Dex's OAuth2 client; required with Dex, unused with an external provider. */
+  oidcClient: oidcClientSchema.optional(),
+  /** Dex; required with `identity.provider: dex` (the default). */
+  dex: dexSchema.default(NO_DEX),
+  /** Dex (default) or an external OIDC provider. */
+  identity: identitySchema.default({ provider: "dex" }),
   oauth2Proxy: oauth2ProxySchema.optional(),
   authservice: authserviceSchema.optional(),
   dashboard: z.object({
@@ -455,13 +524,17 @@ export const kubeflowOptionsSchema = z.object({
   allowDowngrade: z.boolean().default(false),
 }).strict().overwrite(withDomainDefaults).superRefine((o, ctx) => {
   for (const issue of domainOptionIssues(o)) ctx.addIssue(issue);
-  const issuer = o.dex.issuer;
+  const external = o.identity.provider === "oidc";
+  const issuer = o.identity.provider === "oidc"
+    ? o.identity.issuer
+    : o.dex.issuer;
+  const issuerField = external ? "identity.issuer" : "dex.issuer";
   if (o.oauth2Proxy?.issuer !== undefined && o.oauth2Proxy.issuer !== issuer) {
     ctx.addIssue({
       code: "custom",
       path: ["oauth2Proxy", "issuer"],
       message:
-        `issuer mismatch: "${o.oauth2Proxy.issuer}" differs from dex.issuer "${issuer}"; ` +
+        `issuer mismatch: "${o.oauth2Proxy.issuer}" differs from ${issuerField} "${issuer}"; ` +
         "oauth2-proxy, Dex and RequestAuthentication dex-jwt must use the same issuer",
     });
   }
@@ -473,9 +546,35 @@ export const kubeflowOptionsSchema = z.object({
       code: "custom",
       path: ["authservice", "providerUrl"],
       message:
-        `issuer mismatch: "${o.authservice.providerUrl}" differs from dex.issuer "${issuer}"; ` +
-        "OIDC_PROVIDER must equal the Dex issuer",
+        `issuer mismatch: "${o.authservice.providerUrl}" differs from ${issuerField} "${issuer}"; ` +
+        `OIDC_PROVIDER must equal the ${
+          external ? "provider's" : "Dex"
+        } issuer`,
     });
+  }
+  if (external) {
+    identityConflicts(o, ctx);
+  } else {
+    if (!o.oidcClient) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["oidcClient"],
+        message:
+          "required with Dex (identity.provider dex, the default): give secret ({ env } or { file })",
+      });
+    }
+    if (
+      o.dex.staticUsers.length === 0 && !o.dex.keepDefaultUser &&
+      o.dex.connectors.length === 0
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dex"],
+        message:
+          "required with Dex (identity.provider dex, the default): give staticUsers, connectors, " +
+          "or keepDefaultUser: true; or use an external provider (identity.provider oidc)",
+      });
+    }
   }
   if (o.oauth2Proxy && o.authservice) {
     ctx.addIssue({
@@ -553,11 +652,68 @@ function domainOptionIssues(
   }));
 }
 
+/** Settings that only mean something with Dex, refused with an external provider. */
+function identityConflicts(
+  o: {
+    oidcClient?: unknown;
+    dex: {
+      staticUsers: unknown[];
+      connectors: unknown[];
+      keepDefaultUser: boolean;
+    };
+    oauth2Proxy?: { clientSecret?: unknown };
+    authservice?: { clientSecret?: unknown };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const why = "with identity.provider oidc Dex is not deployed";
+  if (o.oidcClient !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["oidcClient"],
+      message:
+        `${why}: the client is identity.clientId and identity.clientSecret; remove oidcClient`,
+    });
+  }
+  if (
+    o.dex.staticUsers.length > 0 || o.dex.connectors.length > 0 ||
+    o.dex.keepDefaultUser
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["dex"],
+      message: `${why}: users and connectors live at the provider; remove dex`,
+    });
+  }
+  for (
+    const [key, proxy] of [["oauth2Proxy", o.oauth2Proxy], [
+      "authservice",
+      o.authservice,
+    ]] as const
+  ) {
+    if (proxy?.clientSecret !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key, "clientSecret"],
+        message:
+          `${why}: the proxy presents identity.clientSecret; remove ${key}.clientSecret`,
+      });
+    }
+  }
+}
+
 /** Validated options of the Kubeflow manifests step. */
 export type KubeflowOptions = z.output<typeof kubeflowOptionsSchema>;
 /** Options as written in the config file. */
 export type KubeflowOptionsInput = z.input<typeof kubeflowOptionsSchema>;
 /** A validated static user. */
 export type StaticUser = z.output<typeof staticUserSchema>;
+/** The validated `identity` option. */
+export type IdentityOptions = z.output<typeof identitySchema>;
+/** An external provider's validated settings. */
+export type ExternalIdentityOptions = Extract<
+  IdentityOptions,
+  { provider: "oidc" }
+>;
 /** A validated connector. */
 export type Connector = z.output<typeof connectorSchema>;

@@ -23,6 +23,12 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { stringifyYaml as stringify } from "../../deps.ts";
 import { OptionsError } from "../../engine/options.ts";
 import { CONNECTOR_SECRET_NAME } from "./dex.ts";
+import {
+  externalAuthserviceParameters,
+  type ExternalIdentity,
+  externalJwtRuleOps,
+  externalOauth2ProxyParameters,
+} from "./identity.ts";
 import { authCallback } from "./domain.ts";
 import type { KubeflowOptions } from "./options.ts";
 import type { Recognition, Target } from "./recognize.ts";
@@ -65,6 +71,8 @@ export interface OverlayInput {
   secrets: OverlaySecrets;
   /** Add `$patch: delete` patches for `options.exclude` (exported overlays). */
   excludePatches?: boolean;
+  /** An external identity provider: the proxy talks to it, Dex gets no settings. */
+  identity?: ExternalIdentity;
 }
 
 /** The overlay as files, relative to the overlay directory. */
@@ -228,7 +236,8 @@ export function buildOverlay(input: OverlayInput): Overlay {
     resources: [],
   };
   addDashboard(parts, input);
-  addDex(parts, input);
+  // With an external provider Dex is left out of the render (identity.ts).
+  if (!input.identity) addDex(parts, input);
   const auth = input.recognition.auth;
   if (auth?.kind === "oauth2-proxy") addOauth2Proxy(parts, input);
   else if (auth?.kind === "oidc-authservice") addAuthservice(parts, input);
@@ -366,6 +375,7 @@ function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
         FORCE_HTTPS: String(
           proxy.forceHttps || input.options.ingress.tls !== undefined,
         ),
+        ...(input.identity ? externalOauth2ProxyParameters() : {}),
       },
     );
   }
@@ -383,11 +393,16 @@ function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
     }, "oauth2Proxy");
   }
   if (stack.requestAuthentication) {
-    addPatch(parts, "patches/requestauthentication-issuer.yaml", [{
-      op: "replace",
-      path: `/spec/jwtRules/${stack.jwtRule}/issuer`,
-      value: input.options.dex.issuer,
-    }], stack.requestAuthentication);
+    addPatch(
+      parts,
+      "patches/requestauthentication-issuer.yaml",
+      input.identity ? externalJwtRuleOps(stack, input.identity) : [{
+        op: "replace",
+        path: `/spec/jwtRules/${stack.jwtRule}/issuer`,
+        value: input.options.dex.issuer,
+      }],
+      stack.requestAuthentication,
+    );
   }
 }
 
@@ -396,7 +411,39 @@ function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
   const stack = input.recognition.auth;
   if (stack?.kind !== "oidc-authservice") return;
   const auth = input.options.authservice;
-  if (stack.parameters) {
+  if (stack.parameters && input.identity) {
+    const external = externalAuthserviceParameters(
+      stack.parameterKeys,
+      input.identity,
+    );
+    if (stack.parameterKeys.includes("REDIRECT_URL")) {
+      // The callback to register at the provider, absolute on the domain.
+      external.set.REDIRECT_URL = authCallback({
+        domain: input.options.ingress.domain,
+        tls: input.options.ingress.tls !== undefined,
+        auth: "oidc-authservice",
+        configured: auth?.redirectUrl,
+        treeCallback: input.recognition.dex?.redirectURIs[0],
+      });
+    }
+    setConfigMapData(
+      parts,
+      "patches/authservice-parameters.yaml",
+      stack.parameters,
+      external.set,
+    );
+    if (external.remove.length > 0) {
+      addPatch(
+        parts,
+        "patches/authservice-parameters-remove.yaml",
+        external.remove.map((k) => ({
+          op: "remove",
+          path: `/data/${pointer(k)}`,
+        })),
+        stack.parameters,
+      );
+    }
+  } else if (stack.parameters) {
     const values: Record<string, string> = {
       OIDC_PROVIDER: input.options.dex.issuer,
       OIDC_AUTH_URL: auth?.authUrl ?? "/dex/auth",

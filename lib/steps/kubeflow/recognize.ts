@@ -47,6 +47,8 @@ export interface Oauth2ProxyStack {
   requestAuthentication?: Target;
   /** Index of that rule in `spec.jwtRules`. */
   jwtRule: number;
+  /** That rule's `outputClaimToHeaders` (which claim becomes which header). */
+  jwtClaims?: { header: string; claim: string }[];
 }
 
 /** The oidc-authservice auth stack (kubeflow/manifests up to v1.8). */
@@ -431,8 +433,12 @@ function recognizeAuth(
     );
     const issuer = dexIssuer(dex);
     const rules = (o: KubeObject) =>
-      (o.spec as { jwtRules?: { issuer?: string }[] } | undefined)?.jwtRules ??
-        [];
+      (o.spec as {
+        jwtRules?: {
+          issuer?: string;
+          outputClaimToHeaders?: { header: string; claim: string }[];
+        }[];
+      } | undefined)?.jwtRules ?? [];
     const ra = objects.find((o) =>
       o.kind === "RequestAuthentication" &&
       rules(o).some((r) => r.issuer === issuer)
@@ -446,6 +452,9 @@ function recognizeAuth(
       secret: secret ? targetOf(secret) : undefined,
       requestAuthentication: ra ? targetOf(ra) : undefined,
       jwtRule: ra ? rules(ra).findIndex((r) => r.issuer === issuer) : -1,
+      jwtClaims: ra
+        ? rules(ra).find((r) => r.issuer === issuer)?.outputClaimToHeaders
+        : undefined,
     };
     facts.push(
       `auth proxy: oauth2-proxy (${describe(stack.deployment)}, image ${

@@ -36,6 +36,15 @@ import {
   renderDexConfig,
   type ResolvedUser,
 } from "./dex.ts";
+import {
+  type ExternalIdentity,
+  externalIdentity,
+  externalOauth2ProxyConfig,
+  identityIssuer,
+  oauthClientOf,
+  withoutDex,
+} from "./identity.ts";
+import type { DiscoveryResult } from "./oidc_discovery.ts";
 import { authCallback, domainUrls, oauth2ProxyDomainConfig } from "./domain.ts";
 import type { KubeflowOptions, SecretRef } from "./options.ts";
 import { domainWarnings, readTlsFiles, tlsProblems } from "./tls.ts";
@@ -103,6 +112,11 @@ export interface KubeflowRenderOptions {
    * settings do not run kustomize again. The engine passes `ctx.renderCacheKey`.
    */
   renderCacheKey?: Uint8Array;
+  /**
+   * What plan-time discovery found of an external identity provider (`identity.ts`):
+   * its JWKS URL and login endpoint go into the proxy and RequestAuthentication.
+   */
+  identityDiscovery?: DiscoveryResult;
 }
 
 /** An overlay ready to write or build, and what went into it. */
@@ -127,6 +141,8 @@ export interface PreparedOverlay {
   fromVendor: string[];
   /** Things the plan reader should know (never secret). */
   warnings: string[];
+  /** The external identity provider, when `identity.provider` is `oidc`. */
+  identity?: ExternalIdentity;
 }
 
 /** An object left out by `exclude`, with the reason given. */
@@ -153,6 +169,8 @@ export interface RenderedKubeflow extends PreparedOverlay {
   leftOut: Record<string, number>;
   /** CRDs of external components the kept objects need (`group/version`s by CRD name). */
   externalCrds: Map<string, Set<string>>;
+  /** Dex's objects, left out because an external identity provider replaces Dex. */
+  droppedDex: ExcludedObject[];
 }
 
 function prefixed(e: unknown, options: KubeflowRenderOptions): unknown {
@@ -316,7 +334,8 @@ function checkCarried(options: KubeflowOptions, r: Recognition): void {
     : auth?.kind === "oidc-authservice"
     ? `oidc-authservice (StatefulSet ${auth.statefulSet.namespace}/${auth.statefulSet.name})`
     : "no auth proxy (neither an oauth2-proxy Deployment nor an authservice StatefulSet)";
-  if (!r.dex) {
+  const external = options.identity.provider === "oidc";
+  if (!r.dex && !external) {
     issues.push({
       path: "dex",
       message:
@@ -365,7 +384,7 @@ function checkCarried(options: KubeflowOptions, r: Recognition): void {
         }); its callback is ${r.dex?.redirectURIs[0] ?? "set by the tree"}`,
     });
   }
-  if (r.dex && !r.dex.clientSecret) {
+  if (r.dex && !r.dex.clientSecret && !external) {
     issues.push({
       path: "oidcClient",
       message:
@@ -537,6 +556,7 @@ async function prepare(
   checkCarried(options, recognition);
   const tlsIssues = tlsProblems(options, recognition);
   if (tlsIssues.length > 0) throw new OptionsError(tlsIssues);
+  const identity = externalIdentity(options, ro.identityDiscovery);
   const reader = secretReader(base, ro);
   const auth = await readAuthSecrets(options, reader);
   const tls = await readTlsFiles(
@@ -545,7 +565,9 @@ async function prepare(
     (v) => v.startsWith("kfplan-placeholder-"),
   );
   warnings.push(...tls.warnings, ...domainWarnings(options, recognition));
-  const dex = await renderDex(options, recognition, reader, ro.kube);
+  const dex = identity
+    ? NO_DEX_RENDER
+    : await renderDex(options, recognition, reader, ro.kube);
   if (dex.keptDefaultUser) {
     warnings.push(
       "dex.keepDefaultUser: the manifests' default user user@example.com with the published password " +
@@ -555,7 +577,9 @@ async function prepare(
   const stack = recognition.auth;
   const oauth2ProxyConfig = stack?.kind === "oauth2-proxy" &&
       stack.configText !== undefined
-    ? renderOauth2ProxyConfig(stack.configText, options.dex.issuer)
+    ? (identity
+      ? externalOauth2ProxyConfig(stack.configText, identity)
+      : renderOauth2ProxyConfig(stack.configText, options.dex.issuer))
     : undefined;
   const domain = options.ingress.domain;
   const oauth2ProxyDomain = oauth2ProxyConfig !== undefined && domain
@@ -571,8 +595,9 @@ async function prepare(
     dexConfig: dex.config,
     dexDigest: await dexConfigDigest(options, dex, auth.clientSecret),
     oauth2ProxyConfig: oauth2ProxyDomain,
+    identity,
     secrets: {
-      clientId: options.oidcClient.id,
+      clientId: oauthClientOf(options).id,
       ...auth,
       connectorEnv: dex.connectorEnv,
       ...(tls.files ? { tls: tls.files } : {}),
@@ -598,8 +623,18 @@ async function prepare(
     remotes: first.remotes,
     fromVendor: first.fromVendor,
     warnings,
+    ...(identity ? { identity } : {}),
   };
 }
+
+/** Dex's render when Dex is not deployed (an external identity provider). */
+const NO_DEX_RENDER: DexRenderResult = {
+  config: "",
+  connectorEnv: {},
+  users: [],
+  reusedHashes: [],
+  keptDefaultUser: false,
+};
 
 /** Reads secrets for one render, and lists those replaced by placeholders. */
 interface SecretReader {
@@ -642,10 +677,8 @@ async function readAuthSecrets(
   options: KubeflowOptions,
   reader: SecretReader,
 ): Promise<AuthSecrets> {
-  const clientSecret = await reader.read(
-    options.oidcClient.secret,
-    "oidcClient.secret",
-  );
+  const client = oauthClientOf(options);
+  const clientSecret = await reader.read(client.secret, client.field);
   let proxyClientSecret: string | undefined;
   let cookieSecret: string | undefined;
   if (options.oauth2Proxy) {
@@ -758,7 +791,7 @@ async function dexConfigDigest(
   return await saltedSecretDigest(
     JSON.stringify([
       dex.config,
-      options.oidcClient.id,
+      oauthClientOf(options).id,
       clientSecret,
       dex.connectorEnv,
     ]),
@@ -879,12 +912,20 @@ async function render(
     built.map((raw) => dropAggregatedRules(normaliseSecret(raw))),
     options.components,
   );
-  const { objects, excluded } = applyExclude(selected.objects, options);
+  const { objects: kept, excluded } = applyExclude(selected.objects, options);
+  const noDex = withoutDex(kept, options);
+  const objects = noDex.objects;
+  if (noDex.summary) prepared.warnings.push(noDex.summary);
   if (!options.dex.keepDefaultUser) {
     prepared.warnings.push(...orphanedProfileWarnings(objects));
   }
   const problems = prepared.release.auth
-    ? crossCheckAuth(built.map(normaliseSecret), prepared.release.auth)
+    ? crossCheckAuth(built.map(normaliseSecret), prepared.release.auth, {
+      issuer: identityIssuer(options),
+      external: prepared.identity
+        ? { clientId: prepared.identity.clientId }
+        : undefined,
+    })
     : [];
   if (problems.length > 0) {
     throw new OptionsError(
@@ -897,6 +938,10 @@ async function render(
     excluded,
     leftOut: selected.leftOut,
     externalCrds: selected.externalCrds,
+    droppedDex: noDex.dropped.map((o) => ({
+      ...refOf(o),
+      reason: "identity.provider oidc: Dex is not deployed",
+    })),
   };
 }
 

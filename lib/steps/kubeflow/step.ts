@@ -19,6 +19,7 @@ import { digestOf } from "../../engine/digest.ts";
 import { defineStep, type DefineStepOptions } from "../../engine/step.ts";
 import {
   emptyPlan,
+  type Finding,
   type Step,
   type StepContext,
   type StepPlan,
@@ -46,6 +47,7 @@ import {
 } from "../../kube/wait.ts";
 import { findComponents, missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
+import { identityIssuer, planIdentity } from "./identity.ts";
 import { type ExternalDataOutcome, withExternalData } from "./external_data.ts";
 import {
   type KubeflowOptions,
@@ -154,12 +156,22 @@ async function renderFor(
   ctx: StepContext,
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
+  // An external identity provider is discovered first (bounded; offline plans
+  // skip it); what was found goes to the plan through `findings`.
+  findings: Finding[] = [],
   // Only the plan checks external databases and buckets from this machine.
   checkServers = false,
 ): Promise<
   RenderedKubeflow & { mirror?: string; externalData?: ExternalDataOutcome }
 > {
+  const identity = await planIdentity(o, {
+    offline: ctx.offline || !ctx.kube,
+    signal: ctx.signal,
+    prefix: (stepOptions.prefix ?? ["kubeflow"]).map(String),
+  });
+  findings.push(...identity.findings);
   const rendered = await renderKubeflow(o, {
+    identityDiscovery: identity.discovery,
     kube: ctx.kube,
     env: stepOptions.env,
     baseDir: stepOptions.baseDir,
@@ -271,8 +283,21 @@ async function planKubeflow(
   o: KubeflowOptions,
   stepOptions: KubeflowStepOptions,
 ): Promise<StepPlan> {
-  const rendered = await renderFor(ctx, o, stepOptions, true);
+  const identityFindings: Finding[] = [];
+  const rendered = await renderFor(
+    ctx,
+    o,
+    stepOptions,
+    identityFindings,
+    true,
+  );
   const plan = emptyPlan();
+  plan.findings.push(...identityFindings);
+  plan.warnings.push(
+    ...identityFindings.filter((f) => f.severity === "warning").map((f) =>
+      `${f.seen}${f.fix ? ` (${f.fix})` : ""}`
+    ),
+  );
   plan.findings.push(...(rendered.externalData?.findings ?? []));
   // What was recognized, and from what, in the human plan as well as the JSON.
   plan.findings.push(
@@ -342,6 +367,12 @@ async function planKubeflow(
         remoteResources: rendered.remotes.map((r) => r.url),
         fromVendor: rendered.fromVendor,
       }
+      : {}),
+    identity: o.identity.provider === "oidc"
+      ? `oidc ${o.identity.issuer}`
+      : "dex",
+    ...(rendered.droppedDex.length > 0
+      ? { dexLeftOut: rendered.droppedDex.length }
       : {}),
     staticUsers: rendered.dex.users,
     connectors: o.dex.connectors.map((c) => `${c.type}:${c.id}`),
@@ -507,6 +538,53 @@ async function dexCheck(
   };
 }
 
+/**
+ * With an external provider: the live auth proxy's config names its issuer (and so
+ * does RequestAuthentication on oauth2-proxy releases), and no Dex Deployment runs
+ * where the render had one.
+ */
+async function externalIdentityCheck(
+  kube: KubeClient,
+  o: KubeflowOptions,
+  objects: KubeObject[],
+): Promise<VerifyCheck> {
+  const issuer = identityIssuer(o);
+  const seen: string[] = [];
+  let ok = true;
+  const r = recognize(objects);
+  const live = async (t: ObjectRef | undefined) =>
+    t ? await kube.get({ ...t }) : undefined;
+  if (r.auth?.kind === "oauth2-proxy") {
+    const cm = await live(r.auth.config);
+    const cfg = (cm?.data as Record<string, string> | undefined)
+      ?.["oauth2_proxy.cfg"] ?? "";
+    const proxyIssuer = cfg.match(/^oidc_issuer_url\s*=\s*"?([^"\n]*)"?/m)
+      ?.[1];
+    ok &&= proxyIssuer === issuer;
+    seen.push(`oauth2-proxy issuer ${proxyIssuer}`);
+    const ra = await live(r.auth.requestAuthentication);
+    const rules = (ra?.spec as { jwtRules?: { issuer?: string }[] } | undefined)
+      ?.jwtRules ?? [];
+    ok &&= rules.some((x) => x.issuer === issuer);
+    seen.push(
+      `RequestAuthentication issuers ${
+        rules.map((x) => x.issuer).join(", ") || "none"
+      }`,
+    );
+  } else if (r.auth?.kind === "oidc-authservice") {
+    const cm = await live(r.auth.parameters);
+    const provider = (cm?.data as Record<string, string> | undefined)
+      ?.OIDC_PROVIDER;
+    ok &&= provider === issuer;
+    seen.push(`authservice OIDC_PROVIDER ${provider}`);
+  }
+  return {
+    name: `auth proxy trusts the external issuer ${issuer}`,
+    ok,
+    detail: seen.join("; "),
+  };
+}
+
 /** The ingress Service has the type asked for and, for LoadBalancer, an address (bounded wait). */
 async function ingressChecks(
   ctx: StepContext,
@@ -559,7 +637,9 @@ async function verifyKubeflow(
   const { objects } = await planned(ctx, plan, o, stepOptions);
   const checks = [
     ...await readinessChecks(ctx, kube, objects, o.timeoutSeconds * 1000),
-    await dexCheck(kube, o, objects),
+    o.identity.provider === "oidc"
+      ? await externalIdentityCheck(kube, o, objects)
+      : await dexCheck(kube, o, objects),
     ...await ingressChecks(ctx, kube, o, ingressService(objects)),
   ];
   const tls = await verifyStepTls(kube, o, { objects, signal: ctx.signal });

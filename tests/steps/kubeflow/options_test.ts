@@ -54,7 +54,7 @@ Deno.test("issuer mismatch between Dex and oauth2-proxy fails naming the field",
 
 Deno.test("a bcrypt hash of cost 4 fails naming the field and the valid range", () => {
   const o = nonDefaultOptions("v1.10.2");
-  o.dex.staticUsers = [{
+  o.dex!.staticUsers = [{
     email: "carol@example.org",
     hash: "$2b$04$" + "a".repeat(53),
   }];
@@ -63,7 +63,7 @@ Deno.test("a bcrypt hash of cost 4 fails naming the field and the valid range", 
     err.message,
     /kubeflow\.dex\.staticUsers\[0\]\.hash: bcrypt cost 4 is outside 10\.\.16/,
   );
-  o.dex.staticUsers = [{ email: "carol@example.org", hash: "$1$notbcrypt" }];
+  o.dex!.staticUsers = [{ email: "carol@example.org", hash: "$1$notbcrypt" }];
   assertMatch(
     construct(o).message,
     /kubeflow\.dex\.staticUsers\[0\]\.hash: not a bcrypt hash/,
@@ -72,7 +72,7 @@ Deno.test("a bcrypt hash of cost 4 fails naming the field and the valid range", 
 
 Deno.test("a GitHub connector with both org and orgs fails naming the field", () => {
   const o = nonDefaultOptions("v1.10.2");
-  const config = o.dex.connectors![0].config as Record<string, unknown>;
+  const config = o.dex!.connectors![0].config as Record<string, unknown>;
   config.org = "example-org";
   const err = construct(o);
   assertMatch(
@@ -83,7 +83,7 @@ Deno.test("a GitHub connector with both org and orgs fails naming the field", ()
 
 Deno.test("a misspelled connector field is rejected, not ignored as Dex would", () => {
   const o = nonDefaultOptions("v1.10.2");
-  const config = o.dex.connectors![0].config as Record<string, unknown>;
+  const config = o.dex!.connectors![0].config as Record<string, unknown>;
   config.loadAllGroup = true;
   const err = construct(o);
   assertMatch(
@@ -91,7 +91,7 @@ Deno.test("a misspelled connector field is rejected, not ignored as Dex would", 
     /kubeflow\.dex\.connectors\[0\]\.config: unknown field "loadAllGroup"/,
   );
   const oidc = nonDefaultOptions("v1.10.2");
-  oidc.dex.connectors = [{
+  oidc.dex!.connectors = [{
     type: "oidc",
     id: "corp",
     name: "Corp",
@@ -237,7 +237,7 @@ Deno.test("defaults: ClusterIP ingress, registration flow off, in-cluster issuer
   assertEquals(o.ingress.type, "ClusterIP");
   assertEquals(o.dashboard.registrationFlow, false);
   assertEquals(o.dex.issuer, "http://dex.auth.svc.cluster.local:5556/dex");
-  assertEquals(o.oidcClient.id, "kubeflow-oidc-authservice");
+  assertEquals(o.oidcClient?.id, "kubeflow-oidc-authservice");
   const nobody = assertThrows(
     () =>
       validateOptions(kubeflowOptionsSchema, {

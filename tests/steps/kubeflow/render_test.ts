@@ -125,7 +125,7 @@ Deno.test("v1.10.2 renders with the settings applied through the overlay, checko
 
 Deno.test("v1.6.1 renders oidc-authservice settings and excludes objects with a reason", async () => {
   const input = nonDefaultOptions("v1.6.1");
-  input.dex.issuer = "https://kubeflow.example.org/dex";
+  input.dex!.issuer = "https://kubeflow.example.org/dex";
   input.exclude = [{
     kind: "MutatingWebhookConfiguration",
     reason: "no webhook servers on this cluster",
