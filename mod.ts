@@ -154,6 +154,27 @@ export {
   type StepsFromConfigOptions,
 } from "./plans/mod.ts";
 
+// The image mirror (`images:`): `withImageMirror` hands it to any step, a custom
+// step passes its planned objects through `mirrorObjects`.
+export type { StepImages } from "./lib/engine/types.ts";
+export {
+  imagesSchema,
+  type ImagesSettings,
+  type MirroredObjects,
+  mirrorObjects,
+  type MirrorObjectsOptions,
+  stepImages,
+  type StepImagesOptions,
+  withImageMirror,
+} from "./lib/steps/image_mirror.ts";
+export {
+  type ImageListing,
+  imagesCommand,
+  type ImagesCommandOptions,
+  listImages,
+  type ListImagesOptions,
+} from "./lib/cli/images.ts";
+
 // The shipped steps: factory, options schema and types, step id.
 export {
   AMD_GPU_STEP_ID,
