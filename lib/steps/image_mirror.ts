@@ -197,7 +197,7 @@ export async function mirrorObjects(
 ): Promise<MirroredObjects> {
   const images = ctx.images;
   if (!images) return { objects, images: [], notRewritable: [] };
-  const rewritten = rewriteImages(objects, images);
+  const rewritten = rewriteImages(compiledDefaults(objects), images);
   let out = rewritten.objects;
   const secret = images.pullSecret;
   if (secret) {
@@ -224,6 +224,43 @@ export async function mirrorObjects(
     images: rewritten.images,
     notRewritable: rewritten.notRewritable,
   };
+}
+
+/**
+ * Images a program pulls from a default compiled into it, written out so the
+ * rewriter sees them: cert-manager's controller starts ACME HTTP-01 solver pods
+ * from `quay.io/jetstack/cert-manager-acmesolver:<its own version>` unless
+ * `--acme-http01-solver-image` says otherwise (the flag is absent before v1.9 of
+ * Kubeflow's manifests). Recognized by the controller's image name.
+ */
+function compiledDefaults(objects: KubeObject[]): KubeObject[] {
+  return objects.map((object) => {
+    if (object.kind !== "Deployment") return object;
+    const pod = (object.spec as {
+      template?: { spec?: { containers?: Record<string, unknown>[] } };
+    })?.template?.spec;
+    const index = (pod?.containers ?? []).findIndex((c) =>
+      typeof c.image === "string" &&
+      /\/cert-manager-controller:[\w.-]+$/.test(c.image) &&
+      !((c.args ?? []) as string[]).some((a) =>
+        String(a).startsWith("--acme-http01-solver-image")
+      )
+    );
+    if (index < 0) return object;
+    const copy = structuredClone(object);
+    const container = (copy.spec as {
+      template: { spec: { containers: Record<string, unknown>[] } };
+    }).template.spec.containers[index];
+    const solver = (container.image as string).replace(
+      /\/cert-manager-controller:/,
+      "/cert-manager-acmesolver:",
+    );
+    container.args = [
+      ...((container.args ?? []) as string[]),
+      `--acme-http01-solver-image=${solver}`,
+    ];
+    return copy;
+  });
 }
 
 /** The login, its base64 and every credential inside it are scrubbed everywhere. */
