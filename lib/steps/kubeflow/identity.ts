@@ -155,7 +155,14 @@ export async function planIdentity(
     field: `${prefix ? `${prefix}.` : ""}identity.issuer`,
   });
   if (discovery.status === "unreachable") {
-    return { discovery, findings: [discovery.finding] };
+    // No guessed JWKS URL (providers put it anywhere): istiod discovers it itself.
+    const finding = {
+      ...discovery.finding,
+      seen:
+        `${discovery.finding.seen}; RequestAuthentication gets no jwksUri (istiod discovers it from the issuer) ` +
+        "and oidc-authservice no OIDC_AUTH_URL (it discovers it)",
+    };
+    return { discovery: { ...discovery, finding }, findings: [finding] };
   }
   return {
     discovery,

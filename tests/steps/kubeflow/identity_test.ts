@@ -17,9 +17,11 @@ import {
   dexObjects,
   externalAuthserviceParameters,
   type ExternalIdentity,
+  externalIdentity,
   externalJwtRuleOps,
   externalOauth2ProxyConfig,
   oauthClientOf,
+  planIdentity,
   withoutDex,
 } from "../../../lib/steps/kubeflow/identity.ts";
 import {
@@ -429,4 +431,33 @@ Deno.test("examples/kubeflow-external-oidc.yaml validates: an external provider,
     source: file,
   });
   assertEquals(steps.map((s) => s.id), ["kubeflow", "users"]);
+});
+
+Deno.test("planIdentity: nothing to do with Dex; offline or unreachable, a warning saying what is left to the cluster", async () => {
+  const dex = parse({
+    oidcClient: { secret: { env: "S" } },
+    dex: { keepDefaultUser: true },
+  });
+  assertEquals(await planIdentity(dex), { findings: [] });
+  const offline = await planIdentity(parse(EXTERNAL), { offline: true });
+  assertEquals(offline.discovery?.status, "unreachable");
+  assertEquals(offline.findings.length, 1);
+  assertEquals(offline.findings[0].severity, "warning");
+  assertMatch(offline.findings[0].seen, /planning offline/);
+  assertMatch(offline.findings[0].seen, /no jwksUri \(istiod discovers it/);
+  // The external identity then carries no endpoints, so nothing is guessed.
+  const identity = externalIdentity(parse(EXTERNAL), offline.discovery);
+  assertEquals(identity?.jwksUri, undefined);
+  assertEquals(identity?.authorizationEndpoint, undefined);
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const closed = await planIdentity(parse({
+    identity: {
+      ...EXTERNAL.identity,
+      issuer: `http://127.0.0.1:${port}/realms/kubeflow`,
+    },
+  }));
+  assertEquals(closed.findings[0].severity, "warning");
+  assertMatch(closed.findings[0].seen, /unreachable/);
 });
