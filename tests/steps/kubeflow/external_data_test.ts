@@ -294,3 +294,100 @@ Deno.test("examples/kubeflow-external-data.yaml validates: both databases and th
   assertEquals(o.katib?.database?.port, 3306);
   assertEquals(o.katib?.database?.database, "katib");
 });
+
+Deno.test("pipelines.objectStore: a fork's API server, Argo config and store under names of their own", () => {
+  const keys = fromSecret("store-keys", "id");
+  const secretKey = fromSecret("store-keys", "key");
+  const objs: KubeObject[] = [
+    deployment("runs-api", "example.org/kfp-api-server:2.5.0", [
+      { name: "OBJECTSTORECONFIG_BUCKETNAME", value: "runs" },
+      { name: "OBJECTSTORECONFIG_ACCESSKEY", valueFrom: keys },
+      { name: "OBJECTSTORECONFIG_SECRETACCESSKEY", valueFrom: secretKey },
+      { name: "OBJECTSTORECONFIG_HOST", value: "blob" },
+    ]),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "store-keys", namespace: "ml" },
+      data: { id: btoa("minio"), key: btoa("minio123") },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "argo-config", namespace: "ml" },
+      data: {
+        artifactRepository: "s3:\n  endpoint: blob.ml:9000\n  bucket: runs\n" +
+          "  keyFormat: a/{{workflow.name}}\n  insecure: true\n" +
+          "  accessKeySecret: {name: store-keys, key: id}\n" +
+          "  secretKeySecret: {name: store-keys, key: key}\n",
+      },
+    },
+    deployment("blob", "quay.io/minio/minio:RELEASE.2024", [], {
+      volumes: [{ name: "d", persistentVolumeClaim: { claimName: "blob" } }],
+    }),
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "blob", namespace: "ml" },
+      spec: { selector: { app: "blob" } },
+    },
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "blob", namespace: "ml" },
+      spec: {},
+    },
+  ];
+  const r = applyExternalData(objs, {
+    options: options({
+      pipelines: {
+        objectStore: {
+          endpoint: "s3.example.org",
+          bucket: "kf-runs",
+          region: "eu-west-1",
+          accessKey: { env: "A" },
+          secretKey: { env: "S" },
+        },
+      },
+    }),
+    secrets: { objectStoreAccessKey: "AK-1", objectStoreSecretKey: "SK-2" },
+    digest: "d",
+  });
+  assertEquals(
+    r.removed.map((x) => `${x.kind}/${x.name}`).sort(),
+    ["Deployment/blob", "PersistentVolumeClaim/blob", "Service/blob"],
+  );
+  const api = r.objects.find((o) => o.metadata.name === "runs-api")!;
+  const env = Object.fromEntries(
+    (api.spec as {
+      template: {
+        spec: { containers: { env: { name: string; value?: string }[] }[] };
+      };
+    }).template.spec.containers[0].env.map((e) => [e.name, e.value]),
+  );
+  assertEquals(env.OBJECTSTORECONFIG_HOST, "s3.example.org");
+  assertEquals(env.OBJECTSTORECONFIG_PORT, "443");
+  assertEquals(env.OBJECTSTORECONFIG_SECURE, "true");
+  assertEquals(env.OBJECTSTORECONFIG_BUCKETNAME, "kf-runs");
+  const repo = parseYaml(
+    (r.objects.find((o) => o.metadata.name === "argo-config")!.data as Record<
+      string,
+      string
+    >).artifactRepository,
+  );
+  assertEquals(repo, {
+    s3: {
+      endpoint: "s3.example.org",
+      bucket: "kf-runs",
+      keyFormat: "a/{{workflow.name}}",
+      insecure: false,
+      region: "eu-west-1",
+      accessKeySecret: { name: "store-keys", key: "id" },
+      secretKeySecret: { name: "store-keys", key: "key" },
+    },
+  });
+  assertEquals(
+    r.objects.find((o) => o.metadata.name === "store-keys")!.data,
+    { id: btoa("AK-1"), key: btoa("SK-2") },
+  );
+});
