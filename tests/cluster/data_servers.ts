@@ -68,6 +68,12 @@ async function run(cmd: string, args: string[]): Promise<void> {
   }
 }
 
+/** Options for {@linkcode startMariaDb}. */
+export interface MariaDbOptions {
+  /** Serve TLS with these PEM files (server certificate, its key, the CA). */
+  tls?: { cert: string; key: string; ca: string };
+}
+
 /**
  * Starts a private MariaDB with real authentication (no `--skip-grant-tables`).
  *
@@ -77,7 +83,9 @@ async function run(cmd: string, args: string[]): Promise<void> {
  * await db.sql("CREATE USER 'kf'@'127.0.0.1' IDENTIFIED BY 'pw'");
  * ```
  */
-export async function startMariaDb(): Promise<MariaDb> {
+export async function startMariaDb(
+  options: MariaDbOptions = {},
+): Promise<MariaDb> {
   const mariadbd = await which("mariadbd", ["/usr/sbin"]);
   const installDb = await which("mariadb-install-db", ["/usr/bin"]);
   const dir = await Deno.makeTempDir({ prefix: "kfplan-mariadb-" });
@@ -101,6 +109,13 @@ export async function startMariaDb(): Promise<MariaDb> {
       `--log-error=${dir}/error.log`,
       "--skip-name-resolve",
       "--innodb-buffer-pool-size=16M",
+      ...(options.tls
+        ? [
+          `--ssl-cert=${options.tls.cert}`,
+          `--ssl-key=${options.tls.key}`,
+          `--ssl-ca=${options.tls.ca}`,
+        ]
+        : []),
       ...root,
     ],
     stdin: "null",

@@ -4,6 +4,8 @@ import {
   schemaPatternMatches,
 } from "../../lib/tools/mysql_check.ts";
 import { startMariaDb } from "../cluster/data_servers.ts";
+import { generateCa, issueCert } from "../cluster/_certs.ts";
+import { tempDir } from "../_shared.ts";
 
 /** A loopback port nothing listens on (bound, then closed). */
 function closedPort(): number {
@@ -121,5 +123,48 @@ Deno.test({
       assertEquals(r.problems, []);
       assert(r.detail?.includes("ECONNREFUSED"), r.detail);
     });
+  },
+});
+
+Deno.test({
+  name:
+    "checkMysql over TLS: the server's CA verifies; an untrusted certificate is an error naming tls",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using dir = await tempDir("kfplan-mariadb-tls-");
+    const ca = await generateCa(dir.path, { commonName: "kfplan test db CA" });
+    const server = await issueCert(ca, { dir: dir.path, name: "db" }, {
+      commonName: "127.0.0.1",
+      ipAddresses: ["127.0.0.1"],
+      usage: ["server"],
+    });
+    await using db = await startMariaDb({
+      tls: { cert: server.cert, key: server.key, ca: ca.caCert },
+    });
+    await db.sql(`
+      CREATE DATABASE katib;
+      CREATE USER 'katib'@'127.0.0.1' IDENTIFIED BY 'tls-pw' REQUIRE SSL;
+      GRANT ALL ON katib.* TO 'katib'@'127.0.0.1';`);
+    const target = {
+      host: db.host,
+      port: db.port,
+      user: "katib",
+      password: "tls-pw",
+      databases: { database: "katib" },
+    };
+    const trusted = await checkMysql({
+      ...target,
+      tls: { ca: await Deno.readTextFile(ca.caCert) },
+    });
+    assertEquals(trusted.problems, []);
+    assertEquals(trusted.reachable, true);
+    const untrusted = await checkMysql({ ...target, tls: {} });
+    assertEquals(untrusted.problems.map((p) => p.field), ["tls"]);
+    const unverified = await checkMysql({
+      ...target,
+      tls: { skipVerify: true },
+    });
+    assertEquals(unverified.problems, []);
   },
 });
