@@ -597,12 +597,14 @@ class Walker {
       c !== null && typeof c === "object" && !Array.isArray(c)
     ) as Record<string, Json>[];
     const split = children.some((c) =>
-      typeof c.repository === "string" && typeof c.image === "string"
+      typeof c.repository === "string" && c.repository &&
+      typeof c.image === "string"
     );
     if (!split) return;
     for (const c of children) {
       if (
-        c.repository === undefined && typeof c.image === "string" &&
+        (c.repository === undefined || c.repository === "") &&
+        typeof c.image === "string" &&
         !c.image.includes("/") && !("name" in c)
       ) {
         this.incompleteSplits.add(c);
@@ -621,7 +623,9 @@ class Walker {
     path: Path,
   ): boolean | undefined {
     const repository = out.repository;
-    if (typeof repository !== "string" || isTemplated(repository)) {
+    if (
+      typeof repository !== "string" || !repository || isTemplated(repository)
+    ) {
       return undefined;
     }
     const image = out.image;

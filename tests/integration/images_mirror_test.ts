@@ -177,14 +177,23 @@ Deno.test({
     );
     assert(onlyInConfigMaps.some((i) => i.includes("katib/suggestion-")));
     // Left: sync.py's defaults (the env vars that override them are on the
-    // mirror) and an init container of Istio's `grpc-simple` injection template.
+    // mirror), an init container of Istio's `grpc-simple` injection template, and
+    // the GPU operator's vGPU manager, which names no repository until one is set.
     assertEquals(leftWithReason.map((l) => `${l.step} ${l.value}`).sort(), [
+      "gpu-operator vgpu-manager",
       "kubeflow busybox:1.28",
       "kubeflow ghcr.io/kubeflow/kfp-frontend",
       "kubeflow ghcr.io/kubeflow/kfp-visualization-server",
     ]);
     for (const l of leftWithReason) {
-      assert(l.reason.includes("neither JSON nor YAML"), l.reason);
+      assert(
+        l.reason.includes(
+          l.step === "kubeflow"
+            ? "neither JSON nor YAML"
+            : "an image without its repository",
+        ),
+        l.reason,
+      );
     }
 
     // The pull secret: one per namespace that runs pods, attached to the pod specs.

@@ -566,7 +566,7 @@ Deno.test("rewriteImages: the GPU operator's ClusterPolicy and split Helm-style 
         image: "container-toolkit",
         version: "v1.19.1",
       },
-      vgpuManager: { enabled: false, image: "vgpu-manager" },
+      vgpuManager: { enabled: false, repository: "", image: "vgpu-manager" },
       validator: {
         repository: "nvcr.io/nvidia/cloud-native",
         image: "gpu-operator-validator",
