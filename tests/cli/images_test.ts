@@ -8,6 +8,8 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { sharedChart, tempDir } from "../_shared.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
 import { type ImageListing, imagesCommand } from "../../lib/cli/images.ts";
+import { loadConfig } from "../../lib/config/load.ts";
+import { stepsFromConfig } from "../../plans/mod.ts";
 
 function config(images: string): string {
   return `storage:
@@ -122,4 +124,23 @@ Deno.test("deno task images runs as a task (tasks/images.ts)", async () => {
   const listing = JSON.parse(new TextDecoder().decode(out.stdout));
   assert(Array.isArray(listing.images) && listing.images.length === 2);
   assertMatch(listing.images[0].mirror, /^localhost:5000\/mirror\//);
+});
+
+Deno.test("examples/kfplan-mirror.yaml is the full example plus images:, every step built", async () => {
+  const mirror = await loadConfig(
+    new URL("../../examples/kfplan-mirror.yaml", import.meta.url).pathname,
+  );
+  const full = await loadConfig(
+    new URL("../../examples/kfplan.yaml", import.meta.url).pathname,
+  );
+  const { images, ...rest } = mirror.config;
+  assertEquals(images, {
+    registry: "registry.example.com:5000/kubeflow",
+    pullSecret: { env: "KF_REGISTRY_DOCKERCONFIG" },
+  });
+  assertEquals(rest, full.config);
+  assertEquals(
+    stepsFromConfig(mirror).map((s) => s.id),
+    stepsFromConfig(full).map((s) => s.id),
+  );
 });
