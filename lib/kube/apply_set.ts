@@ -318,7 +318,7 @@ export const DATA_HOLDING_KINDS: ReadonlySet<string> = new Set([
 
 /** The server's ways of saying a field cannot change in place. */
 const IMMUTABLE_MESSAGE =
-  /immutable|may not change once set|cannot be changed|are forbidden|may not be changed/i;
+  /immutable|may not change once set|cannot be changed|cannot change|are forbidden|may not be changed/i;
 
 /**
  * The fields a 422 from apply names as immutable (from the `Status`'s causes, else its
@@ -532,6 +532,17 @@ function changedUnder(
   return changed.length > 0 ? changed : reported;
 }
 
+/**
+ * Whether a dry-run failed because the object uses fields the served CRD schema does
+ * not declare yet (`field not declared in schema`, or a validation error).
+ */
+function outgrownSchema(error: unknown): boolean {
+  if (!(error instanceof KubeApiError)) return false;
+  const message = error.apiStatus?.message ?? error.message;
+  return (error.status === 500 && /not declared in schema/.test(message)) ||
+    (error.status === 422 && !IMMUTABLE_MESSAGE.test(message));
+}
+
 /** Names the conflicts of an update: drift repair, forced, or blocked. */
 async function conflictsOf(
   kube: KubeClient,
@@ -680,6 +691,31 @@ export async function planObjects(
         return { change, observed };
       } catch (e) {
         const reported = immutableFieldsOf(e);
+        const crd = definedHere.get(`${object.apiVersion}/${object.kind}`);
+        if (!reported && crd && outgrownSchema(e)) {
+          // Fields only the new CRD (in this set) declares: the server can diff
+          // the resource once that CRD is applied, not before.
+          const live = await kube.get(ref);
+          const change: ResourceChange = {
+            ...ref,
+            action: live ? "update" : "create",
+            diff: [],
+            knownAfterApply: true,
+            reason:
+              `uses fields CustomResourceDefinition ${crd} (in this set) declares only once applied; diffed after apply`,
+          };
+          return {
+            change,
+            observed: live
+              ? {
+                ...ref,
+                resourceVersion: live.metadata.resourceVersion,
+                uid: live.metadata.uid,
+                generation: live.metadata.generation,
+              }
+              : undefined,
+          };
+        }
         if (!reported) throw e;
         const live = await kube.get(ref);
         const fields = changedUnder(reported, live, object);
