@@ -562,15 +562,23 @@ async function externalIdentityCheck(
       ?.[1];
     ok &&= proxyIssuer === issuer;
     seen.push(`oauth2-proxy issuer ${proxyIssuer}`);
-    const ra = await live(r.auth.requestAuthentication);
-    const rules = (ra?.spec as { jwtRules?: { issuer?: string }[] } | undefined)
-      ?.jwtRules ?? [];
-    ok &&= rules.some((x) => x.issuer === issuer);
-    seen.push(
-      `RequestAuthentication issuers ${
-        rules.map((x) => x.issuer).join(", ") || "none"
-      }`,
+    // The rule that trusted Dex now names the provider: recognize() looks for
+    // Dex's issuer, so the planned RequestAuthentication is found by the new one.
+    const jwtIssuers = (x: KubeObject | undefined) =>
+      ((x?.spec as { jwtRules?: { issuer?: string }[] } | undefined)
+        ?.jwtRules ?? []).map((rule) => rule.issuer);
+    const planned = objects.find((x) =>
+      x.kind === "RequestAuthentication" && jwtIssuers(x).includes(issuer)
     );
+    if (planned) {
+      const rules = jwtIssuers(await kube.get(refOf(planned)));
+      ok &&= rules.includes(issuer);
+      seen.push(
+        `RequestAuthentication ${planned.metadata.namespace}/${planned.metadata.name} issuers ${
+          rules.join(", ") || "none"
+        }`,
+      );
+    }
   } else if (r.auth?.kind === "oidc-authservice") {
     const cm = await live(r.auth.parameters);
     const provider = (cm?.data as Record<string, string> | undefined)
