@@ -1,6 +1,10 @@
-import { assert } from "../_assert.ts";
-import { unchangedSinceApplied } from "../../lib/kube/observe.ts";
-import type { KubeObject } from "../../lib/kube/types.ts";
+import { assert, assertEquals } from "../_assert.ts";
+import {
+  observingClient,
+  unchangedSinceApplied,
+} from "../../lib/kube/observe.ts";
+import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
+import { refOf } from "../../lib/kube/object_ref.ts";
 
 const desired: KubeObject = {
   apiVersion: "apps/v1",
@@ -67,4 +71,34 @@ Deno.test("a changed desired state or a kind without generation is not taken on 
       { digest },
     ),
   );
+});
+
+Deno.test("drift is an unchanged desired state the server would change; a config change is not drift", async () => {
+  const liveWeb = live({ resourceVersion: "11", generation: 3 });
+  // Only what observingClient calls: discovery, LIST, and the dry-run diff.
+  const kube = {
+    resourceFor: (apiVersion: string, kind: string) =>
+      Promise.resolve({ apiVersion, kind, resource: "x", namespaced: true }),
+    list: () => Promise.resolve([liveWeb]),
+    diff: () =>
+      Promise.resolve({
+        action: "update" as const,
+        diff: [{ path: "spec.replicas", before: 3, after: 1 }],
+      }),
+  } as unknown as KubeClient;
+  const observed = observingClient(kube, {
+    lastApplied: { "apps/v1 Deployment kf/web": record },
+    digest,
+  });
+  await observed.diff(desired);
+  assertEquals(observed.stats().drifted, ["apps/v1 Deployment kf/web"]);
+  assert(observed.recorded(refOf(desired)));
+
+  const changed = { ...desired, spec: { replicas: 2 } };
+  const again = observingClient(kube, {
+    lastApplied: { "apps/v1 Deployment kf/web": record },
+    digest,
+  });
+  await again.diff(changed);
+  assertEquals(again.stats().drifted, []);
 });
