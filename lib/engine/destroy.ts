@@ -87,7 +87,7 @@ export interface DestroyStepsOptions {
   checkpointDir?: string;
   /** The config (path, digest), recorded in the plan. */
   config?: { path: string; digest: string };
-  /** How long one object may take to go (its finalizers); default 120 s. */
+  /** How long one object may take to go (its finalizers); default 120 s (namespaces 300 s). */
   timeoutMs?: number;
   /** Steps destroyed at once (dependents always before what they need); default 4. */
   parallelism?: number;

@@ -68,6 +68,11 @@ export interface DeleteObjectsOptions {
   signal?: AbortSignal;
   /** How long to wait for one object (its finalizers) to go; default 120 s. */
   timeoutMs?: number;
+  /**
+   * How long to wait for a Namespace to go; default 300 s (the namespace controller
+   * deletes everything in it first, slowly on a busy control plane).
+   */
+  namespaceTimeoutMs?: number;
   /** Receives progress events. */
   onEvent?: (event: DeleteEvent) => void;
   /** Only objects still carrying this `applyset.kubernetes.io/part-of` are deleted. */
@@ -696,7 +701,9 @@ async function deleteOne(
     options.onEvent?.({ type: "deleting", ref: target });
     await kube.delete(target, { propagationPolicy: propagationOf(target) });
   }
-  const timeoutMs = options.timeoutMs ?? 120_000;
+  const timeoutMs = deleteClassOf(target) === "namespaces"
+    ? options.namespaceTimeoutMs ?? Math.max(300_000, options.timeoutMs ?? 0)
+    : options.timeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
   let last: KubeObject | undefined = live;
   let announced = false;
