@@ -14,7 +14,7 @@
 
 import { tempDir } from "../_shared.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { useCluster } from "../cluster/harness.ts";
+import { toolPath, useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
 import { capturedIO } from "../../lib/cli/io.ts";
@@ -158,11 +158,22 @@ Deno.test("drift: refresh-only reports scaled, edited and deleted objects (exit 
     namespace: ns,
     name,
   });
-  const live = await kube.get(ref("Deployment", "web"));
-  await other.replace({
-    ...live!,
-    spec: { ...(live!.spec as Record<string, unknown>), replicas: 3 },
-  });
+  // `kubectl scale` writes the scale subresource: spec.replicas moves to the
+  // field manager "kubectl" (subresource scale).
+  const scaled = await new Deno.Command(await toolPath("kubectl"), {
+    args: [
+      "--kubeconfig",
+      cluster.kubeconfig,
+      "-n",
+      ns,
+      "scale",
+      "deployment/web",
+      "--replicas=3",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(scaled.success, new TextDecoder().decode(scaled.stderr));
   const cm = await kube.get(ref("ConfigMap", "settings"));
   await other.replace({ ...cm!, data: { mode: "edited-by-hand" } });
   assert(await kube.delete(ref("Service", "web")));
@@ -189,8 +200,10 @@ Deno.test("drift: refresh-only reports scaled, edited and deleted objects (exit 
   const full = await run(planCommand, steps, ["--json"]);
   assertEquals(full.code, 2, full.err);
   const doc = JSON.parse(full.out) as PlanDocument;
-  const scaled = doc.steps[0].changes.find((c) => c.kind === "Deployment");
-  assertMatch(scaled?.reason ?? "", /drift repair.*"kubectl-edit"/);
+  const scaledChange = doc.steps[0].changes.find((c) =>
+    c.kind === "Deployment"
+  );
+  assertMatch(scaledChange?.reason ?? "", /drift repair.*"kubectl"\)/);
 
   // A config change alone is not drift.
   const changed = [manifestsStep("app", [
