@@ -19,44 +19,48 @@ import {
 } from "../lib/kube/inventory.ts";
 import { refOf } from "../lib/kube/object_ref.ts";
 
-const config = Deno.args[0] ?? "examples/kfplan.yaml";
-const { steps } = await composeFromConfig(config);
-const { plans } = await planSteps(steps, { offlineReason: "size estimate" });
-let members = 0;
-let jsonBytes = 0;
-let secretBytes = 0;
-for (const step of steps) {
-  const plan = plans.get(step.id);
-  if (!plan?.desired) continue;
-  const patched = new Set(
-    (plan.patched ?? []).map((r) => `${r.kind} ${r.namespace}/${r.name}`),
-  );
-  const entries = plan.desired
-    .filter((o) =>
-      o.kind !== "Node" &&
-      !patched.has(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
-    )
-    .map((o) => ({
-      ...refOf(o),
-      uid: crypto.randomUUID(),
-      state: "applied" as const,
-    }));
-  const inventory = {
-    step: step.id,
-    applySetId: applySetIdOf(step.id),
-    entries,
-  };
-  const json = new TextEncoder().encode(inventoryJson(inventory)).length;
-  const secret = JSON.stringify(inventoryParent(inventory)).length;
-  members += entries.length;
-  jsonBytes += json;
-  secretBytes += secret;
+async function main(): Promise<void> {
+  const config = Deno.args[0] ?? "examples/kfplan.yaml";
+  const { steps } = await composeFromConfig(config);
+  const { plans } = await planSteps(steps, { offlineReason: "size estimate" });
+  let members = 0;
+  let jsonBytes = 0;
+  let secretBytes = 0;
+  for (const step of steps) {
+    const plan = plans.get(step.id);
+    if (!plan?.desired) continue;
+    const patched = new Set(
+      (plan.patched ?? []).map((r) => `${r.kind} ${r.namespace}/${r.name}`),
+    );
+    const entries = plan.desired
+      .filter((o) =>
+        o.kind !== "Node" &&
+        !patched.has(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
+      )
+      .map((o) => ({
+        ...refOf(o),
+        uid: crypto.randomUUID(),
+        state: "applied" as const,
+      }));
+    const inventory = {
+      step: step.id,
+      applySetId: applySetIdOf(step.id),
+      entries,
+    };
+    const json = new TextEncoder().encode(inventoryJson(inventory)).length;
+    const secret = JSON.stringify(inventoryParent(inventory)).length;
+    members += entries.length;
+    jsonBytes += json;
+    secretBytes += secret;
+    console.log(
+      `${step.id}: ${entries.length} members, data.inventory ${json} B, Secret ${secret} B`,
+    );
+  }
   console.log(
-    `${step.id}: ${entries.length} members, data.inventory ${json} B, Secret ${secret} B`,
+    `total: ${members} members, data.inventory ${jsonBytes} B (${
+      (jsonBytes / 1024).toFixed(1)
+    } KiB), Secrets ${secretBytes} B (${(secretBytes / 1024).toFixed(1)} KiB)`,
   );
 }
-console.log(
-  `total: ${members} members, data.inventory ${jsonBytes} B (${
-    (jsonBytes / 1024).toFixed(1)
-  } KiB), Secrets ${secretBytes} B (${(secretBytes / 1024).toFixed(1)} KiB)`,
-);
+
+if (import.meta.main) main();
