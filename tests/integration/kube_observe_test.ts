@@ -49,6 +49,7 @@ Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every
     lists: 2,
     dryRuns: 0,
     unchanged: desired.length,
+    drifted: [],
   });
   assertEquals(plan.observed.length, desired.length);
   assert(plan.observed.every((o) => o.resourceVersion && o.uid));
@@ -78,6 +79,9 @@ Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every
     "update Deployment web",
   ]);
   assertEquals(drifted.stats().dryRuns, 4);
+  // Each of them is drift: the desired state is the one kfplan applied.
+  assertEquals(drifted.stats().drifted.length, 4);
+  assert(drifted.stats().drifted.some((key) => key.endsWith("/web")));
 
   // A desired state that changed is dry-run even though the live object did not move.
   const changedDesired = desired.map((o, i) =>
@@ -89,6 +93,8 @@ Deno.test("a plan after apply reads in bulk and dry-runs nothing, yet sees every
     third.changes.find((c) => c.name === "settings-5")?.action,
     "update",
   );
+  // A config change is not drift.
+  assert(!next.stats().drifted.some((key) => key.endsWith("/settings-5")));
 });
 
 /**
