@@ -23,6 +23,7 @@ import { kubeflowStep } from "../../lib/steps/kubeflow/step.ts";
 import type { KubeflowVersion } from "../../lib/steps/kubeflow/version.ts";
 import { usersStep } from "../../lib/steps/users.ts";
 import type { Step } from "../../lib/engine/types.ts";
+import type { KubeClient } from "../../lib/kube/types.ts";
 import { startCluster } from "../cluster/harness.ts";
 import {
   nonDefaultOptions,
@@ -423,6 +424,8 @@ export async function installScenario(
     ).sort();
     assertEquals(summary4, [
       "create Secret oauth2-proxy/oauth2-proxy-<hash>",
+      // The Secret of the old value goes, once the new one is applied (prune).
+      "delete Secret oauth2-proxy/oauth2-proxy-<hash>",
       "update Deployment auth/dex",
       "update Deployment oauth2-proxy/oauth2-proxy",
       "update Secret auth/dex-oidc-client",
@@ -442,6 +445,11 @@ export async function installScenario(
       artifacts,
       await readTree(checkpointDir),
       await readTree(workDir),
+      await stateInCluster(kube),
+    );
+    assert(
+      Object.keys(artifacts).some((k) => k.startsWith("cluster/kfplan.")),
+      "the inventories in the cluster were read",
     );
     assert(
       Object.keys(artifacts).some((k) => k.includes("checkpoints/")),
@@ -457,4 +465,31 @@ export async function installScenario(
     await cluster.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * kfplan's state in the cluster (the checkpoint and inventory Secrets of
+ * `kfplan-system`), decoded (and gunzipped) for the planted-secret search.
+ */
+async function stateInCluster(
+  kube: KubeClient,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const secrets = await kube.list("v1", "Secret", {
+    namespace: "kfplan-system",
+  });
+  for (const secret of secrets) {
+    const data = (secret.data ?? {}) as Record<string, string>;
+    for (const [key, value] of Object.entries(data)) {
+      const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+      out[`cluster/${secret.metadata.name}/${key}`] = key.endsWith(".gz")
+        ? await new Response(
+          new Blob([bytes]).stream().pipeThrough(
+            new DecompressionStream("gzip"),
+          ),
+        ).text()
+        : new TextDecoder().decode(bytes);
+    }
+  }
+  return out;
 }
