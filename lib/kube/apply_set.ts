@@ -781,7 +781,8 @@ export interface ApplyObjectsOptions {
   waitForWebhookBackends?: boolean;
   /**
    * Delete and re-create objects whose apply fails because an immutable field changes
-   * (a plan shows them as `replace`). Default false: the apply fails naming the object.
+   * (a plan shows them as `replace`, so apply carries out what was planned). Default
+   * true; false makes such an apply fail naming the object and the field.
    */
   replaceImmutable?: boolean;
   /**
@@ -886,7 +887,7 @@ async function applyOne(
       );
     } catch (e) {
       const fields = immutableFieldsOf(e);
-      if (!fields || !run.options.replaceImmutable) throw e;
+      if (!fields || run.options.replaceImmutable === false) throw e;
       if (DATA_HOLDING_KINDS.has(ref.kind) && !run.options.allowDataLoss) {
         throw new DataLossError(ref, fields);
       }

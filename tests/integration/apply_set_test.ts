@@ -272,14 +272,14 @@ Deno.test("a change to an immutable field plans as replace and applies only when
   assert(plan.changes[0].reason?.includes("immutable"), plan.changes[0].reason);
 
   const err = await assertRejects(
-    () => applyObjects(kube, [cm("2")], {}),
+    () => applyObjects(kube, [cm("2")], { replaceImmutable: false }),
     ApplyObjectsError,
   );
   assert(err.message.includes("immutable"), err.message);
 
   const events: ApplyEvent[] = [];
+  // By default apply carries out the planned replacement.
   await applyObjects(kube, [cm("2")], {
-    replaceImmutable: true,
     timeoutMs: 30_000,
     onProgress: (e) => events.push(e),
   });
