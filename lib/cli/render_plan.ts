@@ -184,7 +184,7 @@ function renderStep(
   for (const k of step.kept ?? []) {
     out.push(
       ...indent(
-        `${paint(33, "kept (holds data):")} ${k.apiVersion} ${
+        `${paint(33, keptLabel(k.reason))} ${k.apiVersion} ${
           objectName(k)
         } — ${k.reason}`,
         "    ",
@@ -193,6 +193,32 @@ function renderStep(
   }
   return out;
 }
+
+/**
+ * The label of a kept object, by the kind of reason `planPrune` gave: data, a keep
+ * marker, a changed owner, a protected CRD or system namespace; a reason of
+ * another kind gets the plain `kept:` (its text still says why).
+ *
+ * @example
+ * ```ts
+ * keptLabel("changed owner: its part-of label is missing"); // "kept (changed owner):"
+ * ```
+ */
+export function keptLabel(reason: string): string {
+  for (const [prefix, label] of KEPT_LABELS) {
+    if (reason.startsWith(prefix)) return `kept (${label}):`;
+  }
+  return "kept:";
+}
+
+/** Reason prefixes of `planPrune` (lib/kube/prune.ts) and the label each gets. */
+const KEPT_LABELS: ReadonlyArray<readonly [string, string]> = [
+  ["holds data", "holds data"],
+  ["carries ", "keep marker"],
+  ["changed owner", "changed owner"],
+  ["protected", "protected"],
+  ["a system namespace", "system namespace"],
+];
 
 function renderChange(change: PlanChange, paint: Paint): string[] {
   const { sym, code } = SYMBOL[change.action];

@@ -214,3 +214,57 @@ Deno.test("kept objects are listed per step with their reason and counted in the
     "No changes. The cluster matches the configuration. 1 object no longer rendered is kept (see above).",
   );
 });
+
+Deno.test("kept objects are labelled by the reason planPrune gave", async () => {
+  // The reason texts as lib/kube/prune.ts words them.
+  const kept = [
+    [
+      "ConfigMap",
+      "marked",
+      "carries helm.sh/resource-policy: keep; remove the marker to let kfplan delete it",
+    ],
+    [
+      "Secret",
+      "recreated",
+      "changed owner: the live object has uid b, not the recorded a (it was re-created by someone else); delete it by hand if it is not needed",
+    ],
+    [
+      "PersistentVolumeClaim",
+      "workspace",
+      "holds data (PersistentVolumeClaim); --allow-data-loss deletes it",
+    ],
+    ["Service", "odd", "kept for a reason render_plan does not know"],
+  ] as const;
+  const { document } = await planSteps([
+    testStep("users", {
+      plan: {
+        kept: kept.map(([kind, name, reason]) => ({
+          apiVersion: "v1",
+          kind,
+          namespace: "bob",
+          name,
+          reason,
+        })),
+      },
+    }),
+  ], { offlineReason: "x" });
+  const text = renderPlan(document);
+  assertMatch(
+    text,
+    /kept \(keep marker\): v1 ConfigMap bob\/marked — carries helm\.sh\/resource-policy: keep;/,
+  );
+  assertMatch(
+    text,
+    /kept \(changed owner\): v1 Secret bob\/recreated — changed owner: the live object has uid b/,
+  );
+  assertMatch(
+    text,
+    /kept \(holds data\): v1 PersistentVolumeClaim bob\/workspace — holds data/,
+  );
+  assertMatch(text, /kept: v1 Service bob\/odd — kept for a reason/);
+  assertEquals(text.match(/kept \(holds data\)/g)?.length, 1);
+  assertEquals(
+    summaryLine(document),
+    "No changes. The cluster matches the configuration. 4 objects no longer rendered are kept (see above).",
+  );
+});
