@@ -25,7 +25,13 @@ import {
   type PruneCandidate,
 } from "../kube/prune.ts";
 import { KubeApiError } from "../kube/errors.ts";
-import { type ObjectRef, refOf } from "../kube/object_ref.ts";
+import {
+  groupOf,
+  type ObjectRef,
+  plainRef,
+  refOf,
+} from "../kube/object_ref.ts";
+import { mapLimit } from "../kube/_map_limit.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { ResourceChange, StepPlan } from "./types.ts";
 
@@ -143,35 +149,6 @@ export function applyLabellingClient(
   );
 }
 
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  return out;
-}
-
-function plainRef(ref: ObjectRef): ObjectRef {
-  const out: ObjectRef = {
-    apiVersion: ref.apiVersion,
-    kind: ref.kind,
-    name: ref.name,
-  };
-  if (ref.namespace) out.namespace = ref.namespace;
-  return out;
-}
-
 /**
  * Plans a step's prune: the members of its previous inventory (any state) that its
  * owned desired objects lack, minus deletes the step plans itself and members
@@ -205,7 +182,7 @@ export async function planStepPrune(
   const dropped = context.inventory.entries.filter((e) =>
     !keep.has(memberKey(e))
   );
-  const served = await mapLimited(dropped, 8, (e) => servedRef(kube, e));
+  const served = await mapLimit(dropped, 8, (e) => servedRef(kube, e));
   const candidates: PruneCandidate[] = dropped.flatMap((e, i) => {
     const ref = served[i];
     return ref ? [{ ...ref, ...(e.uid ? { uid: e.uid } : {}) }] : [];
@@ -255,11 +232,6 @@ async function servedRef(
   if (!other) return undefined;
   const moved = { ...ref, apiVersion: other.apiVersion };
   return await kube.get(moved) ? moved : undefined;
-}
-
-function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf("/");
-  return slash < 0 ? "" : apiVersion.slice(0, slash);
 }
 
 /** Adds a step prune's deletes and kept objects to its plan (in place). */
@@ -340,7 +312,7 @@ export async function pruneAndRecord(
     });
   }
   const owned = ownedObjects(plan) ?? [];
-  const uids = await mapLimited(owned, 8, async (o) => {
+  const uids = await mapLimit(owned, 8, async (o) => {
     const ref = refOf(o);
     const known = run.uids.get(memberKey(ref));
     if (known) return known;

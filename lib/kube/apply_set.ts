@@ -27,7 +27,14 @@ import { sleep } from "./retry.ts";
 import { diffValues, type FieldDiff } from "./diff.ts";
 import type { KubeClient, KubeObject } from "./types.ts";
 import { KubeApiError } from "./errors.ts";
-import { formatRef, objectKey, type ObjectRef, refOf } from "./object_ref.ts";
+import {
+  formatRef,
+  groupOf,
+  isBuiltinGroup,
+  objectKey,
+  type ObjectRef,
+  refOf,
+} from "./object_ref.ts";
 
 export { refOf };
 import {
@@ -60,31 +67,6 @@ export interface ApplyPhase {
   /** Its objects, in apply order. */
   objects: KubeObject[];
 }
-
-/** API groups served by Kubernetes itself; kinds in other groups are custom resources. */
-const BUILTIN_GROUPS = new Set([
-  "",
-  "admissionregistration.k8s.io",
-  "apiextensions.k8s.io",
-  "apiregistration.k8s.io",
-  "apps",
-  "autoscaling",
-  "batch",
-  "certificates.k8s.io",
-  "coordination.k8s.io",
-  "discovery.k8s.io",
-  "events.k8s.io",
-  "flowcontrol.apiserver.k8s.io",
-  "internal.apiserver.k8s.io",
-  "networking.k8s.io",
-  "node.k8s.io",
-  "policy",
-  "rbac.authorization.k8s.io",
-  "resource.k8s.io",
-  "scheduling.k8s.io",
-  "storage.k8s.io",
-  "storagemigration.k8s.io",
-]);
 
 const WORKLOADS = new Set([
   "Deployment",
@@ -140,17 +122,14 @@ const KIND_ORDER = [
 ];
 
 /** The API group of an `apiVersion` (`""` for the core group). */
-export function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf("/");
-  return slash < 0 ? "" : apiVersion.slice(0, slash);
-}
+export { groupOf };
 
 /** The phase an object is applied in. */
 export function phaseOf(
   object: Pick<KubeObject, "apiVersion" | "kind">,
 ): PhaseName {
   const group = groupOf(object.apiVersion);
-  if (!BUILTIN_GROUPS.has(group)) return "custom-resources";
+  if (!isBuiltinGroup(group)) return "custom-resources";
   if (object.kind === "Namespace" && group === "") return "namespaces-and-crds";
   if (object.kind === "CustomResourceDefinition") return "namespaces-and-crds";
   if (WEBHOOKS.has(object.kind)) return "webhooks";

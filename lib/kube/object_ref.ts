@@ -83,3 +83,59 @@ export function compareRefs(a: ObjectRef, b: ObjectRef): number {
   const kb = objectKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
+
+/** The API group of an `apiVersion` (`""` for the core group). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** Groups served by Kubernetes itself; kinds in other groups are custom resources. */
+const BUILTIN_GROUPS = new Set([
+  "",
+  "admissionregistration.k8s.io",
+  "apiextensions.k8s.io",
+  "apiregistration.k8s.io",
+  "apps",
+  "autoscaling",
+  "batch",
+  "certificates.k8s.io",
+  "coordination.k8s.io",
+  "discovery.k8s.io",
+  "events.k8s.io",
+  "flowcontrol.apiserver.k8s.io",
+  "internal.apiserver.k8s.io",
+  "networking.k8s.io",
+  "node.k8s.io",
+  "policy",
+  "rbac.authorization.k8s.io",
+  "resource.k8s.io",
+  "scheduling.k8s.io",
+  "storage.k8s.io",
+  "storagemigration.k8s.io",
+]);
+
+/**
+ * Whether an API group is served by Kubernetes itself (kinds of any other group are
+ * custom resources).
+ *
+ * @example
+ * ```ts
+ * isBuiltinGroup(groupOf("apps/v1")); // true
+ * isBuiltinGroup(groupOf("cert-manager.io/v1")); // false
+ * ```
+ */
+export function isBuiltinGroup(group: string): boolean {
+  return BUILTIN_GROUPS.has(group);
+}
+
+/** The bare reference (no `uid` or other extra fields a wider type carries). */
+export function plainRef(ref: ObjectRef): ObjectRef {
+  const out: ObjectRef = {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    name: ref.name,
+  };
+  if (ref.namespace) out.namespace = ref.namespace;
+  return out;
+}

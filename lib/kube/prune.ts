@@ -13,10 +13,14 @@ import type { ApiResource, KubeClient, KubeObject } from "./types.ts";
 import {
   compareRefs,
   formatRef,
+  groupOf,
+  isBuiltinGroup,
   objectName,
   type ObjectRef,
+  plainRef,
   refOf,
 } from "./object_ref.ts";
+import { mapLimit } from "./_map_limit.ts";
 import type { ResourceChange } from "./apply_set.ts";
 import { KubeApiError } from "./errors.ts";
 import { sleep } from "./retry.ts";
@@ -137,31 +141,6 @@ export const DELETE_CLASSES: readonly DeleteClass[] = [
   "namespaces",
 ];
 
-/** Groups served by Kubernetes itself; kinds in other groups are custom resources. */
-const BUILTIN_GROUPS = new Set([
-  "",
-  "admissionregistration.k8s.io",
-  "apiextensions.k8s.io",
-  "apiregistration.k8s.io",
-  "apps",
-  "autoscaling",
-  "batch",
-  "certificates.k8s.io",
-  "coordination.k8s.io",
-  "discovery.k8s.io",
-  "events.k8s.io",
-  "flowcontrol.apiserver.k8s.io",
-  "internal.apiserver.k8s.io",
-  "networking.k8s.io",
-  "node.k8s.io",
-  "policy",
-  "rbac.authorization.k8s.io",
-  "resource.k8s.io",
-  "scheduling.k8s.io",
-  "storage.k8s.io",
-  "storagemigration.k8s.io",
-]);
-
 const WEBHOOK_KINDS = new Set([
   "MutatingWebhookConfiguration",
   "ValidatingWebhookConfiguration",
@@ -207,11 +186,6 @@ const CONFIG_KIND_ORDER = [
   "StorageClass",
 ];
 
-function groupOfVersion(apiVersion: string): string {
-  const slash = apiVersion.indexOf("/");
-  return slash < 0 ? "" : apiVersion.slice(0, slash);
-}
-
 /**
  * The class an object is deleted in (see {@linkcode deleteObjects}). Istio's and
  * other networking custom resources go with the workloads they route to; every
@@ -223,10 +197,10 @@ function groupOfVersion(apiVersion: string): string {
  * ```
  */
 export function deleteClassOf(ref: ObjectRef): DeleteClass {
-  const group = groupOfVersion(ref.apiVersion);
+  const group = groupOf(ref.apiVersion);
   if (group === "" && ref.kind === "Namespace") return "namespaces";
   if (ref.kind === "CustomResourceDefinition") return "crds";
-  if (!BUILTIN_GROUPS.has(group)) {
+  if (!isBuiltinGroup(group)) {
     return group === "istio.io" || group.endsWith(".istio.io")
       ? "workloads"
       : "custom-resources";
@@ -254,7 +228,7 @@ export function deletionOrder<T extends ObjectRef>(refs: readonly T[]): T[] {
 
 /** Identity across API versions: group, kind, namespace, name. */
 function identityKey(ref: ObjectRef): string {
-  return `${groupOfVersion(ref.apiVersion)}|${ref.kind}|${
+  return `${groupOf(ref.apiVersion)}|${ref.kind}|${
     ref.namespace ?? ""
   }|${ref.name}`;
 }
@@ -268,26 +242,6 @@ export function keepMarkerOf(object: KubeObject): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Runs `fn` over `items`, at most `limit` at once; results in input order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  return out;
 }
 
 /** Why a live object no longer belongs to the candidate's set, if it does not. */
@@ -316,7 +270,7 @@ function ownerChange(
  */
 function selfCreated(object: KubeObject, serviceNames: Set<string>): boolean {
   const { kind, metadata } = object;
-  const group = groupOfVersion(object.apiVersion);
+  const group = groupOf(object.apiVersion);
   if (
     group === "" && kind === "ConfigMap" && metadata.name === "kube-root-ca.crt"
   ) {
@@ -497,7 +451,7 @@ async function dataHeld(
   live: KubeObject,
   checks: { owned: Set<string>; contents: Contents },
 ): Promise<string | undefined> {
-  const group = groupOfVersion(live.apiVersion);
+  const group = groupOf(live.apiVersion);
   const hint = "--allow-data-loss deletes it";
   if (
     group === "" && (live.kind === "PersistentVolumeClaim" ||
@@ -549,7 +503,7 @@ async function keepReason(
   const changed = ownerChange(candidate, live, run.options.partOf);
   if (changed) return changed;
   if (
-    groupOfVersion(live.apiVersion) === "" && live.kind === "Namespace" &&
+    groupOf(live.apiVersion) === "" && live.kind === "Namespace" &&
     PROTECTED_NAMESPACES.has(live.metadata.name)
   ) {
     return "a system namespace: kfplan never deletes it";
@@ -612,16 +566,6 @@ export async function planPrune(
   return { deletes: deletionOrder(deletes), kept: kept.sort(compareRefs) };
 }
 
-function plainRef(ref: ObjectRef): ObjectRef {
-  const out: ObjectRef = {
-    apiVersion: ref.apiVersion,
-    kind: ref.kind,
-    name: ref.name,
-  };
-  if (ref.namespace) out.namespace = ref.namespace;
-  return out;
-}
-
 /** Raised when an object does not go within the timeout; names what holds it. */
 export class DeleteTimeoutError extends Error {
   /** The object still there. */
@@ -677,9 +621,7 @@ function conditionsOf(object: KubeObject): string[] {
  * idle that long. Their controllers clean up through finalizers, which are waited for.
  */
 function propagationOf(ref: ObjectRef): "Foreground" | "Background" {
-  return BUILTIN_GROUPS.has(groupOfVersion(ref.apiVersion))
-    ? "Foreground"
-    : "Background";
+  return isBuiltinGroup(groupOf(ref.apiVersion)) ? "Foreground" : "Background";
 }
 
 /** Deletes one object (if it is still ours) and waits for it to go. */
