@@ -50,7 +50,13 @@ import {
   type RunSummary,
 } from "./events.ts";
 import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
-import { acquireLock, type HeldLock, type LockOptions } from "./lock.ts";
+import {
+  acquireLock,
+  type HeldLock,
+  type LockInfo,
+  type LockOptions,
+} from "./lock.ts";
+import { lockTakenEvent } from "./_lock_events.ts";
 import {
   KFPLAN_VERSION,
   PLAN_FORMAT_VERSION,
@@ -545,7 +551,7 @@ async function takeLock(
   run: { emitter: Emitter; abort: AbortController },
 ): Promise<HeldLock> {
   const lockOptions = typeof options.lock === "object" ? options.lock : {};
-  const lock: HeldLock & { tookOver?: { holder: string } } = await acquireLock(
+  const lock: HeldLock & { tookOver?: LockInfo } = await acquireLock(
     kube,
     {
       ...lockOptions,
@@ -556,13 +562,7 @@ async function takeLock(
       },
     },
   );
-  run.emitter.emit({
-    type: "lock",
-    action: lock.tookOver ? "took-over" : "acquired",
-    detail: lock.tookOver
-      ? `took over the lock of ${lock.tookOver.holder}`
-      : `lock held by ${lock.holder}`,
-  });
+  run.emitter.emit(lockTakenEvent(lock));
   return lock;
 }
 

@@ -43,6 +43,7 @@ import {
   lockTransitions,
 } from "./lock.ts";
 import { hasChanges, type PlanDocument } from "./plan_document.ts";
+import { lockTakenEvent } from "./_lock_events.ts";
 import {
   checkpointedOutputs,
   claimStepDesired,
@@ -464,15 +465,7 @@ async function takeLock(
       lockOptions.onLost?.(reason);
     },
   });
-  emitter.emit({
-    type: "lock",
-    action: lock.tookOver ? "took-over" : "acquired",
-    detail: lock.tookOver
-      ? `took over the lock of ${lock.tookOver.holder}: ${
-        lock.tookOver.reason ?? "it expired"
-      }`
-      : `lock held by ${lock.holder}`,
-  });
+  emitter.emit(lockTakenEvent(lock));
   return lock;
 }
 

@@ -9,7 +9,9 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { tempDir } from "../_shared.ts";
 import { useCluster } from "../cluster/harness.ts";
+import { hostname } from "node:os";
 import { destroySteps } from "../../lib/engine/destroy.ts";
+import { acquireLock, breakLock } from "../../lib/engine/lock.ts";
 import { CheckpointStore } from "../../lib/engine/checkpoint.ts";
 import { identifyCluster } from "../../lib/engine/cluster.ts";
 import type { RunEvent } from "../../lib/engine/events.ts";
@@ -262,6 +264,53 @@ Deno.test("destroySteps runs dependents before what they need, from the graph", 
     );
     assertEquals(result.plan.summary.delete, 4);
   } finally {
+    for (const name of [ns, stateNamespace]) {
+      await kube.delete({ apiVersion: "v1", kind: "Namespace", name }).catch(
+        () => false,
+      );
+    }
+  }
+});
+
+Deno.test("destroy takes over the lock of a dead holder of this host and says why", async () => {
+  const { kube, namespace } = await useCluster();
+  const ns = await namespace("destroy-dead-lock");
+  const stateNamespace = `${ns}-state`;
+  await using work = await tempDir();
+  const lock = { name: `kfplan-lock-${ns}` };
+  // A process that ran and exited: its pid is not alive.
+  const child = new Deno.Command("true", { stdout: "null" }).spawn();
+  await child.status;
+  const dead = `tester@${hostname()} pid ${child.pid}`;
+  // Fresh and long: only the dead-pid check lets destroy take it.
+  const held = await acquireLock(kube, {
+    ...lock,
+    holder: dead,
+    leaseDurationSeconds: 3600,
+    renewIntervalMs: 3_600_000,
+  });
+  await installed(kube, "app", [configMap(ns, "app-settings")], stateNamespace);
+  const events: RunEvent[] = [];
+  try {
+    const result = await destroySteps([step("app", [])], {
+      kube,
+      stateNamespace,
+      checkpointDir: work.path,
+      lock,
+      onEvent: (e) => events.push(e),
+    });
+    assert(result.ok, JSON.stringify(result.summary));
+    const taken = events.find((e) => e.type === "lock");
+    assertEquals(taken?.type === "lock" && taken.action, "took-over");
+    assertMatch(
+      taken?.type === "lock" ? taken.detail : "",
+      new RegExp(
+        `^took over the lock of ${dead}: its process \\(pid ${child.pid} on .+\\) is gone`,
+      ),
+    );
+  } finally {
+    await held.release(); // lost already: a no-op
+    await breakLock(kube, { ...lock, force: true });
     for (const name of [ns, stateNamespace]) {
       await kube.delete({ apiVersion: "v1", kind: "Namespace", name }).catch(
         () => false,
