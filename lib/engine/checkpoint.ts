@@ -32,6 +32,7 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { STATE_NAMESPACE } from "../kube/inventory.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { sleep, withRetry } from "../kube/retry.ts";
+import { fromBase64, toBase64 } from "../kube/_bytes.ts";
 
 export { type ClusterIdentity, NO_CLUSTER };
 import { validateOptions } from "./options.ts";
@@ -271,21 +272,6 @@ async function gunzip(bytes: Uint8Array): Promise<string> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new DecompressionStream("gzip"));
   return await new Response(stream).text();
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 /**

@@ -20,6 +20,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { KubeApiError } from "./errors.ts";
 import type { KubeClient, KubeObject } from "./types.ts";
 import { compareRefs, type ObjectRef } from "./object_ref.ts";
+import { fromBase64, toBase64 } from "./_bytes.ts";
 
 /** The namespace of kfplan's state (inventories, checkpoint). */
 export const STATE_NAMESPACE = "kfplan-system";
@@ -274,21 +275,6 @@ export function inventoryParent(
     type: "Opaque",
     data: { [INVENTORY_DATA_KEY]: toBase64(json) },
   };
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 /** Thrown when a parent Secret is not a kfplan inventory kfplan can read. */
