@@ -30,6 +30,7 @@ import { validateOptions } from "../../lib/engine/options.ts";
 import { canonicalJson } from "../../lib/engine/digest.ts";
 import { parseYaml } from "../../lib/deps.ts";
 import { nonDefaultOptions, plantedEnv } from "../steps/kubeflow/_fixtures.ts";
+import { writeTinyRelease } from "../steps/kubeflow/_tiny_release.ts";
 import { profileRound } from "../../sim/controllers/profiles.ts";
 import {
   METALLB_NAMESPACE,
@@ -352,12 +353,7 @@ Deno.test("removing a connector from dex.connectors: an entry of Dex's config an
   // Deployment, and the one object that goes is the connectors Secret, which the
   // engine's prune deletes like any object a render drops (engine_prune_test).
   await using tree = await tempDir("kfplan-rm-dex-");
-  await Deno.mkdir(`${tree.path}/deploy`);
-  await Deno.writeTextFile(`${tree.path}/deploy/all.yaml`, TINY_RELEASE);
-  await Deno.writeTextFile(
-    `${tree.path}/deploy/kustomization.yaml`,
-    "resources: [all.yaml]\n",
-  );
+  await writeTinyRelease(tree.path);
   const options = (connectors: unknown[]) => {
     const input = nonDefaultOptions("v1.10.2");
     return validateOptions(kubeflowOptionsSchema, {
@@ -403,75 +399,3 @@ Deno.test("removing a connector from dex.connectors: an entry of Dex's config an
   ]);
   assertEquals(config(after).connectors, undefined);
 });
-
-/** A tiny release tree (a copy of render_test's unseen release): Dex, proxy, dashboard. */
-const TINY_RELEASE = `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: login, namespace: identity }
-spec:
-  template:
-    spec:
-      containers:
-      - name: server
-        image: ghcr.io/dexidp/dex:v2.45.0
-        envFrom: [{ secretRef: { name: login-client } }]
-      volumes: [{ name: cfg, configMap: { name: login-cfg } }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: login-cfg, namespace: identity }
-data:
-  config.yaml: |
-    issuer: http://dex.auth.svc.cluster.local:5556/dex
-    storage: { type: kubernetes, config: { inCluster: true } }
-    staticClients:
-    - idEnv: OIDC_CLIENT_ID
-      secretEnv: OIDC_CLIENT_SECRET
-      redirectURIs: [/oauth2/callback]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: login-client, namespace: identity }
-data: { OIDC_CLIENT_ID: eA==, OIDC_CLIENT_SECRET: eA== }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: proxy, namespace: gate }
-spec:
-  template:
-    spec:
-      containers:
-      - name: p
-        image: quay.io/oauth2-proxy/oauth2-proxy:v7.14.0
-        envFrom: [{ secretRef: { name: proxy-secret } }]
-      volumes: [{ name: c, configMap: { name: proxy-cfg } }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: proxy-cfg, namespace: gate }
-data:
-  oauth2_proxy.cfg: |
-    oidc_issuer_url = "http://dex.auth.svc.cluster.local:5556/dex"
-    redirect_url = "/oauth2/callback"
----
-apiVersion: v1
-kind: Secret
-metadata: { name: proxy-secret, namespace: gate }
-data: { client-id: eA==, client-secret: eA==, cookie-secret: eA== }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: dash, namespace: ui }
-spec:
-  template:
-    spec:
-      containers:
-      - name: d
-        image: ghcr.io/kubeflow/kubeflow/central-dashboard:v1.12.0
-        env: [{ name: REGISTRATION_FLOW, value: "false" }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: dash-params, namespace: ui }
-data: { CD_REGISTRATION_FLOW: "false" }
-`;

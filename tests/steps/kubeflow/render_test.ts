@@ -19,6 +19,7 @@ import { nonDefaultOptions, PLANTED, plantedEnv, tree } from "./_fixtures.ts";
 import { tempDir } from "../../_shared.ts";
 import { findKustomize } from "../../../lib/tools/kustomize.ts";
 import { kfplanCacheDir } from "../../../lib/tools/find_binary.ts";
+import { writeTinyRelease } from "./_tiny_release.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -307,87 +308,10 @@ Deno.test("unset secrets fail the render, except offline where placeholders are 
   assert(!nonSecretText(r.objects).includes(PLANTED.alicePassword));
 });
 
-/** A tiny tree of a release kfplan has never seen (v1.12.0), under names of its own. */
-const UNSEEN_RELEASE = `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: login, namespace: identity }
-spec:
-  template:
-    spec:
-      containers:
-      - name: server
-        image: ghcr.io/dexidp/dex:v2.45.0
-        envFrom: [{ secretRef: { name: login-client } }]
-      volumes: [{ name: cfg, configMap: { name: login-cfg } }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: login-cfg, namespace: identity }
-data:
-  config.yaml: |
-    issuer: http://dex.auth.svc.cluster.local:5556/dex
-    storage: { type: kubernetes, config: { inCluster: true } }
-    staticClients:
-    - idEnv: OIDC_CLIENT_ID
-      secretEnv: OIDC_CLIENT_SECRET
-      redirectURIs: [/oauth2/callback]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: login-client, namespace: identity }
-data: { OIDC_CLIENT_ID: eA==, OIDC_CLIENT_SECRET: eA== }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: proxy, namespace: gate }
-spec:
-  template:
-    spec:
-      containers:
-      - name: p
-        image: quay.io/oauth2-proxy/oauth2-proxy:v7.14.0
-        envFrom: [{ secretRef: { name: proxy-secret } }]
-      volumes: [{ name: c, configMap: { name: proxy-cfg } }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: proxy-cfg, namespace: gate }
-data:
-  oauth2_proxy.cfg: |
-    oidc_issuer_url = "http://dex.auth.svc.cluster.local:5556/dex"
-    redirect_url = "/oauth2/callback"
----
-apiVersion: v1
-kind: Secret
-metadata: { name: proxy-secret, namespace: gate }
-data: { client-id: eA==, client-secret: eA==, cookie-secret: eA== }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: dash, namespace: ui }
-spec:
-  template:
-    spec:
-      containers:
-      - name: d
-        image: ghcr.io/kubeflow/kubeflow/central-dashboard:v1.12.0
-        env: [{ name: REGISTRATION_FLOW, value: "false" }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: dash-params, namespace: ui }
-data: { CD_REGISTRATION_FLOW: "false" }
-`;
-
 Deno.test("a release kfplan has never seen, under names of its own, renders with the settings and a table warning", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.mkdir(`${dir}/deploy`);
-    await Deno.writeTextFile(`${dir}/deploy/all.yaml`, UNSEEN_RELEASE);
-    await Deno.writeTextFile(
-      `${dir}/deploy/kustomization.yaml`,
-      "resources: [all.yaml]\n",
-    );
+    await writeTinyRelease(dir);
     const options = validateOptions(kubeflowOptionsSchema, {
       ...nonDefaultOptions("v1.10.2"),
       manifests: dir,
