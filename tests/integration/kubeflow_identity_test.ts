@@ -191,6 +191,36 @@ async function scenario(
       ),
       JSON.stringify(entry.findings),
     );
+    // The plan names the callback to register at the provider (no ingress.domain:
+    // the proxy's relative one; v1.7.0's authservice has no REDIRECT_URL, its default).
+    const redirect = entry.findings.find((f) =>
+      f.check === "kubeflow.identity.redirect-uri"
+    );
+    assertEquals(
+      redirect?.target,
+      version === "v1.7.0" ? "/authservice/oidc/callback" : "/oauth2/callback",
+      JSON.stringify(entry.findings),
+    );
+    assertEquals(redirect?.severity, "info");
+    // A Profile of the manifests' default user: no password to give without Dex.
+    if (
+      objects.some((o) =>
+        o.kind === "Profile" &&
+        (o.spec as Any)?.owner?.name === "user@example.com"
+      )
+    ) {
+      const owner = entry.warnings.filter((w) =>
+        w.includes("is owned by user@example.com")
+      );
+      assert(owner.length > 0, entry.warnings.join("\n"));
+      assert(
+        owner.every((w) =>
+          w.includes(`log in at the external provider ${idp.issuer}`) &&
+          !w.includes("password")
+        ),
+        owner.join("\n"),
+      );
+    }
     assertEquals(dexObjects(objects), []);
     const images = objects.flatMap((o) =>
       ((o.spec as Any)?.template?.spec?.containers ?? []).map((c: Any) =>

@@ -30,6 +30,7 @@ import type {
   SecretRef,
 } from "./options.ts";
 import { type Oauth2ProxyStack, recognize } from "./recognize.ts";
+import { domainUrls } from "./domain.ts";
 
 /** The OAuth2 client the auth proxy presents, and the option its secret comes from. */
 export interface OAuthClientRef {
@@ -175,6 +176,135 @@ export async function planIdentity(
         `serves ${discovery.keys} key(s); Dex is not deployed`,
     }],
   };
+}
+
+/** The auth proxy's OAuth2 callback as rendered, and where it was read. */
+interface ProxyCallback {
+  /** Absolute, or a path on whatever host the browser is on. */
+  value: string;
+  /** Which setting it is, e.g. `oauth2-proxy redirect_url`. */
+  source: string;
+}
+
+/** A string setting of oauth2-proxy's TOML-like config, unquoted. */
+function cfgString(cfg: string, key: string): string | undefined {
+  const raw = cfg.match(new RegExp(`^${key}\\s*=\\s*(.*?)\\s*$`, "m"))?.[1];
+  if (raw === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * The callback the rendered auth proxy sends the provider: oauth2-proxy's
+ * `redirect_url` (its default `/oauth2/callback` when unset); oidc-authservice's
+ * `REDIRECT_URL`, else its default `<AUTHSERVICE_URL_PREFIX>oidc/callback`
+ * (`/authservice/oidc/callback`, as v1.7's parameters leave it).
+ */
+function proxyCallback(objects: KubeObject[]): ProxyCallback | undefined {
+  const auth = recognize(objects).auth;
+  if (auth?.kind === "oauth2-proxy") {
+    const value = cfgString(auth.configText ?? "", "redirect_url");
+    return value
+      ? { value, source: "oauth2-proxy redirect_url" }
+      : { value: "/oauth2/callback", source: "oauth2-proxy's default" };
+  }
+  if (auth?.kind !== "oidc-authservice") return undefined;
+  const params = auth.parameters;
+  const data =
+    (objects.find((o) =>
+      params && o.kind === "ConfigMap" && o.metadata.name === params.name &&
+      o.metadata.namespace === params.namespace
+    ) as { data?: Record<string, string> } | undefined)?.data ?? {};
+  if (data.REDIRECT_URL) {
+    return {
+      value: data.REDIRECT_URL,
+      source: "oidc-authservice REDIRECT_URL",
+    };
+  }
+  const prefix = data.AUTHSERVICE_URL_PREFIX ?? "/authservice/";
+  return {
+    value: `${prefix.replace(/\/?$/, "/")}oidc/callback`,
+    source:
+      "oidc-authservice's default (AUTHSERVICE_URL_PREFIX + oidc/callback)",
+  };
+}
+
+/**
+ * With an external provider, the plan's info finding naming the redirect URI to
+ * register for the client at the provider: the auth proxy's callback as rendered,
+ * absolute on `ingress.domain` ({@linkcode domainUrls}) when that is set; without a
+ * domain a relative callback is named with the host left to the user. Undefined with
+ * Dex (kfplan registers the callback at Dex itself) or when no auth proxy is rendered.
+ *
+ * @example
+ * ```ts
+ * const finding = redirectUriFinding(options, rendered.objects);
+ * // finding?.target: "https://kubeflow.example.com/oauth2/callback"
+ * ```
+ */
+export function redirectUriFinding(
+  o: KubeflowOptions,
+  objects: KubeObject[],
+): Finding | undefined {
+  if (o.identity.provider !== "oidc") return undefined;
+  const callback = proxyCallback(objects);
+  if (!callback) return undefined;
+  const absolute = /^https?:\/\//.test(callback.value);
+  const domain = o.ingress.domain;
+  const uri = absolute || !domain
+    ? callback.value
+    : domainUrls(domain, { tls: o.ingress.tls !== undefined })
+      .authserviceCallback(callback.value);
+  const client = `client "${o.identity.clientId}" at ${o.identity.issuer}`;
+  if (absolute || domain) {
+    return {
+      check: "kubeflow.identity.redirect-uri",
+      severity: "info",
+      target: uri,
+      seen:
+        `register the redirect URI ${uri} for ${client} (${callback.source}` +
+        `${domain ? `, on ingress.domain ${domain}` : ""})`,
+    };
+  }
+  return {
+    check: "kubeflow.identity.redirect-uri",
+    severity: "info",
+    target: uri,
+    seen:
+      `register the redirect URI <scheme>://<host>${uri} for ${client}, with the ` +
+      `scheme and host users open Kubeflow at (${callback.source} is the relative ${uri}; ` +
+      "set kubeflow.ingress.domain to make it one exact URI)",
+  };
+}
+
+/**
+ * The warning for a rendered Profile owned by the manifests' default user
+ * `user@example.com`, whose Dex login kfplan removes: with Dex the fix is a password
+ * for that user; with an external provider there is no Dex, so the owner must be
+ * able to log in at the provider with that email.
+ *
+ * @example
+ * ```ts
+ * orphanedProfileWarning(options, "kubeflow-user-example-com");
+ * ```
+ */
+export function orphanedProfileWarning(
+  o: KubeflowOptions,
+  profile: string,
+): string {
+  const exclude = `exclude it ({ kind: Profile, name: ${profile} })`;
+  if (o.identity.provider === "oidc") {
+    return `Profile ${profile} is owned by user@example.com, who has no Dex login ` +
+      `(identity.provider oidc: Dex is not deployed); its owner must be able to log in ` +
+      `at the external provider ${o.identity.issuer} as user@example.com ` +
+      `(its ${o.identity.emailClaim} claim), or ${exclude}`;
+  }
+  return `Profile ${profile} is owned by user@example.com, whose login was removed; ` +
+    `${exclude} or give that user a password`;
 }
 
 /** `key = value` in oauth2-proxy's TOML-like config: replaced in place, or appended. */

@@ -42,6 +42,7 @@ import {
   externalOauth2ProxyConfig,
   identityIssuer,
   oauthClientOf,
+  orphanedProfileWarning,
   withoutDex,
 } from "./identity.ts";
 import type { DiscoveryResult } from "./oidc_discovery.ts";
@@ -917,7 +918,7 @@ async function render(
   const objects = noDex.objects;
   if (noDex.summary) prepared.warnings.push(noDex.summary);
   if (!options.dex.keepDefaultUser) {
-    prepared.warnings.push(...orphanedProfileWarnings(objects));
+    prepared.warnings.push(...orphanedProfileWarnings(objects, options));
   }
   const problems = prepared.release.auth
     ? crossCheckAuth(built.map(normaliseSecret), prepared.release.auth, {
@@ -964,11 +965,11 @@ function applyExclude(
 }
 
 /** Profiles owned by the default user, whose login kfplan removed. */
-function orphanedProfileWarnings(objects: KubeObject[]): string[] {
+function orphanedProfileWarnings(
+  objects: KubeObject[],
+  options: KubeflowOptions,
+): string[] {
   return objects.filter((o) =>
     o.kind === "Profile" && profileOwner(o) === "user@example.com"
-  ).map((o) =>
-    `Profile ${o.metadata.name} is owned by user@example.com, whose login was removed; ` +
-    `exclude it ({ kind: Profile, name: ${o.metadata.name} }) or give that user a password`
-  );
+  ).map((o) => orphanedProfileWarning(options, o.metadata.name));
 }

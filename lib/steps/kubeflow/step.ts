@@ -47,7 +47,11 @@ import {
 } from "../../kube/wait.ts";
 import { findComponents, missingExternalCrds } from "./components.ts";
 import { inspectDexConfig } from "./dex.ts";
-import { identityIssuer, planIdentity } from "./identity.ts";
+import {
+  identityIssuer,
+  planIdentity,
+  redirectUriFinding,
+} from "./identity.ts";
 import { type ExternalDataOutcome, withExternalData } from "./external_data.ts";
 import {
   type KubeflowOptions,
@@ -293,6 +297,8 @@ async function planKubeflow(
   );
   const plan = emptyPlan();
   plan.findings.push(...identityFindings);
+  const redirectUri = redirectUriFinding(o, rendered.objects);
+  if (redirectUri) plan.findings.push(redirectUri);
   plan.warnings.push(
     ...identityFindings.filter((f) => f.severity === "warning").map((f) =>
       `${f.seen}${f.fix ? ` (${f.fix})` : ""}`

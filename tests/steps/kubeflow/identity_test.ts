@@ -21,7 +21,9 @@ import {
   externalJwtRuleOps,
   externalOauth2ProxyConfig,
   oauthClientOf,
+  orphanedProfileWarning,
   planIdentity,
+  redirectUriFinding,
   withoutDex,
 } from "../../../lib/steps/kubeflow/identity.ts";
 import {
@@ -460,4 +462,146 @@ Deno.test("planIdentity: nothing to do with Dex; offline or unreachable, a warni
   }));
   assertEquals(closed.findings[0].severity, "warning");
   assertMatch(closed.findings[0].seen, /unreachable/);
+});
+
+/** Dex with a static user instead of the default one. */
+const WITH_DEX = {
+  oidcClient: { secret: { env: "S" } },
+  dex: {
+    staticUsers: [{ email: "ana@example.org", password: { env: "P" } }],
+  },
+};
+
+/** The rendered auth proxy of a release: its workload and the ConfigMap it reads. */
+function proxyObjects(
+  kind: "oauth2-proxy" | "oidc-authservice",
+  data: Record<string, string>,
+): KubeObject[] {
+  const oauth2 = kind === "oauth2-proxy";
+  return [
+    {
+      apiVersion: "apps/v1",
+      kind: oauth2 ? "Deployment" : "StatefulSet",
+      metadata: { name: "auth-front", namespace: "gate" },
+      spec: {
+        template: {
+          spec: {
+            containers: [{
+              name: "proxy",
+              image: oauth2
+                ? "quay.io/oauth2-proxy/oauth2-proxy:v7.7.1"
+                : "gcr.io/arrikto/kubeflow/oidc-authservice:e236439",
+              envFrom: [{ configMapRef: { name: "front-settings" } }],
+            }],
+            volumes: [{ configMap: { name: "front-settings" } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "front-settings", namespace: "gate" },
+      data,
+    },
+  ];
+}
+
+/** A release's `params.env`, as the ConfigMap kustomize makes of it. */
+async function paramsEnv(path: string): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(path);
+  return Object.fromEntries(
+    text.split("\n").filter((l) => l.includes("=")).map((l) => {
+      const at = l.indexOf("=");
+      return [l.slice(0, at), l.slice(at + 1)];
+    }),
+  );
+}
+
+Deno.test("redirect URI finding: the callback to register at the provider, on ingress.domain when set", async () => {
+  const cfg = await Deno.readTextFile(
+    `${tree("v1.10.2")}/common/oauth2-proxy/base/oauth2_proxy.cfg`,
+  );
+  const oauth2 = proxyObjects("oauth2-proxy", { "oauth2_proxy.cfg": cfg });
+  const onDomain = parse({
+    ...EXTERNAL,
+    ingress: { domain: "kf.example.com", tls: { mode: "selfSigned" } },
+  });
+  const f = redirectUriFinding(onDomain, oauth2);
+  assertEquals(f?.severity, "info");
+  assertEquals(f?.check, "kubeflow.identity.redirect-uri");
+  assertEquals(f?.target, "https://kf.example.com/oauth2/callback");
+  assertMatch(
+    f?.seen ?? "",
+    new RegExp(
+      `^register the redirect URI https://kf\\.example\\.com/oauth2/callback for client "kubeflow" at ${ISSUER}`,
+    ),
+  );
+
+  // No domain: the proxy's relative callback, the host left to the user.
+  const relative = redirectUriFinding(parse(EXTERNAL), oauth2);
+  assertEquals(relative?.target, "/oauth2/callback");
+  assertMatch(
+    relative?.seen ?? "",
+    /<scheme>:\/\/<host>\/oauth2\/callback .*oauth2-proxy redirect_url.*kubeflow\.ingress\.domain/,
+  );
+
+  // oidc-authservice: v1.6.1 names REDIRECT_URL; v1.7.0 leaves it to the default.
+  const plain = parse({ ...EXTERNAL, ingress: { domain: "kf.example.com" } });
+  const v16 = proxyObjects(
+    "oidc-authservice",
+    await paramsEnv(
+      `${tree("v1.6.1")}/common/oidc-authservice/base/params.env`,
+    ),
+  );
+  assertEquals(
+    redirectUriFinding(plain, v16)?.target,
+    "http://kf.example.com/login/oidc",
+  );
+  const v17 = proxyObjects(
+    "oidc-authservice",
+    await paramsEnv(
+      `${tree("v1.7.0")}/common/oidc-authservice/base/params.env`,
+    ),
+  );
+  assertEquals(
+    redirectUriFinding(onDomain, v17)?.target,
+    "https://kf.example.com/authservice/oidc/callback",
+  );
+  // An absolute callback the proxy is configured with is named as it is.
+  const absolute = proxyObjects("oidc-authservice", {
+    OIDC_PROVIDER: ISSUER,
+    REDIRECT_URL: "https://gate.example.net/login/oidc",
+  });
+  assertEquals(
+    redirectUriFinding(parse(EXTERNAL), absolute)?.target,
+    "https://gate.example.net/login/oidc",
+  );
+
+  // Dex: kfplan registers the callback at Dex itself; no auth proxy: nothing to say.
+  const dex = parse(WITH_DEX);
+  assertEquals(redirectUriFinding(dex, oauth2), undefined);
+  assertEquals(redirectUriFinding(onDomain, []), undefined);
+});
+
+Deno.test("the orphaned-Profile warning: a password with Dex, a login at the provider with oidc", () => {
+  const dex = orphanedProfileWarning(
+    parse(WITH_DEX),
+    "kubeflow-user-example-com",
+  );
+  assertMatch(
+    dex,
+    /Profile kubeflow-user-example-com .*give that user a password/,
+  );
+  const oidc = orphanedProfileWarning(
+    parse(EXTERNAL),
+    "kubeflow-user-example-com",
+  );
+  assert(!/password/.test(oidc), oidc);
+  assertMatch(
+    oidc,
+    new RegExp(
+      `owner must be able to log in at the external provider ${ISSUER} as user@example\\.com .*exclude it \\(\\{ kind: Profile, name: kubeflow-user-example-com \\}\\)`,
+    ),
+  );
 });
