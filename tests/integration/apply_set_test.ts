@@ -9,6 +9,18 @@ import {
 import { deploymentAvailable } from "../../lib/kube/wait.ts";
 import type { KubeObject } from "../../lib/kube/types.ts";
 import { parseAllDocuments } from "../../lib/deps.ts";
+import { testCrd, uniqueGroup } from "../_crds.ts";
+
+/** The widgets' schema: a structural one with a typed `spec.size`. */
+const WIDGET_SCHEMA = {
+  type: "object",
+  properties: {
+    spec: {
+      type: "object",
+      properties: { size: { type: "integer" } },
+    },
+  },
+};
 
 function deployment(
   namespace: string,
@@ -28,44 +40,6 @@ function deployment(
       },
     },
   };
-}
-
-function widgetCrd(group: string): KubeObject {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `widgets.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: {
-        plural: "widgets",
-        singular: "widget",
-        kind: "Widget",
-        listKind: "WidgetList",
-      },
-      versions: [{
-        name: "v1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            properties: {
-              spec: {
-                type: "object",
-                properties: { size: { type: "integer" } },
-              },
-            },
-          },
-        },
-      }],
-    },
-  };
-}
-
-function uniqueGroup(): string {
-  return `g${crypto.randomUUID().slice(0, 8)}.kfplan.test`;
 }
 
 Deno.test("a Deployment applied through applyObjects becomes Available on kwok nodes", async () => {
@@ -121,7 +95,7 @@ Deno.test("a CRD and a custom resource apply in one pass; the CR waits for Estab
     spec: { size: 3 },
   };
   // Custom resource first in the input: ordering must still put the CRD first.
-  const objects = [widget, widgetCrd(group)];
+  const objects = [widget, testCrd(group, "Widget", { schema: WIDGET_SCHEMA })];
 
   const plan = await planObjects(kube, objects, {});
   assertEquals(
@@ -171,7 +145,7 @@ Deno.test("a CRD and a custom resource apply in one pass; the CR waits for Estab
 Deno.test("a CRD larger than the 256 KiB annotation limit applies by server-side apply", async () => {
   const { kube } = await useCluster();
   const group = uniqueGroup();
-  const crd = widgetCrd(group);
+  const crd = testCrd(group, "Widget", { schema: WIDGET_SCHEMA });
   const properties: Record<string, unknown> = {};
   for (let i = 0; i < 600; i++) {
     properties[`field${i}`] = {

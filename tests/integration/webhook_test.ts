@@ -1,6 +1,7 @@
 import { assert, assertEquals, rejects } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { startWebhookServer } from "../cluster/webhook.ts";
+import { testCrd } from "../_crds.ts";
 import {
   type ApplyEvent,
   applyObjects,
@@ -9,35 +10,6 @@ import {
 import { createKubeClient } from "../../lib/kube/client.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";
 import type { KubeObject, RetryEvent } from "../../lib/kube/types.ts";
-
-function gadgetCrd(group: string): KubeObject {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `gadgets.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: {
-        plural: "gadgets",
-        singular: "gadget",
-        kind: "Gadget",
-        listKind: "GadgetList",
-      },
-      versions: [{
-        name: "v1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            "x-kubernetes-preserve-unknown-fields": true,
-          },
-        },
-      }],
-    },
-  };
-}
 
 Deno.test("a webhook-guarded custom resource is admitted by a real webhook server through endpoint routing", async () => {
   const cluster = await useCluster();
@@ -108,7 +80,7 @@ Deno.test("a webhook-guarded custom resource is admitted by a real webhook serve
         webhookConfig,
         server.endpoints,
         server.service,
-        gadgetCrd(group),
+        testCrd(group, "Gadget"),
       ],
       { timeoutMs: 60_000, onProgress: (e) => events.push(e) },
     );

@@ -18,39 +18,7 @@ import { applyObjects } from "../../lib/kube/apply_set.ts";
 import { PART_OF_LABEL } from "../../lib/kube/inventory.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { type ObjectRef, refOf } from "../../lib/kube/object_ref.ts";
-
-function uniqueGroup(): string {
-  return `p${crypto.randomUUID().slice(0, 8)}.kfplan.test`;
-}
-
-function widgetCrd(group: string): KubeObject {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `widgets.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: {
-        plural: "widgets",
-        singular: "widget",
-        kind: "Widget",
-        listKind: "WidgetList",
-      },
-      versions: [{
-        name: "v1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            "x-kubernetes-preserve-unknown-fields": true,
-          },
-        },
-      }],
-    },
-  };
-}
+import { testCrd, uniqueGroup } from "../_crds.ts";
 
 function widget(
   group: string,
@@ -167,9 +135,9 @@ Deno.test("deletion order: custom resources, webhooks, workloads, configuration,
 Deno.test("deleteObjects deletes in class order on the control plane and waits for each to go", async () => {
   const { kube } = await useCluster();
   const ns = await createNs(kube, "prune-order");
-  const group = uniqueGroup();
+  const group = uniqueGroup("p");
   const objects: KubeObject[] = [
-    widgetCrd(group),
+    testCrd(group, "Widget"),
     widget(group, ns, "w1"),
     {
       apiVersion: "admissionregistration.k8s.io/v1",
@@ -249,11 +217,11 @@ Deno.test("deleteObjects deletes in class order on the control plane and waits f
 Deno.test("a finalizer nobody removes: the bounded wait names the object and the finalizer", async () => {
   const { kube } = await useCluster();
   const ns = await createNs(kube, "prune-stuck");
-  const group = uniqueGroup();
+  const group = uniqueGroup("p");
   const stuck = widget(group, ns, "stuck", {
     finalizers: ["example.com/never-removed"],
   });
-  const [, candidate] = await create(kube, [widgetCrd(group), stuck]);
+  const [, candidate] = await create(kube, [testCrd(group, "Widget"), stuck]);
   try {
     const error = await assertRejects(
       () => deleteObjects(kube, [candidate], { timeoutMs: 1500 }),
@@ -285,12 +253,12 @@ Deno.test("planPrune keeps data holders: PVC, a namespace with a foreign object,
   const { kube } = await useCluster();
   const dataNs = await createNs(kube, "prune-data");
   const emptyNs = await createNs(kube, "prune-empty");
-  const group = uniqueGroup();
+  const group = uniqueGroup("p");
   const ours = await create(kube, [
     pvc(dataNs, "claim"),
     configMap(dataNs, "ours"),
     configMap(emptyNs, "ours"),
-    widgetCrd(group),
+    testCrd(group, "Widget"),
     widget(group, dataNs, "ours"),
   ]);
   // Objects kfplan does not own.
@@ -463,8 +431,8 @@ Deno.test("the Profile CRD is kept unless data loss is allowed, whatever its ins
 
 Deno.test("a cluster-scoped instance recorded with a namespace (as kustomize renders it) still counts as owned", async () => {
   const { kube } = await useCluster();
-  const group = uniqueGroup();
-  const crd = widgetCrd(group);
+  const group = uniqueGroup("p");
+  const crd = testCrd(group, "Widget");
   (crd.spec as { scope: string }).scope = "Cluster";
   const instance: KubeObject = {
     apiVersion: `${group}/v1`,
@@ -491,7 +459,7 @@ Deno.test("a cluster-scoped instance recorded with a namespace (as kustomize ren
 Deno.test("a candidate whose kind is no longer served (its CRD is gone) is gone", async () => {
   const { kube } = await useCluster();
   const gone: PruneCandidate = {
-    apiVersion: `${uniqueGroup()}/v1`,
+    apiVersion: `${uniqueGroup("p")}/v1`,
     kind: "Widget",
     namespace: "default",
     name: "w",
