@@ -22,7 +22,8 @@ export interface ClusterPki {
   saPub: string;
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+/** Runs the `openssl` CLI in `cwd`; an error names the command and its stderr. */
+export async function openssl(args: string[], cwd: string): Promise<void> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("openssl", { args, cwd, stdin: "null" })
@@ -42,6 +43,32 @@ async function openssl(args: string[], cwd: string): Promise<void> {
       }`,
     );
   }
+}
+
+/**
+ * Makes an EC P-256 key `<dir>/<name>.key` and a signing request `<dir>/<name>.csr`
+ * for `subject` (an openssl `-subj`, e.g. `/CN=x/O=y`).
+ */
+export async function newKeyAndCsr(
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<void> {
+  await openssl([
+    "req",
+    "-new",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    subject,
+  ], dir);
 }
 
 /** Options for {@linkcode issueCert}. */
@@ -82,21 +109,7 @@ export async function issueCert(
     ...(sans.length ? [`subjectAltName=${sans.join(",")}`] : []),
   ].join("\n");
   await Deno.writeTextFile(`${dir}/${name}.ext`, ext + "\n");
-  await openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    subject,
-  ], dir);
+  await newKeyAndCsr(dir, name, subject);
   await openssl([
     "x509",
     "-req",

@@ -23,6 +23,7 @@
 import { X509Certificate } from "node:crypto";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
 import { loop, type Played, simulatedLabels } from "./_loop.ts";
+import { newKeyAndCsr, openssl } from "../_certs.ts";
 
 /** Common name of the CA that stands in for an ACME CA. */
 export const PLAYED_ACME_CA = "kfplan played ACME CA (no ACME server reached)";
@@ -49,23 +50,6 @@ export interface Minted {
   certPem: string;
   /** Its private key (PKCS#8). */
   keyPem: string;
-}
-
-async function run(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `openssl ${args[0]} failed: ${
-        new TextDecoder().decode(out.stderr).trim()
-      }`,
-    );
-  }
 }
 
 /** `YYYYMMDDHHMMSSZ`, the form `openssl ca -startdate` takes. */
@@ -119,21 +103,11 @@ export async function mintCertificate(options: MintOptions): Promise<Minted> {
       );
     }
     await Deno.writeTextFile(`${dir}/leaf.ext`, ext.join("\n") + "\n");
-    await run([
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      "leaf.key",
-      "-out",
-      "leaf.csr",
-      "-subj",
+    await newKeyAndCsr(
+      dir,
+      "leaf",
       `/CN=${options.commonName.replaceAll("/", "\\/")}`,
-    ], dir);
+    );
     const signer: string[] = [];
     if (options.issuer) {
       await Deno.writeTextFile(`${dir}/issuer.crt`, options.issuer.certPem);
@@ -145,7 +119,7 @@ export async function mintCertificate(options: MintOptions): Promise<Minted> {
     const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
     const notAfter = options.notAfter ??
       new Date(Date.now() + 90 * 86_400_000);
-    await run([
+    await openssl([
       "ca",
       "-batch",
       "-config",
