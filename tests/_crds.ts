@@ -14,13 +14,19 @@ export function uniqueGroup(prefix = "g"): string {
 
 /** Options of {@linkcode testCrd}. */
 export interface TestCrdOptions {
-  /** The `openAPIV3Schema` of v1 (default: an object keeping unknown fields). */
+  /** The `openAPIV3Schema` (default: an object keeping unknown fields). */
   schema?: Record<string, unknown>;
+  /** The one version served and stored (default `v1`). */
+  version?: string;
+  /** Default `Namespaced`. */
+  scope?: "Namespaced" | "Cluster";
+  /** Serve the `status` subresource (as controllers' CRDs do). */
+  statusSubresource?: boolean;
 }
 
 /**
- * A namespaced CRD of `kind` in `group`, served and stored as `v1`; plural and
- * singular are the lower-cased kind (plus `s`).
+ * A CRD of `kind` in `group` with one version (namespaced `v1` unless told); plural
+ * and singular are the lower-cased kind (plus `s`).
  *
  * @example
  * ```ts
@@ -39,7 +45,7 @@ export function testCrd(
     metadata: { name: `${singular}s.${group}` },
     spec: {
       group,
-      scope: "Namespaced",
+      scope: options.scope ?? "Namespaced",
       names: {
         plural: `${singular}s`,
         singular,
@@ -47,9 +53,10 @@ export function testCrd(
         listKind: `${kind}List`,
       },
       versions: [{
-        name: "v1",
+        name: options.version ?? "v1",
         served: true,
         storage: true,
+        ...(options.statusSubresource ? { subresources: { status: {} } } : {}),
         schema: {
           // A copy: tests grow the schema of the CRD they get.
           openAPIV3Schema: options.schema ? structuredClone(options.schema) : {

@@ -15,32 +15,7 @@ import {
   simClient,
   startCluster,
 } from "../../sim/mod.ts";
-
-function crd(kind: string, scope: "Namespaced" | "Cluster"): KubeObject {
-  const plural = `${kind.toLowerCase()}s`;
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `${plural}.cert-manager.io` },
-    spec: {
-      group: "cert-manager.io",
-      scope,
-      names: { kind, plural, singular: kind.toLowerCase() },
-      versions: [{
-        name: "v1",
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            "x-kubernetes-preserve-unknown-fields": true,
-          },
-        },
-      }],
-    },
-  };
-}
+import { testCrd } from "../_crds.ts";
 
 async function served(kube: KubeClient, kind: string): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -113,7 +88,9 @@ Deno.test({
           ["ClusterIssuer", "Cluster"],
         ] as const
       ) {
-        await admin.apply(crd(kind, scope));
+        await admin.apply(
+          testCrd("cert-manager.io", kind, { scope, statusSubresource: true }),
+        );
         await served(admin, kind);
       }
       const cm = await cluster.namespace("cert-manager");

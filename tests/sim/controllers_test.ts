@@ -18,39 +18,8 @@ import {
   startAdmissionBackends,
   startCluster,
 } from "../../sim/mod.ts";
+import { testCrd } from "../_crds.ts";
 import type { KubeClient, KubeObject } from "../../lib/kube/types.ts";
-
-/** A CRD serving `kind` in `group`/`version` with any fields. */
-function openCrd(
-  group: string,
-  version: string,
-  kind: string,
-  scope: "Namespaced" | "Cluster",
-): KubeObject {
-  const plural = `${kind.toLowerCase()}s`;
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `${plural}.${group}` },
-    spec: {
-      group,
-      scope,
-      names: { kind, plural, singular: kind.toLowerCase() },
-      versions: [{
-        name: version,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            "x-kubernetes-preserve-unknown-fields": true,
-          },
-        },
-      }],
-    },
-  };
-}
 
 async function until<T>(
   what: string,
@@ -191,7 +160,11 @@ Deno.test({
             "no MetalLB, no addresses",
           );
           await waitCrds(admin, [
-            openCrd("metallb.io", "v1beta1", "IPAddressPool", "Namespaced"),
+            testCrd("metallb.io", "IPAddressPool", {
+              version: "v1beta1",
+              scope: "Namespaced",
+              statusSubresource: true,
+            }),
           ]);
           const ns = await cluster.namespace("sim-metallb");
           await admin.apply({
@@ -236,7 +209,11 @@ Deno.test({
         async () => {
           assertEquals(await profileRound(kube), []);
           await waitCrds(admin, [
-            openCrd("kubeflow.org", "v1", "Profile", "Cluster"),
+            testCrd("kubeflow.org", "Profile", {
+              version: "v1",
+              scope: "Cluster",
+              statusSubresource: true,
+            }),
           ]);
           const name = `sim-profile-${crypto.randomUUID().slice(0, 6)}`;
           await admin.apply({
