@@ -36,3 +36,14 @@ export async function tempDir(prefix = "kfplan-test-"): Promise<TempDir> {
     },
   };
 }
+
+/**
+ * A free loopback TCP port: bound, then closed again, so nothing listens on it
+ * (a server to start there, or an address that refuses connections).
+ */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}

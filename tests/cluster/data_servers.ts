@@ -12,6 +12,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mysql } from "../../lib/deps.ts";
+import { freePort } from "../_shared.ts";
 
 const BUILD_SCRIPT = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -28,14 +29,6 @@ export interface MariaDb extends AsyncDisposable {
   sql(statements: string): Promise<void>;
   /** Stops the server and removes its data directory. */
   stop(): Promise<void>;
-}
-
-/** A free TCP port on loopback (closed again before it is returned). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function which(name: string, fallbacks: string[]): Promise<string> {

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, rejects } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
+import { freePort } from "../_shared.ts";
 import {
   connect,
   createKubeClient,
@@ -46,9 +47,7 @@ Deno.test("connect() reaches the test cluster and reports its version", async ()
 Deno.test("connect() is offline when the server does not answer, and rejects unknown contexts", async () => {
   const { kubeconfig } = await useCluster();
   const text = await Deno.readTextFile(kubeconfig);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const dead = await Deno.makeTempFile({ suffix: ".kubeconfig" });
   try {
     await Deno.writeTextFile(

@@ -1,4 +1,5 @@
 import { assertEquals, assertMatch, rejects, throws } from "../_assert.ts";
+import { freePort } from "../_shared.ts";
 import {
   connect,
   createKubeClient,
@@ -71,9 +72,7 @@ Deno.test("KUBECONFIG lists are merged and --context is honoured", async () => {
 
 Deno.test("an unreachable server is offline within the timeout", async () => {
   const dir = await Deno.makeTempDir();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   try {
     await Deno.writeTextFile(
       `${dir}/k`,

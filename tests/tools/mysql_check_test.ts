@@ -5,15 +5,7 @@ import {
 } from "../../lib/tools/mysql_check.ts";
 import { startMariaDb } from "../cluster/data_servers.ts";
 import { generateCa, issueCert } from "../cluster/_certs.ts";
-import { tempDir } from "../_shared.ts";
-
-/** A loopback port nothing listens on (bound, then closed). */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort as closedPort, tempDir } from "../_shared.ts";
 
 Deno.test("schema grant patterns match as LIKE does (% and _ wildcards, \\ escapes)", () => {
   assert(schemaPatternMatches("mlpipeline", "mlpipeline"));

@@ -2,13 +2,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { AwsClient } from "../../lib/deps.ts";
 import { checkS3 } from "../../lib/tools/s3_check.ts";
 import { startS3Server } from "../cluster/data_servers.ts";
-
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort as closedPort } from "../_shared.ts";
 
 Deno.test({
   name:
