@@ -37,6 +37,7 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 import {
   DATA_HOLDING_KINDS,
   DataLossError,
+  type ObservedObject,
   planObjects,
   type ResourceChange,
 } from "../kube/apply_set.ts";
@@ -430,13 +431,24 @@ export async function planRelease(
   const rendered = options.rendered ??
     await renderRelease(ctx, spec, { ...env, helm });
   const objects = [namespaceObject(spec), ...rendered.objects];
-  const diffed = options.skip
-    ? objects.filter((o) => !options.skip!(o))
-    : objects;
-  const { changes, observed } = await planObjects(ctx.kube, diffed, {
+  // helm creates the CRDs of crds/ directories once and never changes them, and they
+  // are not the step's members: they are planned by existence, not diffed (a diff
+  // would show the step's part-of label, which they never get, on every plan).
+  const crdsDir = new Set(rendered.crdsDir);
+  const diffed = objects.filter((o) =>
+    !crdsDir.has(o) && !(options.skip?.(o) ?? false)
+  );
+  const planned = await planObjects(ctx.kube, diffed, {
     signal: ctx.signal,
     allowDataLoss: ctx.policy?.allowDataLoss,
   });
+  const crds = await planCrdsDir(ctx, rendered.crdsDir);
+  const changes = [
+    ...planned.changes.slice(0, 1),
+    ...crds.changes,
+    ...planned.changes.slice(1),
+  ];
+  const observed = [...planned.observed, ...crds.observed];
   const plan: ReleasePlan = {
     ...emptyPlan(),
     changes,
@@ -475,18 +487,10 @@ export async function planRelease(
         status.chart ?? "?"
       })`;
     }
-    const crdsDir = new Set(rendered.crdsDir.map((o) => o.metadata.name));
-    for (const c of changes) {
-      if (
-        c.kind === "CustomResourceDefinition" && c.action === "update" &&
-        crdsDir.has(c.name)
-      ) {
-        plan.warnings.push(
-          `${
-            objectName(c)
-          } differs from the chart, but helm never upgrades CRDs from a chart's crds/ directory`,
-        );
-      }
+    for (const name of crds.outdated) {
+      plan.warnings.push(
+        `CustomResourceDefinition ${name} lacks versions the chart's crds/ directory has, but helm never upgrades CRDs from a chart's crds/ directory`,
+      );
     }
   }
   // Only worth saying when helm will run: unknowns make an otherwise unchanged step "unknown".
@@ -540,6 +544,44 @@ export function assertSameCluster(
     );
   }
   return cluster;
+}
+
+/**
+ * Plans the CRDs of a chart's `crds/` directories by existence: `create` when missing
+ * (helm creates them), else `no-op`; `outdated` names those whose live versions lack
+ * one the chart has.
+ */
+async function planCrdsDir(
+  ctx: StepContext,
+  crds: readonly KubeObject[],
+): Promise<
+  { changes: ResourceChange[]; observed: ObservedObject[]; outdated: string[] }
+> {
+  const changes: ResourceChange[] = [];
+  const observed: ObservedObject[] = [];
+  const outdated: string[] = [];
+  for (const crd of crds) {
+    const ref = refOf(crd);
+    const live = ctx.kube ? await ctx.kube.get(ref) : undefined;
+    changes.push({ ...ref, action: live ? "no-op" : "create", diff: [] });
+    if (!live) continue;
+    observed.push({
+      ...ref,
+      resourceVersion: live.metadata.resourceVersion,
+      uid: live.metadata.uid,
+    });
+    const versions = (o: KubeObject) =>
+      new Set(
+        ((o.spec as { versions?: { name: string }[] })?.versions ?? []).map((
+          v,
+        ) => v.name),
+      );
+    const have = versions(live);
+    if ([...versions(crd)].some((v) => !have.has(v))) {
+      outdated.push(crd.metadata.name);
+    }
+  }
+  return { changes, observed, outdated };
 }
 
 /** Options for {@linkcode applyRelease}. */
@@ -633,8 +675,9 @@ export async function applyRelease(
 /**
  * Uninstalls the release (`helm uninstall`), for destroy. Idempotent: a release that
  * is not installed is nothing to do. Resolves whether helm removed one. The
- * namespace and CRDs from the chart's `crds/` directory are left to destroy's
- * inventory deletes (helm never deletes `crds/`).
+ * namespace is left to destroy's inventory deletes; CRDs from the chart's `crds/`
+ * directory stay, as helm leaves them (they are not the step's members, so their
+ * custom resources' data is never deleted by kfplan).
  *
  * @example
  * ```ts
