@@ -96,6 +96,9 @@ export async function planCommand(
         ? { path: composition.config.path, digest: composition.config.digest }
         : undefined,
       checkpointDir: checkpointDirFor(args, composition),
+      // The installation the session's apply lock serialises: its checkpoint and
+      // inventories.
+      ...(options.lock ? { lock: options.lock } : {}),
       parallelism: parallelismFor(args, composition),
       policy: {
         ...policyOf(args),

@@ -36,6 +36,7 @@ import { fromBase64, toBase64 } from "../kube/_bytes.ts";
 
 export { type ClusterIdentity, NO_CLUSTER };
 import { validateOptions } from "./options.ts";
+import { installationOf } from "./lock.ts";
 
 /** The current checkpoint format. */
 export const CHECKPOINT_FORMAT_VERSION = "3";
@@ -244,11 +245,8 @@ export interface CheckpointScope {
 export function checkpointRef(
   scope: CheckpointScope = {},
 ): { apiVersion: string; kind: string; namespace: string; name: string } {
-  const leaseNs = scope.lock?.namespace ?? "kube-system";
-  const lease = scope.lock?.name ?? "kfplan-lock";
-  const suffix = leaseNs === "kube-system" && lease === "kfplan-lock"
-    ? ""
-    : `.${leaseNs === "kube-system" ? "" : `${leaseNs}.`}${lease}`;
+  const installation = installationOf(scope.lock);
+  const suffix = installation ? `.${installation}` : "";
   return {
     apiVersion: "v1",
     kind: "Secret",

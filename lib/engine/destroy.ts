@@ -53,6 +53,7 @@ import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
 import {
   acquireLock,
   type HeldLock,
+  installationOf,
   type LockInfo,
   type LockOptions,
 } from "./lock.ts";
@@ -277,7 +278,13 @@ function needsWork(d: StepDestroy): boolean {
 
 /** Where the inventories are. */
 function inventoryOptions(options: DestroyStepsOptions): InventoryOptions {
-  return options.stateNamespace ? { namespace: options.stateNamespace } : {};
+  const installation = installationOf(
+    typeof options.lock === "object" ? options.lock : {},
+  );
+  return {
+    ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
+    ...(installation ? { installation } : {}),
+  };
 }
 
 /** Uninstall notes for the plan reader. */

@@ -360,6 +360,8 @@ async function planRun(
     log: state.log,
     policy: state.policy,
     stateNamespace: options.stateNamespace,
+    // The installation this apply's lock serialises: its inventories.
+    ...(typeof options.lock === "object" ? { lock: options.lock } : {}),
     now: state.emitter.now,
   });
   state.emitter.emit({ type: "plan", plan: planned.document });

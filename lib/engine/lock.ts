@@ -27,6 +27,29 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 export const LOCK_NAMESPACE = "kube-system";
 /** Default Lease name. */
 export const LOCK_NAME = "kfplan-lock";
+/**
+ * The installation a lock serialises, as its checkpoint and inventories are named:
+ * `undefined` for the default Lease (the cluster's one installation), else
+ * `[<lease namespace>.]<lease name>` (the namespace only when not `kube-system`).
+ * One lock, one installation: runs under a Lease of their own (a second
+ * installation, tests sharing a control plane) have their own state.
+ *
+ * @example
+ * ```ts
+ * installationOf({}); // undefined
+ * installationOf({ name: "team-a" }); // "team-a"
+ * installationOf({ namespace: "ops", name: "kf" }); // "ops.kf"
+ * ```
+ */
+export function installationOf(
+  lock: { namespace?: string; name?: string } = {},
+): string | undefined {
+  const namespace = lock.namespace ?? LOCK_NAMESPACE;
+  const name = lock.name ?? LOCK_NAME;
+  if (namespace === LOCK_NAMESPACE && name === LOCK_NAME) return undefined;
+  return namespace === LOCK_NAMESPACE ? name : `${namespace}.${name}`;
+}
+
 /** Default lease duration: a holder silent for this long is considered dead. */
 export const LOCK_DURATION_SECONDS = 60;
 

@@ -59,6 +59,7 @@ import {
   type SecretScrubber,
 } from "./redact.ts";
 import { loadDigestKey, SecretDigester } from "./secret_digest.ts";
+import { installationOf } from "./lock.ts";
 import { stepStanding } from "./standing.ts";
 import type {
   ChangeAction,
@@ -109,6 +110,12 @@ export interface PlanStepsOptions {
    * `kfplan-system`. Tests sharing one control plane use one each.
    */
   stateNamespace?: string;
+  /**
+   * The apply lock's Lease of the installation planned: its checkpoint and
+   * inventories are the ones named after it (see `installationOf` in `lock.ts`).
+   * Default `kube-system/kfplan-lock`, the cluster's one installation.
+   */
+  lock?: { namespace?: string; name?: string };
   /** What the user allowed (`--force-conflicts`, ...), handed to every step. */
   policy?: StepPolicy;
 }
@@ -369,6 +376,7 @@ export async function planSteps(
       dir: options.checkpointDir,
       cluster,
       ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
+      ...(options.lock ? { lock: options.lock } : {}),
     })).checkpoint;
   }
   const outputs = checkpointedOutputs(order, checkpoint, digester);
@@ -462,10 +470,16 @@ export async function planSteps(
 
 /** The settings of the inventories from the plan options. */
 export function inventorySettingsOf(
-  options: { stateNamespace?: string; policy?: { allowDataLoss?: boolean } },
+  options: {
+    stateNamespace?: string;
+    lock?: { namespace?: string; name?: string };
+    policy?: { allowDataLoss?: boolean };
+  },
 ): InventorySettings {
+  const installation = installationOf(options.lock);
   return {
     ...(options.stateNamespace ? { namespace: options.stateNamespace } : {}),
+    ...(installation ? { installation } : {}),
     ...(options.policy?.allowDataLoss ? { allowDataLoss: true } : {}),
   };
 }

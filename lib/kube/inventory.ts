@@ -73,20 +73,32 @@ export interface Inventory {
 export interface InventoryOptions {
   /** Namespace of the parents; default {@linkcode STATE_NAMESPACE}. */
   namespace?: string;
+  /**
+   * The installation, when one cluster holds several (each applied under a Lease of
+   * its own): its parents are `kfplan.<installation>.<step-id>`, so two
+   * installations with the same step ids never share, and never prune, each other's
+   * sets. Default: the cluster's one installation, `kfplan.<step-id>`.
+   */
+  installation?: string;
 }
 
 const STEP_ID = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /**
- * The name of a step's parent Secret, `kfplan.<step-id>`; throws for a step id that
- * cannot be part of a Secret name.
+ * The name of a step's parent Secret, `kfplan.<step-id>` (or
+ * `kfplan.<installation>.<step-id>`); throws for a step id that cannot be part of a
+ * Secret name.
  *
  * @example
  * ```ts
  * parentName("users"); // "kfplan.users"
+ * parentName("users", { installation: "team-a" }); // "kfplan.team-a.users"
  * ```
  */
-export function parentName(stepId: string): string {
+export function parentName(
+  stepId: string,
+  options: InventoryOptions = {},
+): string {
   if (!STEP_ID.test(stepId) || stepId.length > 240) {
     throw new Error(
       `step id ${
@@ -94,7 +106,21 @@ export function parentName(stepId: string): string {
       } cannot name its inventory Secret kfplan.<step-id>: use lowercase letters, digits, '-' and '.' (at most 240 characters), starting and ending with a letter or digit`,
     );
   }
-  return `kfplan.${stepId}`;
+  const installation = options.installation;
+  const name = installation
+    ? `kfplan.${installation}.${stepId}`
+    : `kfplan.${stepId}`;
+  if (
+    installation !== undefined &&
+    (!STEP_ID.test(installation) || name.length > 253)
+  ) {
+    throw new Error(
+      `installation ${
+        JSON.stringify(installation)
+      } cannot qualify the inventory Secret of step ${stepId}: use lowercase letters, digits, '-' and '.', at most 253 characters in all`,
+    );
+  }
+  return name;
 }
 
 /** The parent Secret of a step's ApplySet. */
@@ -106,7 +132,7 @@ export function parentRef(
     apiVersion: "v1",
     kind: "Secret",
     namespace: options.namespace ?? STATE_NAMESPACE,
-    name: parentName(stepId),
+    name: parentName(stepId, options),
   };
 }
 
@@ -347,7 +373,11 @@ export function decodeInventory(parent: KubeObject): Inventory {
     );
   }
   if (
-    typeof stored.step !== "string" || `kfplan.${stored.step}` !== ref.name
+    typeof stored.step !== "string" ||
+    // kfplan.<step>, or kfplan.<installation>.<step> (see parentName).
+    !(ref.name === `kfplan.${stored.step}` ||
+      ref.name.endsWith(`.${stored.step}`) &&
+        ref.name.length > `kfplan..${stored.step}`.length)
   ) {
     fail(
       `step ${

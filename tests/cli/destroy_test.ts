@@ -54,7 +54,9 @@ Deno.test("destroy shows the plan, refuses without a terminal, 'no' cancels, 'ye
   const ns = await namespace("destroy-cli");
   await using work = await tempDir();
   const id = `cli-${ns}`;
-  const applySetId = applySetIdOf(id);
+  // The installation of the lock the session below names.
+  const scope = { installation: `kfplan-lock-${ns}` };
+  const applySetId = applySetIdOf(id, scope);
   const cm = withPartOf({
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -66,7 +68,7 @@ Deno.test("destroy shows the plan, refuses without a terminal, 'no' cancels, 'ye
     step: id,
     applySetId,
     entries: [{ ...refOf(cm), uid: live.metadata.uid, state: "applied" }],
-  });
+  }, scope);
   const session = {
     compose: () => Promise.resolve({ steps: [step(id)] }),
     connect: () => Promise.resolve({ kube }),

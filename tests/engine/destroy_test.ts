@@ -18,6 +18,7 @@ import type { RunEvent } from "../../lib/engine/events.ts";
 import { emptyPlan, type Step } from "../../lib/engine/types.ts";
 import {
   applySetIdOf,
+  type InventoryOptions,
   listInventories,
   readInventory,
   withPartOf,
@@ -50,9 +51,9 @@ async function installed(
   kube: KubeClient,
   id: string,
   objects: KubeObject[],
-  stateNamespace: string,
+  scope: InventoryOptions,
 ): Promise<void> {
-  const applySetId = applySetIdOf(id, { namespace: stateNamespace });
+  const applySetId = applySetIdOf(id, scope);
   const entries = [];
   for (const o of objects) {
     const live = await kube.apply(withPartOf(o, applySetId));
@@ -62,9 +63,15 @@ async function installed(
       state: "applied" as const,
     });
   }
-  await writeInventory(kube, { step: id, applySetId, entries }, {
-    namespace: stateNamespace,
-  });
+  await writeInventory(kube, { step: id, applySetId, entries }, scope);
+}
+
+/**
+ * Where a test's inventories are: the state namespace `<ns>-state` and the
+ * installation of its lock `kfplan-lock-<ns>`, as the destroys below use them.
+ */
+function scopeOf(ns: string): InventoryOptions {
+  return { namespace: `${ns}-state`, installation: `kfplan-lock-${ns}` };
 }
 
 function configMap(ns: string, name: string): KubeObject {
@@ -93,7 +100,7 @@ Deno.test("destroySteps: dependents first, members deleted, inventories dropped,
     kube,
     "base",
     [configMap(ns, "base-settings")],
-    stateNamespace,
+    scopeOf(ns),
   );
   await installed(kube, "app", [
     configMap(ns, "app-settings"),
@@ -107,7 +114,7 @@ Deno.test("destroySteps: dependents first, members deleted, inventories dropped,
         storageClassName: "kfplan-test-none",
       },
     },
-  ], stateNamespace);
+  ], scopeOf(ns));
   const cluster = await identifyCluster(kube);
   const store = await CheckpointStore.open(work.path, cluster, {
     kube,
@@ -135,7 +142,7 @@ Deno.test("destroySteps: dependents first, members deleted, inventories dropped,
       await kube.get(refOf(configMap(ns, "base-settings"))),
       "base's member is still there",
     );
-    assert(await readInventory(kube, "base", { namespace: stateNamespace }));
+    assert(await readInventory(kube, "base", scopeOf(ns)));
 
     // Run again: it continues from the inventory.
     let uninstalled = 0;
@@ -235,7 +242,7 @@ Deno.test("destroySteps runs dependents before what they need, from the graph", 
     ["gpu", []],
   ];
   for (const [id] of graph) {
-    await installed(kube, id, [configMap(ns, id)], stateNamespace);
+    await installed(kube, id, [configMap(ns, id)], scopeOf(ns));
   }
   const finished: string[] = [];
   try {
@@ -289,7 +296,7 @@ Deno.test("destroy takes over the lock of a dead holder of this host and says wh
     leaseDurationSeconds: 3600,
     renewIntervalMs: 3_600_000,
   });
-  await installed(kube, "app", [configMap(ns, "app-settings")], stateNamespace);
+  await installed(kube, "app", [configMap(ns, "app-settings")], scopeOf(ns));
   const events: RunEvent[] = [];
   try {
     const result = await destroySteps([step("app", [])], {
@@ -341,7 +348,7 @@ Deno.test("a destroy killed with SIGKILL is continued by the next one (the inven
         kube,
         id,
         [configMap(ns, `${id}-1`), configMap(ns, `${id}-2`)],
-        stateNamespace,
+        scopeOf(ns),
       );
     }
     const settings = {

@@ -9,6 +9,7 @@ import {
   breakLock,
   deadLocalHolder,
   defaultHolder,
+  installationOf,
   LockHeldError,
   microTime,
   parseHolder,
@@ -20,6 +21,17 @@ Deno.test("microTime has microseconds as Lease fields require", () => {
     microTime(new Date("2026-01-02T03:04:05.678Z")),
     /^2026-01-02T03:04:05\.678000Z$/,
   );
+});
+
+Deno.test("the installation a lock serialises: none for the default Lease, else its name", () => {
+  assertEquals(installationOf(), undefined);
+  assertEquals(
+    installationOf({ namespace: "kube-system", name: "kfplan-lock" }),
+    undefined,
+  );
+  assertEquals(installationOf({ name: "team-a" }), "team-a");
+  assertEquals(installationOf({ namespace: "ops", name: "kf" }), "ops.kf");
+  assertEquals(installationOf({ namespace: "ops" }), "ops.kfplan-lock");
 });
 
 Deno.test("the holder identity names user, host and pid", () => {

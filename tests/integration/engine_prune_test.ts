@@ -92,13 +92,16 @@ function pvc(namespace: string, name: string): KubeObject {
 /** A run's settings: a state namespace, lock and checkpoint of its own. */
 function runFor(kube: KubeClient, ns: string, dir: string) {
   const stateNamespace = `${ns}-state`;
+  const lock = { name: `kfplan-lock-${ns}` };
   return {
     stateNamespace,
+    // Where this run's inventories are: its state namespace, its lock's installation.
+    scope: { namespace: stateNamespace, installation: lock.name },
     options: {
       kube,
       stateNamespace,
       checkpointDir: dir,
-      lock: { name: `kfplan-lock-${ns}` },
+      lock,
     },
   };
 }
@@ -115,9 +118,9 @@ Deno.test("an object the configuration drops is planned as a delete, deleted aft
   const { kube } = await useCluster();
   const ns = await (await useCluster()).namespace("prune-cm");
   await using work = await tempDir();
-  const { stateNamespace, options } = runFor(kube, ns, work.path);
+  const { stateNamespace, scope, options } = runFor(kube, ns, work.path);
   const id = "prune-cm";
-  const setId = applySetIdOf(id, { namespace: stateNamespace });
+  const setId = applySetIdOf(id, scope);
   try {
     const first = await applySteps([
       objectsStep(id, [configMap(ns, "a"), configMap(ns, "b")]),
@@ -133,16 +136,16 @@ Deno.test("an object the configuration drops is planned as a delete, deleted aft
       namespace: stateNamespace,
       labelSelector: APPLYSET_ID_LABEL,
     });
-    assertEquals(parents.map((p) => p.metadata.name), [`kfplan.${id}`]);
+    assertEquals(parents.map((p) => p.metadata.name), [
+      `kfplan.${scope.installation}.${id}`,
+    ]);
     assertEquals(parents[0].metadata.labels?.[APPLYSET_ID_LABEL], setId);
     const members = await kube.list("v1", "ConfigMap", {
       namespace: ns,
       labelSelector: `${PART_OF_LABEL}=${setId}`,
     });
     assertEquals(members.map((m) => m.metadata.name).sort(), ["a", "b"]);
-    const inventory = await readInventory(kube, id, {
-      namespace: stateNamespace,
-    });
+    const inventory = await readInventory(kube, id, scope);
     assertEquals(
       inventory?.entries.map((e) => [e.name, e.state, e.uid]),
       members.map((m) => [m.metadata.name, "applied", m.metadata.uid]).sort(),
@@ -154,6 +157,7 @@ Deno.test("an object the configuration drops is planned as a delete, deleted aft
       kube,
       stateNamespace,
       checkpointDir: work.path,
+      lock: options.lock,
     });
     const text = renderPlan(document);
     assertMatch(
@@ -185,7 +189,7 @@ Deno.test("an object the configuration drops is planned as a delete, deleted aft
     );
     assert(verifyAt >= 0 && deleteAt > verifyAt, "delete after verify");
     assertEquals(
-      (await readInventory(kube, id, { namespace: stateNamespace }))?.entries
+      (await readInventory(kube, id, scope))?.entries
         .map((e) => e.name),
       ["a"],
     );
@@ -194,6 +198,7 @@ Deno.test("an object the configuration drops is planned as a delete, deleted aft
       kube,
       stateNamespace,
       checkpointDir: work.path,
+      lock: options.lock,
     });
     assert(!hasChanges(again.document), renderPlan(again.document));
   } finally {
@@ -206,7 +211,7 @@ Deno.test("a dropped PVC is kept and listed with its reason, and deleted when da
   const { kube } = cluster;
   const ns = await cluster.namespace("prune-pvc");
   await using work = await tempDir();
-  const { stateNamespace, options } = runFor(kube, ns, work.path);
+  const { stateNamespace, scope, options } = runFor(kube, ns, work.path);
   const id = "prune-pvc";
   try {
     const first = await applySteps([
@@ -219,6 +224,7 @@ Deno.test("a dropped PVC is kept and listed with its reason, and deleted when da
       kube,
       stateNamespace,
       checkpointDir: work.path,
+      lock: options.lock,
     });
     assertEquals(kept.document.summary.delete, 0);
     assertEquals(kept.document.summary.kept, 1);
@@ -234,9 +240,7 @@ Deno.test("a dropped PVC is kept and listed with its reason, and deleted when da
     const keep = await applySteps(dropped, options);
     assert(keep.ok, JSON.stringify(keep.summary));
     assert(await kube.get(refOf(pvc(ns, "data"))));
-    const recorded = await readInventory(kube, id, {
-      namespace: stateNamespace,
-    });
+    const recorded = await readInventory(kube, id, scope);
     assertEquals(
       recorded?.entries.map((e) => [e.name, e.state]),
       [["a", "applied"], ["data", "kept"]],
@@ -251,6 +255,7 @@ Deno.test("a dropped PVC is kept and listed with its reason, and deleted when da
       kube,
       stateNamespace,
       checkpointDir: work.path,
+      lock: options.lock,
       policy: { allowDataLoss: true },
     });
     assertEquals(allowed.document.summary.delete, 1);
@@ -262,7 +267,7 @@ Deno.test("a dropped PVC is kept and listed with its reason, and deleted when da
     assert(applied.ok, JSON.stringify(applied.summary));
     assertEquals(await kube.get(refOf(pvc(ns, "data"))), undefined);
     assertEquals(
-      (await readInventory(kube, id, { namespace: stateNamespace }))?.entries
+      (await readInventory(kube, id, scope))?.entries
         .map((e) => e.name),
       ["a"],
     );
@@ -276,12 +281,12 @@ Deno.test("an apply that dies after the pending write leaves nothing unowned; th
   const { kube } = cluster;
   const ns = await cluster.namespace("prune-kill");
   await using work = await tempDir();
-  const { stateNamespace, options } = runFor(kube, ns, work.path);
+  const { stateNamespace, scope, options } = runFor(kube, ns, work.path);
   const id = "prune-kill";
-  const setId = applySetIdOf(id, { namespace: stateNamespace });
+  const setId = applySetIdOf(id, scope);
   const inventoryKeys = async () =>
     new Set(
-      ((await readInventory(kube, id, { namespace: stateNamespace }))
+      ((await readInventory(kube, id, scope))
         ?.entries ?? []).map(memberKey),
     );
   const labelled = async () =>
@@ -303,7 +308,7 @@ Deno.test("an apply that dies after the pending write leaves nothing unowned; th
       ], { failAfter: 2 }),
     ], options);
     assert(!killed.ok);
-    const after = await readInventory(kube, id, { namespace: stateNamespace });
+    const after = await readInventory(kube, id, scope);
     assertEquals(
       after?.entries.map((e) => [e.name, e.state]),
       [["a", "applied"], ["b", "pending"], ["c", "pending"]],
@@ -321,6 +326,7 @@ Deno.test("an apply that dies after the pending write leaves nothing unowned; th
       kube,
       stateNamespace,
       checkpointDir: work.path,
+      lock: options.lock,
     });
     assertEquals(
       document.steps[0].changes.filter((c) => c.action === "delete").map((c) =>
@@ -333,7 +339,7 @@ Deno.test("an apply that dies after the pending write leaves nothing unowned; th
     assertEquals(await kube.get(refOf(configMap(ns, "b"))), undefined);
     assertEquals([...await inventoryKeys()], await labelled());
     assertEquals(
-      (await readInventory(kube, id, { namespace: stateNamespace }))?.entries
+      (await readInventory(kube, id, scope))?.entries
         .map((e) => [e.name, e.state]),
       [["a", "applied"]],
     );

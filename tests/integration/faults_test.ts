@@ -120,7 +120,9 @@ async function assertAllOwned(
 ): Promise<void> {
   const owned = new Map<string, string>();
   for (const step of faultSteps(config)) {
-    const inventory = await readInventory(kube, step.id);
+    const inventory = await readInventory(kube, step.id, {
+      installation: `kfplan-lock-${config.namespace}`,
+    });
     for (const e of inventory?.entries ?? []) {
       owned.set(key(e), inventory!.applySetId);
     }
@@ -236,6 +238,7 @@ Deno.test("SIGKILL at 10 points of an upgrade and 5 of a destroy: every resume c
       const { document } = await planSteps(faultSteps(b), {
         kube,
         checkpointDir: env.checkpoint,
+        lock: { name: lock },
       });
       assert(!hasChanges(document), `upgrade killed at ${at}: plan not empty`);
       await assertAllOwned(kube, b, `upgrade resumed after kill at ${at}`);
@@ -272,7 +275,11 @@ Deno.test("SIGKILL at 10 points of an upgrade and 5 of a destroy: every resume c
       }
       assertEquals((await liveObjects(kube, ns)).map(key), []);
       for (const step of faultSteps(b)) {
-        assertEquals(await readInventory(kube, step.id), undefined, step.id);
+        assertEquals(
+          await readInventory(kube, step.id, { installation: lock }),
+          undefined,
+          step.id,
+        );
       }
       report.push(
         `destroy kill at event ${at}/${steady(destroyEvents)} (${last.type}${

@@ -134,7 +134,12 @@ Deno.test({
       checkpointDir: work.path,
       lock: { name: `kfplan-lock-${id}` },
     };
-    const setId = applySetIdOf(id, { namespace: stateNamespace });
+    // This run's inventories: its state namespace and its lock's installation.
+    const scope = {
+      namespace: stateNamespace,
+      installation: options.lock.name,
+    };
+    const setId = applySetIdOf(id, scope);
     const kinds: [string, string][] = [
       ["kubeflow.org/v1", "Profile"],
       ["kubeflow.org/v1alpha1", "PodDefault"],
@@ -159,6 +164,7 @@ Deno.test({
         kube,
         stateNamespace,
         checkpointDir: work.path,
+        lock: options.lock,
       });
       const bobs = [`PodDefault ${bob}/access-ml-pipeline`, `Profile ${bob}`];
       assertEquals(deletesOf(document), bobs);
@@ -179,9 +185,7 @@ Deno.test({
         aliceUid,
         "alice's Profile untouched",
       );
-      const inventory = await readInventory(kube, id, {
-        namespace: stateNamespace,
-      });
+      const inventory = await readInventory(kube, id, scope);
       assertEquals(
         inventory?.entries.map((e) => objectName(e)).sort(),
         before.filter((m) => !bobs.includes(m)),

@@ -23,6 +23,7 @@ import {
   listInventories,
   memberKey,
   parentName,
+  parentRef,
   PART_OF_LABEL,
   readInventory,
   TOOLING_ANNOTATION,
@@ -91,6 +92,15 @@ Deno.test("a step id that cannot name a Secret is refused naming it", () => {
   const e = throws(() => parentName("My Step"));
   assertMatch(e.message, /"My Step".*lowercase letters/);
   assertEquals(parentName("gpu-operator"), "kfplan.gpu-operator");
+});
+
+Deno.test("a second installation in one cluster names its parents apart, so its sets never mix", () => {
+  const scope = { installation: "team-a" };
+  assertEquals(parentName("users", scope), "kfplan.team-a.users");
+  assertEquals(parentRef("users", scope).name, "kfplan.team-a.users");
+  assert(applySetIdOf("users", scope) !== applySetIdOf("users"));
+  const e = throws(() => parentName("users", { installation: "Team A" }));
+  assertMatch(e.message, /installation "Team A".*lowercase letters/);
 });
 
 function sample(): Inventory {
