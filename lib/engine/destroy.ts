@@ -50,14 +50,8 @@ import {
   type RunSummary,
 } from "./events.ts";
 import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
-import {
-  acquireLock,
-  type HeldLock,
-  installationOf,
-  type LockInfo,
-  type LockOptions,
-} from "./lock.ts";
-import { lockTakenEvent } from "./_lock_events.ts";
+import { installationOf, type LockOptions } from "./lock.ts";
+import { releaseRunLock, takeRunLock } from "./_run_lock.ts";
 import {
   KFPLAN_VERSION,
   PLAN_FORMAT_VERSION,
@@ -221,9 +215,11 @@ export async function destroySteps(
   const onAbort = () => abort.abort(options.signal?.reason);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const lock = options.lock === false
-    ? undefined
-    : await takeLock(kube, options, { emitter, abort });
+  const lock = options.lock === false ? undefined : await takeRunLock(
+    kube,
+    typeof options.lock === "object" ? options.lock : {},
+    { emitter, abort },
+  );
   const workDir = options.workDir ??
     await Deno.makeTempDir({ prefix: "kfplan-destroy-" });
   try {
@@ -260,7 +256,7 @@ export async function destroySteps(
     return { ok, outcome: "destroyed", plan, summary, kept, remaining };
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
-    if (lock) await releaseLock(lock, emitter, scrubber);
+    if (lock) await releaseRunLock(lock, { emitter, scrubber });
     if (!options.workDir) await removeDir(workDir);
   }
 }
@@ -550,48 +546,4 @@ async function remainingObjects(
     });
   }
   return out.sort(compareRefs);
-}
-
-async function takeLock(
-  kube: KubeClient,
-  options: DestroyStepsOptions,
-  run: { emitter: Emitter; abort: AbortController },
-): Promise<HeldLock> {
-  const lockOptions = typeof options.lock === "object" ? options.lock : {};
-  const lock: HeldLock & { tookOver?: LockInfo } = await acquireLock(
-    kube,
-    {
-      ...lockOptions,
-      onLost: (reason) => {
-        run.emitter.emit({ type: "lock", action: "lost", detail: reason });
-        run.abort.abort(new Error(reason));
-        lockOptions.onLost?.(reason);
-      },
-    },
-  );
-  run.emitter.emit(lockTakenEvent(lock));
-  return lock;
-}
-
-async function releaseLock(
-  lock: HeldLock,
-  emitter: Emitter,
-  scrubber: SecretScrubber,
-): Promise<void> {
-  try {
-    await lock.release();
-    emitter.emit({
-      type: "lock",
-      action: "released",
-      detail: `released by ${lock.holder}`,
-    });
-  } catch (error) {
-    emitter.emit({
-      type: "log",
-      level: "warn",
-      message: `could not release the lock (it expires by itself): ${
-        errorMessage(error, scrubber)
-      }`,
-    });
-  }
 }

@@ -35,15 +35,9 @@ import {
   type RunSummary,
 } from "./events.ts";
 import { DEFAULT_PARALLELISM, runGraph, topologicalOrder } from "./graph.ts";
-import {
-  acquireLock,
-  type HeldLock,
-  type LockInfo,
-  type LockOptions,
-  lockTransitions,
-} from "./lock.ts";
+import { type HeldLock, type LockOptions, lockTransitions } from "./lock.ts";
 import { hasChanges, type PlanDocument } from "./plan_document.ts";
-import { lockTakenEvent } from "./_lock_events.ts";
+import { releaseRunLock, takeRunLock } from "./_run_lock.ts";
 import {
   checkpointedOutputs,
   claimStepDesired,
@@ -254,7 +248,7 @@ export async function applySteps(
       return finished(state, planned.document, "cancelled", emptySummary());
     }
     if (options.kube && lockOptions) {
-      lock = await takeLock(options.kube, lockOptions, { emitter, abort });
+      lock = await takeRunLock(options.kube, lockOptions, { emitter, abort });
       if (lock.transitions !== (transitionsBefore ?? -1) + 1) {
         // Another apply ran between our plan and our lock: what we showed may be
         // out of date. Plan again under the lock; it must equal what was reviewed.
@@ -275,7 +269,7 @@ export async function applySteps(
     };
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
-    if (lock) await releaseLock(lock, state);
+    if (lock) await releaseRunLock(lock, state);
     if (!options.workDir) await removeDir(workDir);
   }
 }
@@ -441,54 +435,6 @@ function finished(
     outputs: {},
     checkpointPath: state.store.path,
   };
-}
-
-async function takeLock(
-  kube: KubeClient,
-  lockOptions: LockOptions,
-  run: { emitter: Emitter; abort: AbortController },
-): Promise<HeldLock> {
-  const { emitter } = run;
-  const lock: HeldLock & { tookOver?: LockInfo } = await acquireLock(kube, {
-    ...lockOptions,
-    onWait: (info) => {
-      emitter.emit({
-        type: "lock",
-        action: "waiting",
-        detail: `waiting for ${info.holder} (since ${
-          info.acquireTime ?? "?"
-        }) to release the lock`,
-      });
-      lockOptions.onWait?.(info);
-    },
-    onLost: (reason) => {
-      emitter.emit({ type: "lock", action: "lost", detail: reason });
-      run.abort.abort(new Error(reason));
-      lockOptions.onLost?.(reason);
-    },
-  });
-  emitter.emit(lockTakenEvent(lock));
-  return lock;
-}
-
-async function releaseLock(lock: HeldLock, state: RunState): Promise<void> {
-  try {
-    await lock.release();
-    state.emitter.emit({
-      type: "lock",
-      action: "released",
-      detail: `released by ${lock.holder}`,
-    });
-  } catch (error) {
-    // The run's result matters more than the cleanup; the lease expires by itself.
-    state.emitter.emit({
-      type: "log",
-      level: "warn",
-      message: `could not release the lock (it expires by itself): ${
-        errorMessage(error, state.scrubber)
-      }`,
-    });
-  }
 }
 
 /** The redacted form of a step's outputs, as the checkpoint stores them. */
