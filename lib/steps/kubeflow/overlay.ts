@@ -407,6 +407,17 @@ function addOauth2Proxy(parts: OverlayParts, input: OverlayInput): void {
 }
 
 /** oidc-authservice: its parameters and client Secret. */
+/** authservice's `REDIRECT_URL`: its callback, absolute on the domain when one is set. */
+function authserviceCallback(input: OverlayInput): string {
+  return authCallback({
+    domain: input.options.ingress.domain,
+    tls: input.options.ingress.tls !== undefined,
+    auth: "oidc-authservice",
+    configured: input.options.authservice?.redirectUrl,
+    treeCallback: input.recognition.dex?.redirectURIs[0],
+  });
+}
+
 function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
   const stack = input.recognition.auth;
   if (stack?.kind !== "oidc-authservice") return;
@@ -418,13 +429,7 @@ function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
     );
     if (stack.parameterKeys.includes("REDIRECT_URL")) {
       // The callback to register at the provider, absolute on the domain.
-      external.set.REDIRECT_URL = authCallback({
-        domain: input.options.ingress.domain,
-        tls: input.options.ingress.tls !== undefined,
-        auth: "oidc-authservice",
-        configured: auth?.redirectUrl,
-        treeCallback: input.recognition.dex?.redirectURIs[0],
-      });
+      external.set.REDIRECT_URL = authserviceCallback(input);
     }
     setConfigMapData(
       parts,
@@ -451,13 +456,7 @@ function addAuthservice(parts: OverlayParts, input: OverlayInput): void {
     };
     if (stack.parameterKeys.includes("REDIRECT_URL")) {
       // The same callback Dex's client gets (render.ts), absolute on the domain.
-      values.REDIRECT_URL = authCallback({
-        domain: input.options.ingress.domain,
-        tls: input.options.ingress.tls !== undefined,
-        auth: "oidc-authservice",
-        configured: auth?.redirectUrl,
-        treeCallback: input.recognition.dex?.redirectURIs[0],
-      });
+      values.REDIRECT_URL = authserviceCallback(input);
     }
     setConfigMapData(
       parts,
