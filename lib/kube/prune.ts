@@ -383,6 +383,30 @@ function storageVersion(spec: CrdFields): string | undefined {
     versions.find((v) => v.served))?.name;
 }
 
+/**
+ * Lists one kind in a namespace. Discovery can name a kind a moment before the
+ * group/version's own resource list does (a CRD just Established), so a kind the
+ * client calls unserved is looked up again, bounded, before that counts as a failure.
+ */
+async function listServed(
+  kube: KubeClient,
+  resource: ApiResource,
+  namespace: string,
+): Promise<KubeObject[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      return await kube.list(resource.apiVersion, resource.kind, { namespace });
+    } catch (e) {
+      const unserved = e instanceof KubeApiError && e.status === 404 &&
+        e.apiStatus?.reason === "KindNotServed";
+      if (!unserved || Date.now() >= deadline) throw e;
+      kube.invalidateDiscovery();
+      await sleep(250);
+    }
+  }
+}
+
 /** Up to three names, then a count. */
 function someNames(refs: ObjectRef[]): string {
   const names = refs.slice(0, 3).map(objectName).join(", ");
@@ -402,7 +426,7 @@ async function foreignInNamespace(
   const failures: string[] = [];
   const listed = await mapLimit(resources, 8, async (r) => {
     try {
-      return await kube.list(r.apiVersion, r.kind, { namespace });
+      return await listServed(kube, r, namespace);
     } catch (e) {
       failures.push(`${r.kind} (${r.apiVersion}): ${(e as Error).message}`);
       return [];
