@@ -438,7 +438,13 @@ export async function readInventory(
   return parent ? decodeInventory(parent) : undefined;
 }
 
-/** Every step inventory in the cluster (parents of kfplan's tooling in the state namespace). */
+/**
+ * Every step inventory of one installation (`options.installation`, default the
+ * cluster's one): parents of kfplan's tooling in the state namespace whose name is
+ * that installation's name for their step. Another installation's sets are not
+ * this one's: they are neither pruned by it nor count as its own when it judges
+ * what else a namespace holds.
+ */
 export async function listInventories(
   kube: KubeClient,
   options: InventoryOptions = {},
@@ -455,7 +461,12 @@ export async function listInventories(
         "kfplan/",
       )
     )
-    .map(decodeInventory)
+    .flatMap((p) => {
+      const inventory = decodeInventory(p);
+      return p.metadata.name === parentName(inventory.step, options)
+        ? [inventory]
+        : [];
+    })
     .sort((a, b) => a.step < b.step ? -1 : a.step > b.step ? 1 : 0);
 }
 

@@ -323,6 +323,23 @@ Deno.test("write, read, list and delete an inventory in the cluster", async () =
     );
     assert(second.resourceVersion !== first.resourceVersion);
 
+    // Another installation's set in the same namespace, with the same step id:
+    // each installation lists only its own.
+    const teamA = { namespace, installation: "team-a" };
+    await writeInventory(cluster.kube, {
+      ...sample(),
+      applySetId: applySetIdOf("users", teamA),
+    }, teamA);
+    assertEquals(
+      (await listInventories(cluster.kube, options)).map((i) => i.applySetId),
+      [applySetIdOf("users", options)],
+    );
+    assertEquals(
+      (await listInventories(cluster.kube, teamA)).map((i) => i.applySetId),
+      [applySetIdOf("users", teamA)],
+    );
+    await deleteInventory(cluster.kube, "users", teamA);
+
     // A corrupted parent: the read names it.
     const live = await cluster.kube.get({
       apiVersion: "v1",
