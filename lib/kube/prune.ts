@@ -386,7 +386,9 @@ function storageVersion(spec: CrdFields): string | undefined {
 /**
  * Lists one kind in a namespace. Discovery can name a kind a moment before the
  * group/version's own resource list does (a CRD just Established), so a kind the
- * client calls unserved is looked up again, bounded, before that counts as a failure.
+ * client calls unserved is looked up again, bounded. A kind that stays unserved
+ * because its CRD was deleted meanwhile has no instances left to lose: it lists as
+ * empty. Otherwise it counts as a failure.
  */
 async function listServed(
   kube: KubeClient,
@@ -400,11 +402,32 @@ async function listServed(
     } catch (e) {
       const unserved = e instanceof KubeApiError && e.status === 404 &&
         e.apiStatus?.reason === "KindNotServed";
-      if (!unserved || Date.now() >= deadline) throw e;
+      if (!unserved) throw e;
+      if (Date.now() >= deadline) {
+        if (await crdGone(kube, resource)) return [];
+        throw e;
+      }
       kube.invalidateDiscovery();
       await sleep(250);
     }
   }
+}
+
+/** True when the kind belongs to an API group whose CRD for it no longer exists. */
+async function crdGone(
+  kube: KubeClient,
+  resource: ApiResource,
+): Promise<boolean> {
+  const group = resource.apiVersion.includes("/")
+    ? resource.apiVersion.split("/")[0]
+    : "";
+  if (!group.includes(".")) return false; // built-in groups have no CRD
+  const crd = await kube.get({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    name: `${resource.resource}.${group}`,
+  });
+  return crd === undefined;
 }
 
 /** Up to three names, then a count. */
