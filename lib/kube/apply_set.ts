@@ -25,7 +25,7 @@
 
 import { sleep } from "./retry.ts";
 import { diffValues, type FieldDiff } from "./diff.ts";
-import type { KubeClient, KubeObject } from "./types.ts";
+import type { ApplyOptions, KubeClient, KubeObject } from "./types.ts";
 import { KubeApiError } from "./errors.ts";
 import {
   formatRef,
@@ -426,6 +426,83 @@ function ownedByKfplan(
   return appliedBy(live, manager);
 }
 
+/** Options for {@linkcode conflictGuardedClient}. */
+export interface ConflictGuardOptions {
+  /** `--force-conflicts`: applies take what other managers own, as planned. */
+  forceConflicts?: boolean;
+  /** kfplan's field manager; default `kfplan`. */
+  fieldManager?: string;
+}
+
+/**
+ * Wraps the client a step applies with so that apply forces only what its plan agreed
+ * to. An object whose planned change takes conflicts (drift repair, or
+ * `--force-conflicts`) is applied with force, as planned; any other is applied
+ * without, and a conflict that shows only then (another tool wrote the field since
+ * the plan) is taken on an object kfplan owns (drift repair) and refused on any other
+ * with a {@linkcode ConflictError} naming the object, the managers and the fields.
+ * Dry-runs, status applies and applies that choose `force` themselves pass through.
+ *
+ * @example
+ * ```ts
+ * import { conflictGuardedClient } from "./apply_set.ts";
+ * import type { KubeClient, KubeObject } from "./types.ts";
+ *
+ * async function applyPlanned(kube: KubeClient, object: KubeObject) {
+ *   const guarded = conflictGuardedClient(kube, [], {});
+ *   await guarded.apply(object); // 409 on a field another manager owns
+ * }
+ * ```
+ */
+export function conflictGuardedClient(
+  kube: KubeClient,
+  changes: readonly ResourceChange[],
+  options: ConflictGuardOptions = {},
+): KubeClient {
+  if (options.forceConflicts) return kube;
+  const agreed = new Set(
+    changes.filter((c) => (c.conflicts?.length ?? 0) > 0 && !c.blocked)
+      .map((c) => objectKey(c)),
+  );
+  async function apply(
+    object: KubeObject,
+    applyOptions?: ApplyOptions,
+  ): Promise<KubeObject> {
+    const ref = refOf(object);
+    if (
+      applyOptions?.dryRun || applyOptions?.subresource ||
+      applyOptions?.force !== undefined || agreed.has(objectKey(ref))
+    ) {
+      return await kube.apply(object, applyOptions);
+    }
+    try {
+      return await kube.apply(object, { ...applyOptions, force: false });
+    } catch (e) {
+      const conflicts = fieldConflictsOf(e);
+      if (!conflicts) throw e;
+      const live = await kube.get(ref);
+      if (ownedByKfplan(kube, live, options.fieldManager ?? "kfplan")) {
+        return await kube.apply(object, applyOptions);
+      }
+      throw new ConflictError([{
+        ...ref,
+        action: live ? "update" : "create",
+        diff: [],
+        conflicts,
+        blocked: true,
+      }]);
+    }
+  }
+  // A Proxy keeps every other method (and a wrapped client's extras) as they are.
+  return new Proxy(kube, {
+    get(target, prop, receiver) {
+      if (prop === "apply") return apply;
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Raised when replacing an object would delete data that was not allowed to go. */
 export class DataLossError extends Error {
   /** The object. */
@@ -488,6 +565,42 @@ export interface PlanObjectsOptions {
   owned?: (ref: ObjectRef, live: KubeObject | undefined) => boolean;
   /** kfplan's field manager; default `kfplan`. */
   fieldManager?: string;
+}
+
+/** What a step's run allowed, as {@linkcode planOptionsOf} reads it: a `StepContext` fits. */
+export interface PlanPolicySource {
+  /** Cancels planning. */
+  signal?: AbortSignal;
+  /** The user's flags for the run (`StepContext.policy`); absent: none. */
+  policy?: { forceConflicts?: boolean; allowDataLoss?: boolean };
+}
+
+/**
+ * The {@linkcode planObjects} options of a step that server-side applies its objects
+ * itself: conflicts named (`checkConflicts`), the run's `--force-conflicts` and
+ * `--allow-data-loss` passed on. One function, so that every step, shipped or custom,
+ * plans conflicts alike; the engine warns about blocked ones and refuses them.
+ *
+ * @example
+ * ```ts
+ * import { planObjects, planOptionsOf } from "./apply_set.ts";
+ * import type { KubeClient, KubeObject } from "./types.ts";
+ *
+ * async function plan(
+ *   ctx: { kube?: KubeClient; signal: AbortSignal },
+ *   objects: KubeObject[],
+ * ) {
+ *   return await planObjects(ctx.kube, objects, planOptionsOf(ctx));
+ * }
+ * ```
+ */
+export function planOptionsOf(source: PlanPolicySource): PlanObjectsOptions {
+  return {
+    signal: source.signal,
+    allowDataLoss: source.policy?.allowDataLoss,
+    checkConflicts: true,
+    forceConflicts: source.policy?.forceConflicts,
+  };
 }
 
 /**
