@@ -24,7 +24,7 @@ import {
   type VerifyCheck,
   type VerifyResult,
 } from "../engine/types.ts";
-import { applyObjects, planObjects } from "../kube/apply_set.ts";
+import { applyObjects, planObjects, planOptionsOf } from "../kube/apply_set.ts";
 import { refOf } from "../kube/object_ref.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 
@@ -204,9 +204,7 @@ function laterPodDefault(pd: KubeObject): ResourceChange {
 async function planUsers(ctx: StepContext, o: UsersOptions): Promise<StepPlan> {
   const plan = emptyPlan();
   const { profiles, podDefaults } = usersObjects(o);
-  const profilePlan = await planObjects(ctx.kube, profiles, {
-    signal: ctx.signal,
-  });
+  const profilePlan = await planObjects(ctx.kube, profiles, planOptionsOf(ctx));
   plan.changes.push(...profilePlan.changes);
   plan.observed.push(...profilePlan.observed);
   const ready: KubeObject[] = [];
@@ -222,7 +220,7 @@ async function planUsers(ctx: StepContext, o: UsersOptions): Promise<StepPlan> {
     if (ns) ready.push(pd);
     else later.push(laterPodDefault(pd));
   }
-  const pdPlan = await planObjects(ctx.kube, ready, { signal: ctx.signal });
+  const pdPlan = await planObjects(ctx.kube, ready, planOptionsOf(ctx));
   plan.changes.push(...pdPlan.changes, ...later);
   plan.observed.push(...pdPlan.observed);
   plan.desired = [...profiles, ...podDefaults];
