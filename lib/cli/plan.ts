@@ -17,7 +17,7 @@ import {
 } from "./session.ts";
 import { planView } from "./views.ts";
 import { policyOf } from "./args.ts";
-import { driftReport, renderDrift } from "../engine/drift.ts";
+import { driftReport, readDriftRecords, renderDrift } from "../engine/drift.ts";
 import { describeTools } from "../tools/describe_tools.ts";
 
 /** Usage text of `plan`. */
@@ -89,13 +89,25 @@ export async function planCommand(
     // from each providing them.
     const tools = await describeTools();
     if (!args.json) io.err(`Tools: ${tools.join(", ")}\n`);
+    const checkpointDir = checkpointDirFor(args, composition);
+    // Drift is judged against what the last applies recorded: the plan uses the
+    // same checkpoint.
+    const records = args.refreshOnly && kube
+      ? await readDriftRecords(kube, {
+        checkpointDir,
+        ...(options.lock ? { lock: options.lock } : {}),
+      })
+      : undefined;
     const planned = await planSteps(composition.steps, {
       kube,
       offlineReason: offline,
       config: composition.config
         ? { path: composition.config.path, digest: composition.config.digest }
         : undefined,
-      checkpointDir: checkpointDirFor(args, composition),
+      checkpointDir,
+      ...(records
+        ? { cluster: records.cluster, checkpoint: records.checkpoint }
+        : {}),
       // The installation the session's apply lock serialises: its checkpoint and
       // inventories.
       ...(options.lock ? { lock: options.lock } : {}),
@@ -109,7 +121,12 @@ export async function planCommand(
     });
     const { document, scrubber } = planned;
     if (args.refreshOnly) {
-      const report = driftReport(document, planned.observation);
+      // Steps unchanged since verified: their plans' changes to objects they own
+      // are drift too, whoever applied them (Helm).
+      const report = driftReport(document, planned.observation, {
+        ...records,
+        inputsDigests: planned.inputsDigests,
+      });
       io.out(scrubber.scrub(
         args.json
           ? JSON.stringify(report, null, 2) + "\n"

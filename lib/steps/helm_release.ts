@@ -11,7 +11,9 @@
  *   given the planned objects, helm installs exactly those (through a post-renderer)
  *   rather than what the chart renders at that moment. Hooks and the chart's `crds/`
  *   directory (installed once, never upgraded) stay helm's, so they are planned but
- *   not among the desired objects.
+ *   not among the desired objects. With the release unchanged, the upgrade repairs
+ *   drift: helm's three-way merge restores fields changed out of band and creates
+ *   deleted objects again (`tests/integration/drift_helm_test.ts`).
  * - **verify** checks `helm status` (`deployed`) and waits, bounded, for the workloads
  *   the release owns (`helm get manifest`): Deployments Available, DaemonSets rolled
  *   out, StatefulSets ready.
