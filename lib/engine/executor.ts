@@ -47,6 +47,7 @@ import {
   type PlanStepsResult,
   stepAction,
   stepOptionsDigest,
+  warnBlockedConflicts,
 } from "./planner.ts";
 import { redactOptions, type SecretScrubber } from "./redact.ts";
 import {
@@ -62,6 +63,10 @@ import {
 } from "./saved_plan.ts";
 import { stepStanding } from "./standing.ts";
 import { refOf } from "../kube/object_ref.ts";
+import {
+  conflictGuardedClient,
+  refuseBlockedConflicts,
+} from "../kube/apply_set.ts";
 import { applySetIdOf, parentName, readInventory } from "../kube/inventory.ts";
 import {
   addPrune,
@@ -580,6 +585,7 @@ async function planForApply(
       : observed,
   );
   const plan = await step.plan(ctx);
+  warnBlockedConflicts(plan);
   claimStepDesired(step, plan, { kube: state.kube, settings });
   if (!state.kube || !plan.desired) return { plan, replanned: true };
   // Planned again with what upstream steps produced: its prune too.
@@ -684,13 +690,23 @@ async function applyAndVerify(
 ): Promise<void> {
   const { state } = run;
   const { plan, prune } = planned;
+  // Whichever step planned them: fields other managers own on objects kfplan did not
+  // create refuse the step before anything in the cluster changes.
+  refuseBlockedConflicts(plan.changes ?? []);
   const settings = run.planned.inventory;
   const observed = observedKube(step, state);
   const labelled = observed && prune
     ? applyLabellingClient(observed, plan, prune.applySetId)
     : undefined;
   const kube = labelled ?? observed;
-  const ctx = stepContextOf(step, run, kube);
+  // Apply forces only what the plan agreed to (drift repair, --force-conflicts).
+  const ctx = stepContextOf(
+    step,
+    run,
+    kube && conflictGuardedClient(kube, plan.changes ?? [], {
+      forceConflicts: state.policy?.forceConflicts,
+    }),
+  );
   const pending = state.kube && prune
     ? await recordPending(state.kube, plan, { stepId: step.id, settings })
     : undefined;

@@ -15,6 +15,7 @@
 
 import type { KubeClient } from "../kube/types.ts";
 import { compareRefs, type ObjectRef, refOf } from "../kube/object_ref.ts";
+import { conflictWarnings } from "../kube/apply_set.ts";
 import {
   applySetIdOf,
   type Inventory,
@@ -415,6 +416,7 @@ export async function planSteps(
           inputsDigestOf(step, outputs, { steps: order, digester }),
         );
         const plan = await step.plan(ctx);
+        warnBlockedConflicts(plan);
         claimStepDesired(step, plan, { kube: options.kube, settings });
         plans.set(step.id, plan);
       } catch (error) {
@@ -502,6 +504,18 @@ function validStepId(stepId: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Adds a warning, once, for each planned change whose conflicts block apply (fields
+ * other managers own on an object kfplan did not create), whichever step planned it:
+ * the Kubeflow step, another shipped one or a custom one. Apply refuses them
+ * (`executor.ts`); a step only names conflicts (`planOptionsOf`).
+ */
+export function warnBlockedConflicts(plan: StepPlan): void {
+  for (const warning of conflictWarnings(plan.changes ?? [])) {
+    if (!plan.warnings.includes(warning)) plan.warnings.push(warning);
   }
 }
 

@@ -14,7 +14,7 @@ import { z } from "../deps.ts";
 import { defineStep, type DefineStepOptions } from "../engine/step.ts";
 import { emptyPlan, type Step, type VerifyCheck } from "../engine/types.ts";
 import type { KubeObject } from "../kube/types.ts";
-import { applyObjects, planObjects } from "../kube/apply_set.ts";
+import { applyObjects, planObjects, planOptionsOf } from "../kube/apply_set.ts";
 import { mirrorObjects } from "./image_mirror.ts";
 import { waitForReady } from "../kube/wait.ts";
 import { sleep } from "../kube/retry.ts";
@@ -115,9 +115,7 @@ export function amdGpuStep(
       const { objects: desired } = await mirrorObjects(ctx, [
         amdGpuDaemonSet(o),
       ]);
-      const planned = await planObjects(ctx.kube, desired, {
-        signal: ctx.signal,
-      });
+      const planned = await planObjects(ctx.kube, desired, planOptionsOf(ctx));
       plan.changes = planned.changes;
       plan.observed = planned.observed;
       plan.desired = desired;

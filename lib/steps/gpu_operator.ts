@@ -69,7 +69,7 @@ import {
   type TimeSlicingOptions,
 } from "./time_slicing.ts";
 import { digestOf } from "../engine/digest.ts";
-import { planObjects } from "../kube/apply_set.ts";
+import { planObjects, planOptionsOf } from "../kube/apply_set.ts";
 import { objectName, refOf } from "../kube/object_ref.ts";
 
 /** Step id of the GPU operator. */
@@ -492,9 +492,11 @@ async function planGpuOperator(
   );
   if (configMap) {
     // Applied right after the namespace, before helm: shown there too.
-    const sharing = await planObjects(ctx.kube, [configMap], {
-      signal: ctx.signal,
-    });
+    const sharing = await planObjects(
+      ctx.kube,
+      [configMap],
+      planOptionsOf(ctx),
+    );
     const afterNamespace = plan.changes.findIndex((c) =>
       c.kind === "Namespace" && c.name === o.namespace
     ) + 1;

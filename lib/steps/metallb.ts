@@ -29,7 +29,7 @@ import type {
   VerifyResult,
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
-import { planObjects } from "../kube/apply_set.ts";
+import { planObjects, planOptionsOf } from "../kube/apply_set.ts";
 import { objectKey, objectName, refOf } from "../kube/object_ref.ts";
 import {
   crdEstablished,
@@ -341,9 +341,7 @@ async function planMetallb(
   const plan = await planRelease(ctx, releaseSpec(o), env);
   const { rendered: _rendered, ...rest } = plan;
   const objects = metallbObjects(o);
-  const pools = await planObjects(ctx.kube, objects, {
-    signal: ctx.signal,
-  });
+  const pools = await planObjects(ctx.kube, objects, planOptionsOf(ctx));
   rest.changes.push(...pools.changes);
   rest.observed.push(...pools.observed);
   rest.desired = [...rest.desired ?? [], ...objects];

@@ -39,7 +39,7 @@ import {
   type VerifyResult,
 } from "../engine/types.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
-import { planObjects } from "../kube/apply_set.ts";
+import { planObjects, planOptionsOf } from "../kube/apply_set.ts";
 import { sleep } from "../kube/retry.ts";
 import { requireKube } from "./helm_release.ts";
 
@@ -461,9 +461,7 @@ async function planTimeSlicing(
 ): Promise<StepPlan> {
   const plan = emptyPlan();
   const objects = await desiredObjects(ctx.kube, o);
-  const planned = await planObjects(ctx.kube, objects, {
-    signal: ctx.signal,
-  });
+  const planned = await planObjects(ctx.kube, objects, planOptionsOf(ctx));
   plan.changes = planned.changes;
   plan.observed = planned.observed;
   plan.desired = objects;

@@ -28,9 +28,8 @@ import {
 } from "../../engine/types.ts";
 import {
   applyObjects,
-  conflictWarnings,
   planObjects,
-  refuseBlockedConflicts,
+  planOptionsOf,
 } from "../../kube/apply_set.ts";
 import {
   compareRefs,
@@ -336,13 +335,12 @@ async function planKubeflow(
     });
     if (downgrade) plan.warnings.push(downgrade);
   }
-  const objects = await planObjects(ctx.kube, rendered.objects, {
-    signal: ctx.signal,
-    allowDataLoss: ctx.policy?.allowDataLoss,
-    checkConflicts: true,
-    forceConflicts: ctx.policy?.forceConflicts,
-  });
-  plan.warnings.push(...conflictWarnings(objects.changes));
+  // Conflicts are named here; the engine warns about blocked ones and refuses them.
+  const objects = await planObjects(
+    ctx.kube,
+    rendered.objects,
+    planOptionsOf(ctx),
+  );
   plan.changes = objects.changes;
   plan.observed = objects.observed;
   plan.desired = rendered.objects;
@@ -431,7 +429,6 @@ async function applyKubeflow(
 ): Promise<Record<string, unknown>> {
   if (!ctx.kube) throw new Error("kubeflow: apply needs a cluster");
   const { objects, version } = await planned(ctx, plan, o, stepOptions);
-  refuseBlockedConflicts(plan.changes);
   const start = Date.now();
   const result = await applyObjects(ctx.kube, objects, {
     timeoutMs: o.timeoutSeconds * 1000,
