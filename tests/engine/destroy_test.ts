@@ -180,7 +180,7 @@ Deno.test("destroySteps: dependents first, members deleted, inventories dropped,
       /PersistentVolumeClaim.*--allow-data-loss/,
     );
     assertEquals(
-      (await listInventories(kube, { namespace: stateNamespace })).map((i) => [
+      (await listInventories(kube, scopeOf(ns))).map((i) => [
         i.step,
         i.entries.map((e) => `${e.name} ${e.state}`),
       ]),
@@ -213,7 +213,7 @@ Deno.test("destroySteps: dependents first, members deleted, inventories dropped,
     assertEquals(order, ["app"]);
     assertEquals(third.kept, []);
     assertEquals(
-      await listInventories(kube, { namespace: stateNamespace }),
+      await listInventories(kube, scopeOf(ns)),
       [],
     );
     assertEquals(
@@ -406,7 +406,7 @@ Deno.test("a destroy killed with SIGKILL is continued by the next one (the inven
         }
       }
       assertEquals(
-        await listInventories(kube, { namespace: stateNamespace }),
+        await listInventories(kube, scopeOf(ns)),
         [],
         point,
       );
