@@ -17,7 +17,11 @@
  * The pull secret is attached to pod specs rather than ServiceAccounts: the
  * `default` ServiceAccount of a namespace is created by the API server, not by the
  * release, so kfplan would have to take over an object it does not own; a pod spec
- * holds the secret whatever account the pod runs as.
+ * holds the secret whatever account the pod runs as. Profile namespaces are the
+ * exception: kfplan plans no pods there, users start them as the profile
+ * controller's ServiceAccounts, so the users step creates the Secret there
+ * ({@linkcode readPullSecret}) and adds it to those accounts' `imagePullSecrets`
+ * (that one field, server-side applied).
  *
  * @module
  */
@@ -224,6 +228,29 @@ export async function mirrorObjects(
     images: rewritten.images,
     notRewritable: rewritten.notRewritable,
   };
+}
+
+/**
+ * The registry login of the context's pull secret, for a step that makes the pull
+ * Secret in namespaces no planned pod names (the users step's profile namespaces),
+ * registered as secret like {@linkcode mirrorObjects} does: scrubbed from logs,
+ * plans and checkpoints. `undefined` when kfplan creates no Secret: no mirror, no
+ * pull secret, or `{ name }` of one the user made.
+ *
+ * @example
+ * ```ts
+ * const login = await readPullSecret(ctx);
+ * if (login) objects.push(pullSecretObject(ctx.images!.pullSecret!.name, "alice", login));
+ * ```
+ */
+export async function readPullSecret(
+  ctx: StepContext,
+): Promise<string | undefined> {
+  const secret = ctx.images?.pullSecret;
+  if (!secret?.read) return undefined;
+  const value = await secret.read();
+  registerSecret(ctx, value);
+  return value;
 }
 
 /**

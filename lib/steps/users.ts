@@ -8,6 +8,16 @@
  * At plan time a PodDefault whose namespace does not exist yet is `create` and known
  * only after apply.
  *
+ * With an image mirror's pull secret (`images.pullSecret`), each profile namespace
+ * also gets the pull Secret (when kfplan creates it) and the profile controller's
+ * ServiceAccounts `default-editor` and `default-viewer`, which the pods users start
+ * there run as, get it in `imagePullSecrets`: that one field, server-side applied,
+ * so kfplan's field manager owns nothing else of them. The accounts are the
+ * controller's: the plan lists them in `patched`, so they are never members of the
+ * step's inventory and never pruned (removing a profile removes its namespace, and
+ * them with it). Apply patches them once the controller created them (bounded
+ * wait).
+ *
  * @module
  */
 
@@ -24,9 +34,19 @@ import {
   type VerifyCheck,
   type VerifyResult,
 } from "../engine/types.ts";
-import { applyObjects, planObjects, planOptionsOf } from "../kube/apply_set.ts";
-import { refOf } from "../kube/object_ref.ts";
+import {
+  appliedBy,
+  applyObjects,
+  type FieldConflict,
+  planObjects,
+  planOptionsOf,
+} from "../kube/apply_set.ts";
+import { FIELD_MANAGER } from "../kube/client.ts";
+import { mapLimit } from "../kube/_map_limit.ts";
+import { pullSecretObject } from "../kube/images.ts";
+import { type ObjectRef, refOf } from "../kube/object_ref.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
+import { readPullSecret } from "./image_mirror.ts";
 
 /** Default id of the step. */
 export const USERS_STEP_ID = "users";
@@ -154,27 +174,130 @@ export function accessMlPipelinePodDefault(namespace: string): KubeObject {
   };
 }
 
-/** Every object the step manages, Profiles first. */
+/**
+ * The ServiceAccounts Kubeflow's profile controller creates in every profile
+ * namespace: notebooks, pipeline runs and KServe pods users start there run as them.
+ */
+export const PROFILE_SERVICE_ACCOUNTS: readonly string[] = [
+  "default-editor",
+  "default-viewer",
+];
+
+/** A ServiceAccount in a profile namespace, for {@linkcode serviceAccountPullPatch}. */
+export interface ServiceAccountName {
+  /** The profile namespace. */
+  namespace: string;
+  /** The account, e.g. `default-editor`. */
+  name: string;
+}
+
+/**
+ * What kfplan applies to a profile controller's ServiceAccount: `imagePullSecrets`
+ * and nothing else, so that server-side apply gives kfplan's field manager that one
+ * field and leaves the account's other fields (and their managers) as they are.
+ */
+export function serviceAccountPullPatch(
+  account: ServiceAccountName,
+  secret: string,
+): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name: account.name, namespace: account.namespace },
+    imagePullSecrets: [{ name: secret }],
+  };
+}
+
+/** The image mirror's pull secret as {@linkcode usersObjects} uses it. */
+export interface ProfilePullSecret {
+  /** The Secret's name, in `imagePullSecrets`. */
+  name: string;
+  /** The `.dockerconfigjson` when kfplan creates the Secret; absent for `{ name }`. */
+  dockerConfigJson?: string;
+}
+
+/** Options for {@linkcode usersObjects}. */
+export interface UsersObjectsOptions {
+  /** The image mirror's pull secret, for every profile namespace. */
+  pullSecret?: ProfilePullSecret;
+}
+
+/** {@linkcode usersObjects}'s result, in apply order. */
+export interface UsersObjects {
+  /** The Profiles. */
+  profiles: KubeObject[];
+  /** The `access-ml-pipeline` PodDefaults. */
+  podDefaults: KubeObject[];
+  /** The pull Secret in each profile namespace (when kfplan creates it). */
+  pullSecrets: KubeObject[];
+  /** The `imagePullSecrets` patches of the profile controller's ServiceAccounts. */
+  serviceAccounts: KubeObject[];
+}
+
+/** Every object the step applies, Profiles first (pure: the login is passed in). */
 export function usersObjects(
   o: UsersOptions,
-): { profiles: KubeObject[]; podDefaults: KubeObject[] } {
+  options: UsersObjectsOptions = {},
+): UsersObjects {
+  const pull = options.pullSecret;
+  const login = pull?.dockerConfigJson;
   return {
     profiles: o.profiles.map(profileObject),
     podDefaults: o.profiles.filter((p) => p.accessMlPipeline).map((p) =>
       accessMlPipelinePodDefault(p.name)
     ),
+    pullSecrets: pull && login !== undefined
+      ? o.profiles.map((p) => pullSecretObject(pull.name, p.name, login))
+      : [],
+    serviceAccounts: pull
+      ? o.profiles.flatMap((p) =>
+        PROFILE_SERVICE_ACCOUNTS.map((name) =>
+          serviceAccountPullPatch({ namespace: p.name, name }, pull.name)
+        )
+      )
+      : [],
+  };
+}
+
+/** The context's pull secret, its login read (and registered as secret) when kfplan makes the Secret. */
+async function profilePullSecret(
+  ctx: StepContext,
+): Promise<ProfilePullSecret | undefined> {
+  const pull = ctx.images?.pullSecret;
+  if (!pull) return undefined;
+  const login = await readPullSecret(ctx);
+  return {
+    name: pull.name,
+    ...(login !== undefined ? { dockerConfigJson: login } : {}),
   };
 }
 
 /** The plan's desired objects split as apply uses them; from the options without a plan. */
-function plannedObjects(
+async function plannedObjects(
+  ctx: StepContext,
   plan: StepPlan | undefined,
   o: UsersOptions,
-): { profiles: KubeObject[]; podDefaults: KubeObject[] } {
-  if (!plan?.desired) return usersObjects(o);
+): Promise<
+  {
+    profiles: KubeObject[];
+    inNamespace: KubeObject[];
+    serviceAccounts: KubeObject[];
+  }
+> {
+  if (!plan?.desired) {
+    const made = usersObjects(o, { pullSecret: await profilePullSecret(ctx) });
+    return {
+      profiles: made.profiles,
+      inNamespace: [...made.podDefaults, ...made.pullSecrets],
+      serviceAccounts: made.serviceAccounts,
+    };
+  }
   return {
     profiles: plan.desired.filter((x) => x.kind === "Profile"),
-    podDefaults: plan.desired.filter((x) => x.kind !== "Profile"),
+    inNamespace: plan.desired.filter((x) =>
+      x.kind !== "Profile" && x.kind !== "ServiceAccount"
+    ),
+    serviceAccounts: plan.desired.filter((x) => x.kind === "ServiceAccount"),
   };
 }
 
@@ -187,53 +310,225 @@ export interface UsersStepOptions extends DefineStepOptions {
 }
 
 /**
- * PodDefaults go into profile namespaces the profile controller creates: one whose
- * namespace does not exist yet is a `create` known only after apply.
+ * PodDefaults and pull Secrets go into profile namespaces the profile controller
+ * creates: one whose namespace does not exist yet is a `create` known only after
+ * apply.
  */
-function laterPodDefault(pd: KubeObject): ResourceChange {
+function laterInNamespace(object: KubeObject): ResourceChange {
   return {
-    ...refOf(pd),
+    ...refOf(object),
     action: "create",
     diff: [],
     knownAfterApply: true,
     reason:
-      `namespace ${pd.metadata.namespace} is created by the profile controller from Profile ${pd.metadata.namespace}`,
+      `namespace ${object.metadata.namespace} is created by the profile controller from Profile ${object.metadata.namespace}`,
   };
+}
+
+/** The live ServiceAccount's `imagePullSecrets`, `[]` when it has none. */
+function pullSecretsOf(live: KubeObject | undefined): unknown[] {
+  const list = (live as { imagePullSecrets?: unknown } | undefined)
+    ?.imagePullSecrets;
+  return Array.isArray(list) ? list : [];
+}
+
+/**
+ * Other field managers owning the live account's `imagePullSecrets` (an atomic
+ * list: applying another value takes the whole list from them).
+ */
+function pullSecretConflicts(live: KubeObject): FieldConflict[] {
+  const entries = (live.metadata.managedFields ?? []) as {
+    manager?: string;
+    fieldsV1?: Record<string, unknown>;
+  }[];
+  return entries.filter((e) =>
+    e.manager !== FIELD_MANAGER && e.fieldsV1?.["f:imagePullSecrets"]
+  ).map((e) => ({ manager: e.manager ?? "", fields: ["imagePullSecrets"] }));
+}
+
+/** Options for {@linkcode serviceAccountPullChange}. */
+export interface ServiceAccountPullChangeOptions {
+  /** `--force-conflicts`: take a list another manager owns instead of blocking. */
+  forceConflicts?: boolean;
+}
+
+/**
+ * The planned change of one profile ServiceAccount from its live state: its
+ * `imagePullSecrets` only, so the plan shows no other field. One the profile
+ * controller has not created yet is an update known after apply; a list another
+ * field manager set (an atomic list: kfplan's value would replace it) blocks unless
+ * `forceConflicts`.
+ *
+ * @example
+ * ```ts
+ * const patch = serviceAccountPullPatch({ namespace: "alice", name: "default-editor" }, "kfplan-registry");
+ * serviceAccountPullChange(patch, undefined).knownAfterApply; // true
+ * ```
+ */
+export function serviceAccountPullChange(
+  patch: KubeObject,
+  live: KubeObject | undefined,
+  options: ServiceAccountPullChangeOptions = {},
+): ResourceChange {
+  const ref = refOf(patch);
+  const want = (patch as { imagePullSecrets?: unknown }).imagePullSecrets;
+  if (!live) {
+    return {
+      ...ref,
+      action: "update",
+      diff: [],
+      knownAfterApply: true,
+      reason:
+        `created by the profile controller for Profile ${ref.namespace}; kfplan sets only its imagePullSecrets`,
+    };
+  }
+  const before = pullSecretsOf(live);
+  if (canonicalJson(before) === canonicalJson(want)) {
+    return { ...ref, action: "no-op", diff: [] };
+  }
+  const change: ResourceChange = {
+    ...ref,
+    action: "update",
+    diff: [{
+      path: "imagePullSecrets",
+      ...(before.length > 0 ? { before } : {}),
+      after: want,
+    }],
+    reason:
+      "the image mirror's pull secret for the pods users start as this account (kfplan sets only imagePullSecrets)",
+  };
+  const conflicts = before.length > 0 ? pullSecretConflicts(live) : [];
+  if (conflicts.length === 0) return change;
+  change.conflicts = conflicts;
+  // As for any object: kfplan's own field taken by someone is drift it repairs;
+  // a list kfplan never set is the user's unless they force it.
+  if (appliedBy(live, FIELD_MANAGER)) {
+    change.reason =
+      "drift repair: kfplan set imagePullSecrets on this account; apply takes it back";
+  } else if (options.forceConflicts) {
+    change.reason =
+      "conflict taken by --force-conflicts: imagePullSecrets (an atomic list: kfplan's value replaces it)";
+  } else {
+    change.blocked = true;
+    change.reason =
+      "conflict: another field manager set imagePullSecrets (an atomic list kfplan's value would replace); " +
+      "plan and apply with --force-conflicts to replace it";
+  }
+  return change;
+}
+
+/** Whether a namespace exists and is not going away. */
+function liveNamespace(ns: KubeObject | undefined): boolean {
+  return !!ns && !ns.metadata.deletionTimestamp;
 }
 
 async function planUsers(ctx: StepContext, o: UsersOptions): Promise<StepPlan> {
   const plan = emptyPlan();
-  const { profiles, podDefaults } = usersObjects(o);
+  const pullSecret = await profilePullSecret(ctx);
+  const { profiles, podDefaults, pullSecrets, serviceAccounts } = usersObjects(
+    o,
+    { pullSecret },
+  );
   const profilePlan = await planObjects(ctx.kube, profiles, planOptionsOf(ctx));
   plan.changes.push(...profilePlan.changes);
   plan.observed.push(...profilePlan.observed);
-  const ready: KubeObject[] = [];
-  const later: ResourceChange[] = [];
-  for (const pd of podDefaults) {
-    const ns = ctx.kube
-      ? await ctx.kube.get({
-        apiVersion: "v1",
-        kind: "Namespace",
-        name: pd.metadata.namespace!,
-      })
-      : undefined;
-    if (ns) ready.push(pd);
-    else later.push(laterPodDefault(pd));
-  }
-  const pdPlan = await planObjects(ctx.kube, ready, planOptionsOf(ctx));
-  plan.changes.push(...pdPlan.changes, ...later);
-  plan.observed.push(...pdPlan.observed);
-  plan.desired = [...profiles, ...podDefaults];
-  if (later.length > 0) {
-    plan.unknowns.push(
-      `profile namespaces: ${later.map((c) => c.namespace).join(", ")}`,
+  const namespaces = new Map<string, boolean>();
+  for (const p of o.profiles) {
+    namespaces.set(
+      p.name,
+      ctx.kube
+        ? liveNamespace(
+          await ctx.kube.get({
+            apiVersion: "v1",
+            kind: "Namespace",
+            name: p.name,
+          }),
+        )
+        : false,
     );
   }
-  plan.facts = { profiles: o.profiles.map((p) => p.name) };
+  const inNamespace = [...podDefaults, ...pullSecrets];
+  const ready = inNamespace.filter((x) =>
+    namespaces.get(x.metadata.namespace!)
+  );
+  const later = inNamespace.filter((x) =>
+    !namespaces.get(x.metadata.namespace!)
+  )
+    .map(laterInNamespace);
+  const readyPlan = await planObjects(ctx.kube, ready, planOptionsOf(ctx));
+  plan.changes.push(...readyPlan.changes, ...later);
+  plan.observed.push(...readyPlan.observed);
+  const accountChanges: ResourceChange[] = [];
+  for (const patch of serviceAccounts) {
+    const ref = refOf(patch);
+    const live = ctx.kube && namespaces.get(ref.namespace!)
+      ? await ctx.kube.get(ref)
+      : undefined;
+    if (live) {
+      plan.observed.push({
+        ...ref,
+        resourceVersion: live.metadata.resourceVersion,
+        uid: live.metadata.uid,
+      });
+    }
+    accountChanges.push(
+      serviceAccountPullChange(patch, live, {
+        forceConflicts: ctx.policy?.forceConflicts,
+      }),
+    );
+  }
+  plan.changes.push(...accountChanges);
+  plan.desired = [
+    ...profiles,
+    ...podDefaults,
+    ...pullSecrets,
+    ...serviceAccounts,
+  ];
+  // The profile controller's accounts: patched, never members of the inventory.
+  if (serviceAccounts.length > 0) plan.patched = serviceAccounts.map(refOf);
+  const unknown = new Set(
+    [...later, ...accountChanges.filter((c) => c.knownAfterApply)].map((c) =>
+      c.namespace
+    ),
+  );
+  if (unknown.size > 0) {
+    plan.unknowns.push(
+      `profile namespaces: ${
+        o.profiles.filter((p) => unknown.has(p.name)).map((p) => p.name).join(
+          ", ",
+        )
+      }`,
+    );
+  }
+  plan.facts = {
+    profiles: o.profiles.map((p) => p.name),
+    ...(pullSecret ? { pullSecret: pullSecret.name } : {}),
+  };
   return plan;
 }
 
-/** Profiles, then (once the profile controller made their namespaces) PodDefaults. */
+/** Why a wait for the profile controller is not over yet. */
+const NOT_CREATED =
+  "not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?";
+
+/** Waits (bounded) until the profile controller created the object. */
+async function waitCreated(
+  ctx: StepContext,
+  kube: KubeClient,
+  ref: ObjectRef,
+  timeoutMs: number,
+): Promise<KubeObject | undefined> {
+  return await kube.waitFor(ref, (x) => {
+    if (!x) return `${ref.kind} ${NOT_CREATED}`;
+    // A namespace of a profile just removed is still going: pods and Secrets are refused there.
+    return x.metadata.deletionTimestamp ? `${ref.kind} is being deleted` : true;
+  }, { timeoutMs, signal: ctx.signal });
+}
+
+/**
+ * Profiles, then (once the profile controller made their namespaces) PodDefaults and
+ * pull Secrets, then (once it made the ServiceAccounts) their `imagePullSecrets`.
+ */
 async function applyUsers(
   ctx: StepContext,
   plan: StepPlan,
@@ -241,24 +536,34 @@ async function applyUsers(
 ): Promise<StepOutputs> {
   if (!ctx.kube) throw new Error("users: apply needs a cluster");
   const kube = ctx.kube;
-  const { profiles, podDefaults } = plannedObjects(plan, o);
-  await applyObjects(kube, profiles, {
-    signal: ctx.signal,
-    timeoutMs: o.timeoutSeconds * 1000,
-  });
+  const timeoutMs = o.timeoutSeconds * 1000;
+  const { profiles, inNamespace, serviceAccounts } = await plannedObjects(
+    ctx,
+    plan,
+    o,
+  );
+  await applyObjects(kube, profiles, { signal: ctx.signal, timeoutMs });
   await Promise.all(profiles.map((p) =>
-    kube.waitFor(
-      { apiVersion: "v1", kind: "Namespace", name: p.metadata.name },
-      (ns) =>
-        ns
-          ? true
-          : `namespace not created yet: is the Kubeflow profile controller (kubeflow/profiles-deployment) running?`,
-      { timeoutMs: o.timeoutSeconds * 1000, signal: ctx.signal },
-    )
+    waitCreated(ctx, kube, {
+      apiVersion: "v1",
+      kind: "Namespace",
+      name: p.metadata.name,
+    }, timeoutMs)
   ));
-  await applyObjects(kube, podDefaults, {
-    signal: ctx.signal,
-    timeoutMs: o.timeoutSeconds * 1000,
+  await applyObjects(kube, inNamespace, { signal: ctx.signal, timeoutMs });
+  // The accounts are the controller's: applied only once it created them (an apply
+  // before would create them without its owner reference). The engine refuses
+  // blocked lists before anything is written and forces only what the plan agreed.
+  // One deadline for them all: the wait stays bounded however many profiles.
+  const deadline = Date.now() + timeoutMs;
+  await mapLimit(serviceAccounts, 8, async (patch) => {
+    await waitCreated(
+      ctx,
+      kube,
+      refOf(patch),
+      Math.max(1000, deadline - Date.now()),
+    );
+    await kube.apply(patch);
   });
   return {
     profiles: o.profiles.map((p) => p.name),
@@ -299,6 +604,36 @@ async function profileCheck(
   };
 }
 
+/**
+ * The profile controller's ServiceAccount carries the pull secret (bounded wait for
+ * the account: the profile controller makes it).
+ */
+async function serviceAccountCheck(
+  ctx: StepContext,
+  kube: KubeClient,
+  account: ServiceAccountName & { secret: string },
+  timeoutMs: number,
+): Promise<VerifyCheck> {
+  const name =
+    `ServiceAccount ${account.namespace}/${account.name} pulls with Secret ${account.secret}`;
+  try {
+    const live = await waitCreated(ctx, kube, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      namespace: account.namespace,
+      name: account.name,
+    }, timeoutMs);
+    const list = pullSecretsOf(live) as { name?: string }[];
+    return {
+      name,
+      ok: list.some((s) => s?.name === account.secret),
+      detail: `imagePullSecrets ${canonicalJson(list)}`,
+    };
+  } catch (e) {
+    return { name, ok: false, detail: (e as Error).message };
+  }
+}
+
 /** The profile's namespace exists (bounded wait: the profile controller makes it). */
 async function namespaceCheck(
   ctx: StepContext,
@@ -334,7 +669,9 @@ async function verifyUsers(
   }
   const kube = ctx.kube;
   const checks: VerifyCheck[] = [];
-  const planned = plannedObjects(plan, o).profiles;
+  const planned = plan?.desired?.filter((x) => x.kind === "Profile") ??
+    usersObjects(o).profiles;
+  const pull = ctx.images?.pullSecret;
   for (const p of o.profiles) {
     const want = planned.find((x) => x.metadata.name === p.name) ??
       profileObject(p);
@@ -353,6 +690,29 @@ async function verifyUsers(
         name: `PodDefault ${p.name}/access-ml-pipeline exists`,
         ok: !!pd,
       });
+    }
+    if (!pull) continue;
+    if (pull.read) {
+      const secret = await kube.get({
+        apiVersion: "v1",
+        kind: "Secret",
+        namespace: p.name,
+        name: pull.name,
+      });
+      checks.push({
+        name: `Secret ${p.name}/${pull.name} exists`,
+        ok: secret?.type === "kubernetes.io/dockerconfigjson",
+        detail: secret ? `type ${secret.type}` : "missing",
+      });
+    }
+    for (const account of PROFILE_SERVICE_ACCOUNTS) {
+      checks.push(
+        await serviceAccountCheck(ctx, kube, {
+          namespace: p.name,
+          name: account,
+          secret: pull.name,
+        }, o.timeoutSeconds * 1000),
+      );
     }
   }
   return { checks };
