@@ -16,7 +16,8 @@
  * controller's: the plan lists them in `patched`, so they are never members of the
  * step's inventory and never pruned (removing a profile removes its namespace, and
  * them with it). Apply patches them once the controller created them (bounded
- * wait).
+ * wait). Without a pull secret any more, kfplan gives the field back
+ * ({@linkcode serviceAccountPullRelease}) while the prune deletes the Secrets.
  *
  * @module
  */
@@ -332,15 +333,19 @@ function pullSecretsOf(live: KubeObject | undefined): unknown[] {
   return Array.isArray(list) ? list : [];
 }
 
+/** The parts of a `metadata.managedFields` entry read here. */
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
 /**
  * Other field managers owning the live account's `imagePullSecrets` (an atomic
  * list: applying another value takes the whole list from them).
  */
 function pullSecretConflicts(live: KubeObject): FieldConflict[] {
-  const entries = (live.metadata.managedFields ?? []) as {
-    manager?: string;
-    fieldsV1?: Record<string, unknown>;
-  }[];
+  const entries = (live.metadata.managedFields ?? []) as ManagedFieldsEntry[];
   return entries.filter((e) =>
     e.manager !== FIELD_MANAGER && e.fieldsV1?.["f:imagePullSecrets"]
   ).map((e) => ({ manager: e.manager ?? "", fields: ["imagePullSecrets"] }));
@@ -417,6 +422,59 @@ export function serviceAccountPullChange(
   return change;
 }
 
+/** {@linkcode serviceAccountPullRelease}'s result. */
+export interface ServiceAccountPullRelease {
+  /** The account with no field: applied by kfplan, it gives up what it owned. */
+  patch: KubeObject;
+  /** The planned change: `imagePullSecrets` removed (kept when another manager set it too). */
+  change: ResourceChange;
+}
+
+/**
+ * Without a pull secret any more (`images.pullSecret` dropped): the field kfplan set
+ * on a profile controller's ServiceAccount, given back. Server-side applying the
+ * account with no field drops kfplan's ownership, and the list with it unless another
+ * field manager set it too, so pods stop naming a Secret the prune deleted.
+ * `undefined` when kfplan owns nothing of the account.
+ *
+ * @example
+ * ```ts
+ * const release = serviceAccountPullRelease(liveDefaultEditor);
+ * if (release) desired.push(release.patch);
+ * ```
+ */
+export function serviceAccountPullRelease(
+  live: KubeObject,
+): ServiceAccountPullRelease | undefined {
+  const entries = (live.metadata.managedFields ?? []) as ManagedFieldsEntry[];
+  const owned = entries.some((e) =>
+    e.manager === FIELD_MANAGER && e.operation === "Apply" &&
+    !!e.fieldsV1?.["f:imagePullSecrets"]
+  );
+  if (!owned) return undefined;
+  const ref = refOf(live);
+  const shared = pullSecretConflicts(live).length > 0;
+  const before = pullSecretsOf(live);
+  return {
+    patch: {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: ref.name, namespace: ref.namespace },
+    },
+    change: {
+      ...ref,
+      action: "update",
+      diff: shared || before.length === 0
+        ? []
+        : [{ path: "imagePullSecrets", before }],
+      reason:
+        `no image mirror pull secret any more: kfplan gives up the imagePullSecrets it set${
+          shared ? " (kept: another field manager set them too)" : ""
+        }`,
+    },
+  };
+}
+
 /** Whether a namespace exists and is not going away. */
 function liveNamespace(ns: KubeObject | undefined): boolean {
   return !!ns && !ns.metadata.deletionTimestamp;
@@ -477,15 +535,34 @@ async function planUsers(ctx: StepContext, o: UsersOptions): Promise<StepPlan> {
       }),
     );
   }
+  const releases: KubeObject[] = [];
+  if (!pullSecret && ctx.kube) {
+    for (const p of o.profiles.filter((p) => namespaces.get(p.name))) {
+      for (const name of PROFILE_SERVICE_ACCOUNTS) {
+        const ref = {
+          apiVersion: "v1",
+          kind: "ServiceAccount",
+          namespace: p.name,
+          name,
+        };
+        const live = await ctx.kube.get(ref);
+        const release = live && serviceAccountPullRelease(live);
+        if (!release) continue;
+        releases.push(release.patch);
+        accountChanges.push(release.change);
+        plan.observed.push({
+          ...ref,
+          resourceVersion: live.metadata.resourceVersion,
+          uid: live.metadata.uid,
+        });
+      }
+    }
+  }
   plan.changes.push(...accountChanges);
-  plan.desired = [
-    ...profiles,
-    ...podDefaults,
-    ...pullSecrets,
-    ...serviceAccounts,
-  ];
+  const accounts = [...serviceAccounts, ...releases];
+  plan.desired = [...profiles, ...podDefaults, ...pullSecrets, ...accounts];
   // The profile controller's accounts: patched, never members of the inventory.
-  if (serviceAccounts.length > 0) plan.patched = serviceAccounts.map(refOf);
+  if (accounts.length > 0) plan.patched = accounts.map(refOf);
   const unknown = new Set(
     [...later, ...accountChanges.filter((c) => c.knownAfterApply)].map((c) =>
       c.namespace

@@ -8,7 +8,8 @@
  * managed fields) alone; the accounts are no members of the step's inventory; the
  * registry login is in no plan, checkpoint, event or log; removing a profile deletes
  * its Profile, PodDefault and Secret and nothing else of kfplan's, and its namespace
- * (accounts included) goes with the Profile.
+ * (accounts included) goes with the Profile; dropping the pull secret deletes the
+ * Secrets and gives the accounts' field back.
  *
  * A private control plane: the shared one may run other tests' played profile
  * controllers, under kfplan's own field manager, over every Profile.
@@ -165,7 +166,7 @@ Deno.test({
         { registry: "mirror.test:5000", pullSecret: { env: "LOGIN" } },
         { env: { LOGIN } },
       );
-      const step = (names: string[]) =>
+      const step = (names: string[], mirror = images) =>
         withImageMirror(
           usersStep({
             profiles: names.map((name) => ({
@@ -174,7 +175,7 @@ Deno.test({
             })),
             timeoutSeconds: 120,
           }, { needs: [], source: "kfplan.yaml", prefix: ["users"] }),
-          images,
+          mirror,
         );
       const logLines: string[] = [];
       const events: string[] = [];
@@ -329,12 +330,52 @@ Deno.test({
       }
       assert(await secretIn(alice), "alice's Secret untouched");
 
-      // 6. The login in no plan, checkpoint, event, log or kfplan state.
+      // 6. The mirror without a pull secret: the Secret goes, the accounts' field
+      // is given back, the controller's fields stay.
+      const noLogin = stepImages({ registry: "mirror.test:5000" });
+      const dropped = await planSteps([step([alice], noLogin)], {
+        kube,
+        checkpointDir: options.checkpointDir,
+      });
+      assertEquals(
+        dropped.document.steps.flatMap((s) => s.changes)
+          .filter((c) => c.action !== "no-op")
+          .map((c) => `${c.action} ${objectName(c)}`).sort(),
+        [
+          `delete Secret ${alice}/${SECRET}`,
+          `update ServiceAccount ${alice}/default-editor`,
+          `update ServiceAccount ${alice}/default-viewer`,
+        ],
+      );
+      const third = await applySteps([step([alice], noLogin)], options);
+      assert(third.ok, JSON.stringify(third.summary));
+      assertEquals(await secretIn(alice), undefined);
+      for (const name of PROFILE_SERVICE_ACCOUNTS) {
+        const sa = await account(alice, name);
+        assertEquals(
+          (sa as { imagePullSecrets?: unknown } | undefined)?.imagePullSecrets,
+          undefined,
+        );
+        assertEquals(sa?.metadata.labels, { [SIMULATED_LABEL]: "true" });
+        assertEquals(managed(sa).map((e) => e.manager), [CONTROLLER_MANAGER]);
+      }
+      const settled = await planSteps([step([alice], noLogin)], {
+        kube,
+        checkpointDir: options.checkpointDir,
+      });
+      assertEquals(
+        settled.document.steps.flatMap((s) => s.changes)
+          .filter((c) => c.action !== "no-op").map((c) => objectName(c)),
+        [],
+      );
+
+      // 7. The login in no plan, checkpoint, event, log or kfplan state.
       const artifacts: Record<string, string> = {
         "plan-first.json": serializePlanDocument(first.plan),
         "plan-again.json": planJson,
         "plan-removal.json": serializePlanDocument(removal.document),
         "plan-second.json": serializePlanDocument(second.plan),
+        "plan-third.json": serializePlanDocument(third.plan),
         "events.jsonl": events.join("\n"),
         "log.txt": logLines.join("\n"),
         ...await readTree(options.checkpointDir),

@@ -10,6 +10,7 @@ import {
   profileObject,
   serviceAccountPullChange,
   serviceAccountPullPatch,
+  serviceAccountPullRelease,
   usersObjects,
   usersStep,
 } from "../../lib/steps/users.ts";
@@ -386,4 +387,41 @@ Deno.test("offline plan with the mirror's pull secret: Secrets and account patch
   const { desired: _d, ...shown } = plan;
   const text = JSON.stringify(shown);
   for (const s of secrets) assert(!text.includes(s), "no login in the plan");
+});
+
+Deno.test("serviceAccountPullRelease: only what kfplan set is given back, by applying the account with no field", () => {
+  const account = (managedFields: unknown[]): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name: "default-viewer", namespace: "bob", managedFields },
+    imagePullSecrets: [{ name: "regcred" }],
+  });
+  const controller = {
+    manager: "manager",
+    operation: "Update",
+    fieldsV1: { "f:metadata": { "f:ownerReferences": {} } },
+  };
+  const kfplan = {
+    manager: "kfplan",
+    operation: "Apply",
+    fieldsV1: { "f:imagePullSecrets": {} },
+  };
+  assertEquals(serviceAccountPullRelease(account([controller])), undefined);
+  const release = serviceAccountPullRelease(account([controller, kfplan]));
+  assertEquals(release?.patch, {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name: "default-viewer", namespace: "bob" },
+  });
+  assertEquals(release?.change.action, "update");
+  assertEquals(release?.change.diff, [{
+    path: "imagePullSecrets",
+    before: [{ name: "regcred" }],
+  }]);
+  // Another manager set the same list: it stays, only kfplan's ownership goes.
+  const shared = serviceAccountPullRelease(
+    account([kfplan, { ...kfplan, manager: "kubectl", operation: "Update" }]),
+  );
+  assertEquals(shared?.change.diff, []);
+  assertMatch(shared!.change.reason!, /kept/);
 });
