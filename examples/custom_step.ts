@@ -15,6 +15,7 @@
 import { z } from "../mod.ts";
 import {
   applyCommand,
+  applyObjects,
   composeFromConfig,
   type Composition,
   defineStep,
@@ -22,6 +23,8 @@ import {
   emptyPlan,
   type KubeObject,
   planCommand,
+  planObjects,
+  planOptionsOf,
   type SessionOptions,
   type Step,
   verifyCommand,
@@ -36,8 +39,9 @@ export const motdSchema = z.object({
 }).strict();
 
 /**
- * A step managing ConfigMap `<namespace>/motd`: plans with a server-side dry-run diff,
- * applies with server-side apply, verifies by reading it back.
+ * A step managing ConfigMap `<namespace>/motd`: plans with a server-side dry-run diff
+ * (`planObjects`, conflicts with other field managers named), applies with
+ * server-side apply, verifies by reading it back.
  */
 export function motdStep(
   options: z.input<typeof motdSchema>,
@@ -72,21 +76,22 @@ export function motdStep(
           desiredDigest: digestOf(object),
         };
       }
-      const d = await ctx.kube.diff(object);
+      // planObjects names fields another field manager owns (a motd someone made
+      // with kubectl): the engine shows them and refuses them without
+      // --force-conflicts, as for the shipped steps.
+      const planned = await planObjects(ctx.kube, [object], planOptionsOf(ctx));
       return {
         ...emptyPlan(),
-        changes: [{ ...ref, action: d.action, diff: d.diff }],
-        observed: [{
-          ...ref,
-          resourceVersion: d.live?.metadata.resourceVersion,
-          uid: d.live?.metadata.uid,
-        }],
+        changes: planned.changes,
+        observed: planned.observed,
         desiredDigest: digestOf(object),
       };
     },
     async apply(ctx, _plan, o) {
-      const applied = await ctx.kube!.apply(desired(o));
-      return { uid: applied.metadata.uid };
+      const [applied] = (await applyObjects(ctx.kube!, [desired(o)], {
+        signal: ctx.signal,
+      })).applied;
+      return { uid: applied.uid };
     },
     async verify(ctx, o) {
       const live = await ctx.kube!.get({

@@ -82,6 +82,9 @@ export {
   type ApplyObjectsResult,
   type ApplyPhase,
   type ChangeAction,
+  conflictGuardedClient,
+  type ConflictGuardOptions,
+  type FieldConflict,
   type ObjectsPlan,
   type ObservedObject,
   orderObjects,
@@ -89,6 +92,8 @@ export {
   PHASES,
   planObjects,
   type PlanObjectsOptions,
+  planOptionsOf,
+  type PlanPolicySource,
   type ResourceChange,
 } from "./apply_set.ts";
 export {
