@@ -41,6 +41,7 @@ import {
   DataLossError,
   type ObservedObject,
   planObjects,
+  planOptionsOf,
   type ResourceChange,
 } from "../kube/apply_set.ts";
 import { objectName, refOf } from "../kube/object_ref.ts";
@@ -437,8 +438,17 @@ export async function planRelease(
   // are not the step's members: they are planned by existence, not diffed (a diff
   // would show the step's part-of label, which they never get, on every plan).
   const crdsDir = new Set(rendered.crdsDir);
-  const diffed = objects.filter((o) =>
+  const [namespace, ...chartObjects] = objects;
+  const diffed = chartObjects.filter((o) =>
     !crdsDir.has(o) && !(options.skip?.(o) ?? false)
+  );
+  // The namespace is kfplan's own server-side apply: a field another manager owns
+  // on it is a conflict, planned as in every step. helm applies the rest (its own
+  // manager owns them), so their conflicts are helm's to judge.
+  const namespacePlan = await planObjects(
+    ctx.kube,
+    [namespace],
+    planOptionsOf(ctx),
   );
   const planned = await planObjects(ctx.kube, diffed, {
     signal: ctx.signal,
@@ -446,11 +456,15 @@ export async function planRelease(
   });
   const crds = await planCrdsDir(ctx, rendered.crdsDir);
   const changes = [
-    ...planned.changes.slice(0, 1),
+    ...namespacePlan.changes,
     ...crds.changes,
-    ...planned.changes.slice(1),
+    ...planned.changes,
   ];
-  const observed = [...planned.observed, ...crds.observed];
+  const observed = [
+    ...namespacePlan.observed,
+    ...planned.observed,
+    ...crds.observed,
+  ];
   const plan: ReleasePlan = {
     ...emptyPlan(),
     changes,

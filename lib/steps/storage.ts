@@ -453,7 +453,9 @@ async function applyStorage(
   });
   for (const patch of work.switchOff) {
     ctx.log.info(`StorageClass ${patch.metadata.name}: no longer the default`);
-    await kube.apply(patch);
+    // The plan names this change: `default: true` asks for exactly this field, so
+    // it is taken from whoever set it (an installer, a cloud's addon manager).
+    await kube.apply(patch, { force: true });
   }
   return {
     storageClass: o.storageClass.name,
