@@ -39,52 +39,34 @@
  * @module
  */
 
-import { resolve } from "node:path";
-import { minimist, parseYaml, stringifyYaml } from "../lib/deps.ts";
+import { minimist } from "../lib/deps.ts";
 import { digestOf } from "../lib/engine/digest.ts";
 import { applySteps } from "../lib/engine/executor.ts";
 import { planSteps } from "../lib/engine/planner.ts";
 import { emptyPlan, type Step } from "../lib/engine/types.ts";
 import { applyObjects, planObjects } from "../lib/kube/apply_set.ts";
 import type { KubeClient, KubeObject } from "../lib/kube/types.ts";
+import type { ClusterHandle } from "../tests/cluster/harness.ts";
 import {
-  binDir,
-  type ClusterHandle,
-  startCluster,
-} from "../tests/cluster/harness.ts";
-import {
-  provideStorage,
-  startFakeControllers,
-  WEBHOOK_EXCLUDES,
-} from "../tests/integration/_kubeflow.ts";
-import {
+  type Bench,
   type ChildRun,
+  expectExit,
+  exportOverlay,
+  kubectlLoop,
+  loadAverage,
+  LOOP,
+  newBench,
   type Row,
   runChild,
   s,
   table,
-  tail,
   waitDeploymentsAvailable,
+  withCluster,
+  writeConfig,
 } from "./_peer_run.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const LOOP =
-  'kustomize build --load-restrictor LoadRestrictionsNone "$1" | kubectl apply --server-side --force-conflicts -f -';
-const MAX_PASSES = 15;
 const AVAILABLE_TIMEOUT_MS = 900_000;
-
-/** What one invocation shares. */
-interface Bench {
-  version: string;
-  manifests: string;
-  work: string;
-  logs: string;
-  /** The test binaries (kustomize, kubectl, ...). */
-  bin: string;
-  /** Environment of every child: PATH with the test binaries, secrets, cache. */
-  env: Record<string, string>;
-  config: string;
-}
 
 interface PeerResult {
   passes: number;
@@ -120,105 +102,6 @@ interface SyntheticResult {
   replanAction: string;
 }
 
-function hex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
-/** The example's `kubeflow:` settings with an absolute `manifests` and the webhook excludes. */
-async function writeConfig(
-  version: string,
-  manifests: string,
-  path: string,
-): Promise<void> {
-  const example = parseYaml(
-    await Deno.readTextFile(`${REPO}examples/kubeflow-${version}.yaml`),
-  );
-  const kubeflow = {
-    ...example.kubeflow,
-    manifests: `${manifests}/${version}`,
-    exclude: [...(example.kubeflow.exclude ?? []), ...WEBHOOK_EXCLUDES],
-  };
-  await Deno.writeTextFile(path, stringifyYaml({ kubeflow }));
-}
-
-async function withCluster<T>(
-  fn: (cluster: ClusterHandle) => Promise<T>,
-): Promise<T> {
-  const cluster = await startCluster({});
-  const controllers = startFakeControllers(cluster.kube);
-  try {
-    await provideStorage(cluster.kube);
-    return await fn(cluster);
-  } finally {
-    await controllers.stop();
-    await cluster.stop();
-  }
-}
-
-/** Runs a child and throws with its log's tail unless it exits with one of `codes`. */
-async function expect(
-  name: string,
-  codes: number[],
-  run: Promise<ChildRun>,
-  log: string,
-): Promise<ChildRun> {
-  const result = await run;
-  if (!codes.includes(result.code)) {
-    throw new Error(
-      `${name} exited ${result.code} (expected ${
-        codes.join(" or ")
-      }); ${log}:\n${await tail(
-        log,
-      )}`,
-    );
-  }
-  return result;
-}
-
-async function exportOverlay(bench: Bench, dir: string): Promise<void> {
-  const log = `${bench.logs}/export-overlay.log`;
-  await expect(
-    "export-overlay",
-    [0],
-    runChild(Deno.execPath(), [
-      "run",
-      "-A",
-      "tasks/export_overlay.ts",
-      "--config",
-      bench.config,
-      "--out",
-      dir,
-      "--include-secrets",
-    ], { cwd: REPO, env: bench.env, log }),
-    log,
-  );
-}
-
-/** The README loop: passes until one exits 0, sleeping 20 s after each failure. */
-async function loop(
-  bench: Bench,
-  env: Record<string, string>,
-  overlay: string,
-): Promise<{ passes: number; failed: string[] }> {
-  const failed: string[] = [];
-  for (let pass = 1; pass <= MAX_PASSES; pass++) {
-    const log = `${bench.logs}/peer-pass-${pass}.log`;
-    const run = await runChild("sh", ["-c", LOOP, "sh", overlay], { env, log });
-    if (run.code === 0) return { passes: pass, failed };
-    const errors = (await Deno.readTextFile(log)).split("\n").filter((l) =>
-      /\] (error:|Error from server|resource mapping not found)/.test(l)
-    ).length;
-    failed.push(`pass ${pass}: ${s(run.seconds)}, ${errors} errors`);
-    await new Promise((r) =>
-      setTimeout(r, 20_000)
-    );
-  }
-  throw new Error(`the loop did not pass in ${MAX_PASSES} passes: ${failed}`);
-}
-
 async function noOpPasses(
   bench: Bench,
   env: Record<string, string>,
@@ -226,9 +109,7 @@ async function noOpPasses(
 ): Promise<{ objects: number; kubectlS: number; pipelineS: number }> {
   const built = `${bench.work}/peer-objects.yaml`;
   const log = `${bench.logs}/peer-build.log`;
-  await expect(
-    "kustomize build",
-    [0],
+  await expectExit(
     runChild("sh", [
       "-c",
       'kustomize build --load-restrictor LoadRestrictionsNone "$1" > "$2"',
@@ -236,16 +117,14 @@ async function noOpPasses(
       overlay,
       built,
     ], { env, log }),
-    log,
+    { name: "kustomize build", codes: [0], log },
   );
   const objects =
     (await Deno.readTextFile(built)).split("\n").filter((l) =>
       l.startsWith("kind: ")
     ).length;
   const kubectlLog = `${bench.logs}/peer-noop-kubectl.log`;
-  const kubectl = await expect(
-    "kubectl apply",
-    [0],
+  const kubectl = await expectExit(
     runChild(`${bench.bin}/kubectl`, [
       "apply",
       "--server-side",
@@ -253,14 +132,12 @@ async function noOpPasses(
       "-f",
       built,
     ], { env, log: kubectlLog }),
-    kubectlLog,
+    { name: "kubectl apply", codes: [0], log: kubectlLog },
   );
   const pipeLog = `${bench.logs}/peer-noop-pipeline.log`;
-  const pipeline = await expect(
-    "kustomize | kubectl",
-    [0],
+  const pipeline = await expectExit(
     runChild("sh", ["-c", LOOP, "sh", overlay], { env, log: pipeLog }),
-    pipeLog,
+    { name: "kustomize | kubectl", codes: [0], log: pipeLog },
   );
   return { objects, kubectlS: kubectl.seconds, pipelineS: pipeline.seconds };
 }
@@ -271,7 +148,7 @@ async function peerSide(bench: Bench): Promise<PeerResult> {
   return await withCluster(async (cluster) => {
     const env = { ...bench.env, KUBECONFIG: cluster.kubeconfig };
     const start = performance.now();
-    const { passes, failed } = await loop(bench, env, overlay);
+    const { passes, failed } = await kubectlLoop(bench, overlay, { env });
     const firstCleanS = (performance.now() - start) / 1000;
     const deployments = await waitDeploymentsAvailable(
       cluster.kube,
@@ -297,16 +174,14 @@ async function kustomizeExample(bench: Bench): Promise<number> {
   const times: number[] = [];
   for (let i = 1; i <= 2; i++) {
     const log = `${bench.logs}/kustomize-example-${i}.log`;
-    const run = await expect(
-      "kustomize build example",
-      [0],
+    const run = await expectExit(
       runChild("sh", [
         "-c",
         'kustomize build "$1" > /dev/null',
         "sh",
         `${bench.manifests}/${bench.version}/example`,
       ], { env: bench.env, log }),
-      log,
+      { name: "kustomize build example", codes: [0], log },
     );
     times.push(run.seconds);
   }
@@ -349,15 +224,13 @@ async function kfplanChild(
 ): Promise<KfplanRun> {
   const log = `${bench.logs}/kfplan-${name}.log`;
   const builds = `${bench.work}/kustomize-${name}.times`;
-  const run = await expect(
-    `kfplan ${name}`,
-    codes,
+  const run = await expectExit(
     runChild(Deno.execPath(), ["run", "-A", ...args], {
       cwd: REPO,
       env: { ...env, KFPLAN_KUSTOMIZE: await timedKustomize(bench, builds) },
       log,
     }),
-    log,
+    { name: `kfplan ${name}`, codes, log },
   );
   const spans = await kustomizeSpans(builds);
   return {
@@ -621,12 +494,8 @@ function syntheticRows(results: SyntheticResult[]): Row[] {
   return rows;
 }
 
-function load(): string {
-  return Deno.loadavg().map((l) => l.toFixed(2)).join(", ");
-}
-
 async function run(bench: Bench, sizes: number[]): Promise<Row[]> {
-  await writeConfig(bench.version, bench.manifests, bench.config);
+  await writeConfig(bench.config, bench);
   console.error(`[peer] ${bench.version}: the kubectl loop ...`);
   const peer = await peerSide(bench);
   console.error(`[peer] kustomize build example ...`);
@@ -656,35 +525,19 @@ async function main(args: string[]): Promise<number> {
   const sizes = String(flags.sizes ?? "500,2000,5000").split(",").filter(
     Boolean,
   ).map(Number);
-  const work = await Deno.makeTempDir({ prefix: "kfplan-bench-peer-" });
-  const logs = flags.logs ? resolve(flags.logs) : `${work}/logs`;
-  await Deno.mkdir(logs, { recursive: true });
-  const bin = await binDir();
-  const bench: Bench = {
+  const bench = await newBench({
     version,
-    bin,
-    manifests: resolve(
-      flags.manifests ?? `${REPO}../shared/kubeflow-manifests`,
-    ),
-    work,
-    logs,
-    config: `${work}/kfplan.yaml`,
-    env: {
-      PATH: `${bin}:${Deno.env.get("PATH")}`,
-      KFPLAN_CACHE: `${work}/cache`,
-      KF_OIDC_CLIENT_SECRET: hex(16),
-      KF_COOKIE_SECRET: hex(16),
-      KF_ALICE_PASSWORD: hex(8),
-      KF_GITHUB_CLIENT_SECRET: hex(20),
-    },
-  };
-  const before = load();
+    manifests: flags.manifests,
+    logs: flags.logs,
+    prefix: "kfplan-bench-peer-",
+  });
+  const before = loadAverage();
   const started = performance.now();
   try {
     const rows = await run(bench, sizes);
     console.log(
       `kfplan vs the kubectl loop, Kubeflow ${version}, webhook configurations left out on both sides; ` +
-        `${navigator.hardwareConcurrency} cores, load average ${before} before, ${load()} after; ` +
+        `${navigator.hardwareConcurrency} cores, load average ${before} before, ${loadAverage()} after; ` +
         `${s((performance.now() - started) / 1000)} in all\n`,
     );
     console.log(table(rows));
@@ -693,7 +546,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench/peer.ts: ${(e as Error).message}`);
     return 1;
   } finally {
-    await Deno.remove(work, { recursive: true }).catch(() => {});
+    await Deno.remove(bench.work, { recursive: true }).catch(() => {});
   }
 }
 
