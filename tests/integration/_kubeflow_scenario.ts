@@ -471,7 +471,7 @@ export async function installScenario(
  * kfplan's state in the cluster (the checkpoint and inventory Secrets of
  * `kfplan-system`), decoded (and gunzipped) for the planted-secret search.
  */
-async function stateInCluster(
+export async function stateInCluster(
   kube: KubeClient,
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

@@ -19,8 +19,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
-import { capturedIO } from "../../lib/cli/io.ts";
-import type { Composition, SessionOptions } from "../../lib/cli/session.ts";
+import { cliSession } from "./_cli_session.ts";
 import { emptyPlan, type Step } from "../../lib/engine/types.ts";
 import { digestOf } from "../../lib/engine/digest.ts";
 import type { PlanDocument } from "../../lib/engine/plan_document.ts";
@@ -90,21 +89,7 @@ async function setup(prefix: string) {
   const ns = await cluster.namespace(prefix);
   const work = await tempDir();
   const lock = `kfplan-lock-${ns}`;
-  const run = async (
-    command: typeof planCommand,
-    steps: Step[],
-    argv: string[],
-  ) => {
-    const io = capturedIO();
-    const options: SessionOptions = {
-      io,
-      compose: (): Promise<Composition> => Promise.resolve({ steps }),
-      connect: () => Promise.resolve({ kube: cluster.kube }),
-      lock: { name: lock },
-    };
-    const code = await command([...argv, "--checkpoint", work.path], options);
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
+  const run = cliSession(cluster, ns, work.path);
   /** A client writing as another tool (`kubectl apply --server-side` and the like). */
   const other = (fieldManager: string) =>
     createKubeClient({ kubeconfig: cluster.kubeconfig, fieldManager });

@@ -22,8 +22,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { toolPath, useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
-import { capturedIO } from "../../lib/cli/io.ts";
-import type { Composition, SessionOptions } from "../../lib/cli/session.ts";
+import { cliSession } from "./_cli_session.ts";
 import type { Step } from "../../lib/engine/types.ts";
 import type { DriftReport } from "../../lib/engine/drift.ts";
 import type { PlanDocument } from "../../lib/engine/plan_document.ts";
@@ -139,21 +138,6 @@ function helmStep(
   };
 }
 
-/** Runs CLI commands against `cluster` as one installation of its own (lock, state). */
-function session(cluster: TestCluster, install: string, stateDir: string) {
-  return async (command: typeof planCommand, steps: Step[], argv: string[]) => {
-    const io = capturedIO();
-    const options: SessionOptions = {
-      io,
-      compose: (): Promise<Composition> => Promise.resolve({ steps }),
-      connect: () => Promise.resolve({ kube: cluster.kube }),
-      lock: { name: `kfplan-lock-${install}` },
-    };
-    const code = await command([...argv, "--checkpoint", stateDir], options);
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
-}
-
 /** `kubectl scale` of a Deployment: it writes the scale subresource, as people do. */
 async function kubectlScale(
   cluster: TestCluster,
@@ -235,7 +219,7 @@ Deno.test({
     };
     const env: HelmReleaseEnv = { kubeconfig: cluster.kubeconfig, helm };
     const steps = [helmStep("app", spec, env)];
-    const run = session(cluster, ns, join(work.path, "state"));
+    const run = cliSession(cluster, ns, join(work.path, "state"));
     const ref = (kind: string, name: string) => ({
       apiVersion: kind === "Deployment" ? "apps/v1" : "v1",
       kind,
@@ -356,7 +340,7 @@ Deno.test({
       storageClass: { name, default: false },
       verify: { probe: false },
     }, { kubeconfig: cluster.kubeconfig, helm })];
-    const run = session(cluster, name, join(work.path, "state"));
+    const run = cliSession(cluster, name, join(work.path, "state"));
     const classRef = {
       apiVersion: "storage.k8s.io/v1",
       kind: "StorageClass",

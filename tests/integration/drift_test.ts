@@ -17,8 +17,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { toolPath, useCluster } from "../cluster/harness.ts";
 import { applyCommand } from "../../lib/cli/apply.ts";
 import { planCommand } from "../../lib/cli/plan.ts";
-import { capturedIO } from "../../lib/cli/io.ts";
-import type { Composition, SessionOptions } from "../../lib/cli/session.ts";
+import { cliSession } from "./_cli_session.ts";
 import { emptyPlan, type Step } from "../../lib/engine/types.ts";
 import { digestOf } from "../../lib/engine/digest.ts";
 import {
@@ -109,24 +108,7 @@ async function setup(prefix: string) {
   const cluster = await useCluster();
   const ns = await cluster.namespace(prefix);
   const work = await tempDir();
-  const run = async (
-    command: typeof planCommand,
-    steps: Step[],
-    argv: string[],
-  ) => {
-    const io = capturedIO();
-    const options: SessionOptions = {
-      io,
-      compose: (): Promise<Composition> => Promise.resolve({ steps }),
-      connect: () => Promise.resolve({ kube: cluster.kube }),
-      lock: { name: `kfplan-lock-${ns}` },
-    };
-    const code = await command(
-      [...argv, "--checkpoint", work.path],
-      options,
-    );
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
+  const run = cliSession(cluster, ns, work.path);
   return { cluster, ns, work, run };
 }
 

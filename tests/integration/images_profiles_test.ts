@@ -16,12 +16,13 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { SHARED_DIR, tempDir } from "../_shared.ts";
+import { tempDir } from "../_shared.ts";
+import { applyProfileCrds } from "./_profile_crds.ts";
+import { stateInCluster } from "./_kubeflow_scenario.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
 import { serializePlanDocument } from "../../lib/engine/plan_document.ts";
 import type { Logger } from "../../lib/engine/types.ts";
-import { parseAllDocuments } from "../../lib/deps.ts";
 import { base64 } from "../../lib/kube/images.ts";
 import {
   applySetIdOf,
@@ -45,37 +46,6 @@ const LOGIN = JSON.stringify({
 });
 const PLANTED = [PASSWORD, AUTH, LOGIN, base64(LOGIN)];
 const CONTROLLER_MANAGER = "kfplan-test-controller";
-
-async function applyCrds(kube: KubeClient): Promise<void> {
-  const apps = `${SHARED_DIR}/kubeflow-manifests/v1.9.1/apps`;
-  for (
-    const file of [
-      `${apps}/profiles/upstream/crd/bases/kubeflow.org_profiles.yaml`,
-      `${apps}/admission-webhook/upstream/base/crd.yaml`,
-    ]
-  ) {
-    for (const doc of parseAllDocuments(await Deno.readTextFile(file))) {
-      const crd = doc.toJS() as KubeObject | null;
-      if (crd?.kind === "CustomResourceDefinition") await kube.apply(crd);
-    }
-  }
-  for (const crd of ["profiles.kubeflow.org", "poddefaults.kubeflow.org"]) {
-    await kube.waitFor(
-      {
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        name: crd,
-      },
-      (o) =>
-        ((o?.status as { conditions?: { type: string; status: string }[] })
-          ?.conditions ?? []).some((c) =>
-            c.type === "Established" && c.status === "True"
-          ) || "not established",
-      { timeoutMs: 60_000 },
-    );
-  }
-  kube.invalidateDiscovery();
-}
 
 /**
  * The played profile controller behind a client that refuses ServiceAccounts until
@@ -111,34 +81,6 @@ function managed(object: KubeObject | undefined): ManagedEntry[] {
   return (object?.metadata.managedFields ?? []) as ManagedEntry[];
 }
 
-/** kfplan's state in the cluster (checkpoint and inventory Secrets), decoded. */
-async function stateInCluster(
-  kube: KubeClient,
-): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (
-    const secret of await kube.list("v1", "Secret", {
-      namespace: "kfplan-system",
-    })
-  ) {
-    for (
-      const [key, value] of Object.entries(
-        (secret.data ?? {}) as Record<string, string>,
-      )
-    ) {
-      const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
-      out[`cluster/${secret.metadata.name}/${key}`] = key.endsWith(".gz")
-        ? await new Response(
-          new Blob([bytes]).stream().pipeThrough(
-            new DecompressionStream("gzip"),
-          ),
-        ).text()
-        : new TextDecoder().decode(bytes);
-    }
-  }
-  return out;
-}
-
 Deno.test({
   name:
     "image mirror in profile namespaces: pull Secret and the controller's accounts' imagePullSecrets, nothing else taken, nothing left when a profile goes",
@@ -154,7 +96,7 @@ Deno.test({
     let controller: Promise<void> | undefined;
     const [alice, bob] = [`alice-${tag()}`, `bob-${tag()}`];
     try {
-      await applyCrds(kube);
+      await applyProfileCrds(kube);
       const controllerKube = gatedController(played, gate);
       controller = (async () => {
         while (playing) {

@@ -6,12 +6,12 @@
  * minus them.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { SHARED_DIR, sharedChart, tempDir } from "../_shared.ts";
+import { sharedChart, tempDir } from "../_shared.ts";
 import { useCluster } from "../cluster/harness.ts";
+import { applyProfileCrds } from "./_profile_crds.ts";
 import { startWebhookServer } from "../cluster/webhook.ts";
 import { applySteps } from "../../lib/engine/executor.ts";
 import { planSteps } from "../../lib/engine/planner.ts";
-import { parseAllDocuments } from "../../lib/deps.ts";
 import {
   applySetIdOf,
   memberKey,
@@ -71,16 +71,6 @@ function deletesOf(
     .sort();
 }
 
-async function applyCrds(kube: KubeClient, files: string[]): Promise<void> {
-  for (const file of files) {
-    for (const doc of parseAllDocuments(await Deno.readTextFile(file))) {
-      const crd = doc.toJS() as KubeObject | null;
-      if (crd?.kind === "CustomResourceDefinition") await kube.apply(crd);
-    }
-  }
-  kube.invalidateDiscovery();
-}
-
 Deno.test({
   name:
     "removing a profile from users.profiles removes its Profile and PodDefault, nothing else",
@@ -92,26 +82,7 @@ Deno.test({
     const id = `users-${suffix()}`;
     const stateNamespace = `kfplan-rm-${suffix()}`;
     const [alice, bob] = [`alice-${suffix()}`, `bob-${suffix()}`];
-    const manifests = `${SHARED_DIR}/kubeflow-manifests/v1.9.1/apps`;
-    await applyCrds(kube, [
-      `${manifests}/profiles/upstream/crd/bases/kubeflow.org_profiles.yaml`,
-      `${manifests}/admission-webhook/upstream/base/crd.yaml`,
-    ]);
-    for (const crd of ["profiles.kubeflow.org", "poddefaults.kubeflow.org"]) {
-      await kube.waitFor(
-        {
-          apiVersion: "apiextensions.k8s.io/v1",
-          kind: "CustomResourceDefinition",
-          name: crd,
-        },
-        (o) =>
-          ((o?.status as { conditions?: { type: string; status: string }[] })
-            ?.conditions ?? []).some((c) =>
-              c.type === "Established" && c.status === "True"
-            ) || "not established",
-        { timeoutMs: 30_000 },
-      );
-    }
+    await applyProfileCrds(kube);
     // The profile controller, played: a namespace for each Profile.
     let playing = true;
     const controller = (async () => {
